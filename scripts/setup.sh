@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian packages ztnad needs to build and test, if missing.
+set -eu
+PKGS="build-essential cmake ninja-build pkg-config autoconf automake libtool
+ xz-utils ca-certificates libuv1-dev libinih-dev libcmocka-dev clang
+ libclang-rt-14-dev iproute2 nftables curl jq procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "setup: installing$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null || true
+$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -1,0 +1,63 @@
+/* Configuration: an INI file (inih) parsed into a plain struct, then validated
+ * in a separate pass with cross-field checks. Nothing is applied here; the
+ * caller swaps configs only after zt_config_load() succeeded (SIGHUP). */
+#ifndef ZT_CONFIG_H
+#define ZT_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "types.h"
+
+struct zt_relay_endpoint {
+	char host[ZT_HOST_MAX + 1]; /* DNS name or IP literal; also the name
+				       checked against the relay certificate */
+	uint16_t port;
+};
+
+struct zt_config {
+	int role;                  /* enum zt_role: set by the caller */
+	char path[PATH_MAX];       /* the file this came from */
+
+	/* [identity] */
+	char ca_file[PATH_MAX];
+	char cert_file[PATH_MAX];
+	char key_file[PATH_MAX];
+
+	/* [daemon] */
+	int log_level;             /* enum zt_log_level */
+	char control_socket[PATH_MAX];
+	char qlog_dir[PATH_MAX];   /* "" = off */
+
+	/* [quic] */
+	struct zt_addr listen;     /* relay: required; others: default 0.0.0.0:0 */
+	uint32_t idle_timeout_ms;  /* default 30000 */
+	uint32_t keepalive_ms;     /* default 10000; < idle_timeout */
+	int require_retry;         /* relay only; default 1 */
+
+	/* [relays] (connector, agent): relay = host:port, repeatable */
+	struct zt_relay_endpoint relays[ZT_MAX_RELAYS];
+	size_t n_relays;
+
+	/* [service NAME] sections (connector only) */
+	struct zt_service *services;
+	size_t n_services;
+};
+
+/* Caller-provided buffer for the first error, formatted as
+ * "FILE:LINE: [section] key = 'value': expected ..." */
+struct zt_config_error {
+	char msg[512];
+};
+
+/* Loads and validates FILE for role. Returns 0, or ZT_EINVAL / ZT_EUNKNOWN /
+ * ZT_EIO / ZT_ENOMEM with err->msg filled in. On failure cfg holds nothing
+ * that needs freeing. */
+int zt_config_load(struct zt_config *cfg, int role, const char *file,
+		   struct zt_config_error *err);
+/* Same, from a string (tests, fuzzing); name is used in error messages. */
+int zt_config_load_string(struct zt_config *cfg, int role, const char *name,
+			  const char *text, struct zt_config_error *err);
+void zt_config_free(struct zt_config *cfg);
+
+#endif

@@ -1,0 +1,99 @@
+/* Control protocol (docs/PROTOCOL.md, "Control messages"): framing and
+ * encode/decode of the messages exchanged on a peer's control stream. Pure
+ * bytes in, bytes out: no sockets, no clocks. */
+#ifndef ZT_CTRL_H
+#define ZT_CTRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types.h"
+
+#define ZT_CTRL_VERSION 1
+#define ZT_CTRL_HDR_LEN 8
+#define ZT_CTRL_MAX_BODY (256 * 1024)
+
+enum zt_ctrl_type {
+	ZT_CTRL_HELLO = 1,            /* peer -> relay: software, local addrs */
+	ZT_CTRL_OBSERVED_ADDRESS = 2, /* relay -> peer: its public addr:port */
+	ZT_CTRL_REGISTER = 3,         /* connector -> relay: its services */
+	ZT_CTRL_CATALOG = 4,          /* relay -> agent: what it may reach */
+	ZT_CTRL_ERROR = 5,            /* either way, before closing */
+};
+
+/* QUIC application error codes used in CONNECTION_CLOSE. */
+enum zt_app_error {
+	ZT_APP_NO_ERROR = 0,
+	ZT_APP_PROTOCOL = 1,  /* malformed control message */
+	ZT_APP_TOO_BIG = 2,   /* oversized control message */
+	ZT_APP_UNKNOWN = 3,   /* unknown message type */
+	ZT_APP_VERSION = 4,   /* unsupported control protocol version */
+	ZT_APP_DENIED = 5,    /* identity or role not allowed */
+	ZT_APP_SHUTDOWN = 6,  /* the daemon is stopping */
+	ZT_APP_INTERNAL = 7,
+};
+
+struct zt_catalog_entry {
+	struct zt_service svc; /* allow list and target are not sent */
+	char connector[ZT_NAME_MAX];
+	struct zt_addr addrs[ZT_MAX_ADDRS]; /* observed first, then local */
+	size_t n_addrs;
+};
+
+struct zt_ctrl_msg {
+	uint8_t type; /* enum zt_ctrl_type */
+	union {
+		struct {
+			char software[ZT_NAME_MAX];
+			struct zt_addr addrs[ZT_MAX_ADDRS];
+			size_t n_addrs;
+		} hello;
+		struct {
+			struct zt_addr addr;
+		} observed;
+		struct {
+			struct zt_service *services; /* heap, n entries */
+			size_t n;
+		} reg;
+		struct {
+			struct zt_catalog_entry *entries; /* heap, n entries */
+			size_t n;
+		} catalog;
+		struct {
+			uint32_t code; /* enum zt_app_error */
+			char text[256];
+		} error;
+	} u;
+};
+
+/* Encodes m as one frame into a malloc'd buffer. Returns 0, ZT_EINVAL (bad
+ * field, e.g. unterminated or empty name), ZT_ETOOBIG or ZT_ENOMEM. */
+int zt_ctrl_encode(const struct zt_ctrl_msg *m, uint8_t **out, size_t *outlen);
+
+/* Decodes exactly one whole frame (header + body, len bytes). Returns 0,
+ * ZT_ETRUNC, ZT_ETOOBIG, ZT_EVERSION, ZT_EUNKNOWN (message type) or
+ * ZT_EINVAL (anything else malformed). On error m needs no freeing. */
+int zt_ctrl_decode(struct zt_ctrl_msg *m, const uint8_t *buf, size_t len);
+void zt_ctrl_msg_free(struct zt_ctrl_msg *m);
+const char *zt_ctrl_type_name(int type);
+/* Maps a decode error to the CONNECTION_CLOSE code to use. */
+uint32_t zt_ctrl_app_error(int err);
+
+/* Reassembles frames from a byte stream. */
+struct zt_ctrl_reader {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+void zt_ctrl_reader_init(struct zt_ctrl_reader *r);
+void zt_ctrl_reader_free(struct zt_ctrl_reader *r);
+/* Appends stream bytes. Returns 0, ZT_ENOMEM, or ZT_ETOOBIG / ZT_EVERSION as
+ * soon as a header announces an oversized body or another version (so a
+ * hostile peer cannot make us buffer 4 GiB). */
+int zt_ctrl_reader_feed(struct zt_ctrl_reader *r, const uint8_t *data,
+			size_t len);
+/* Takes the next complete message. Returns 0 (m filled), ZT_ETRUNC (need
+ * more bytes) or a decode error. */
+int zt_ctrl_reader_next(struct zt_ctrl_reader *r, struct zt_ctrl_msg *m);
+
+#endif

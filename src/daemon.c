@@ -1,0 +1,240 @@
+#include "daemon.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl.h"
+#include "err.h"
+#include "log.h"
+
+uint64_t zt_now(void)
+{
+	return uv_hrtime();
+}
+
+/* Derives the endpoint secret from our private key so it survives restarts
+ * (see quic.c) without a separate secret file. */
+static void derive_secret(const char *key_file, uint8_t out[32])
+{
+	static const char label[] = "ztnad endpoint secret v1";
+	uint8_t buf[16384];
+	wc_Sha256 sha;
+	FILE *f = fopen(key_file, "rb");
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+
+	if (f)
+		fclose(f);
+	memset(out, 0, 32);
+	if (n == 0)
+		return; /* random secret instead */
+	wc_InitSha256(&sha);
+	wc_Sha256Update(&sha, (const byte *)label, sizeof(label));
+	wc_Sha256Update(&sha, buf, (word32)n);
+	wc_Sha256Final(&sha, out);
+	wc_Sha256Free(&sha);
+	memset(buf, 0, sizeof(buf));
+}
+
+static void status_cb(void *ud, struct zt_sb *out, int json)
+{
+	struct zt_daemon *d = ud;
+
+	d->ops->status(d, out, json);
+}
+
+void zt_daemon_status_head(struct zt_daemon *d, struct zt_sb *out, int json)
+{
+	struct zt_addr local;
+	char a[64];
+	uint64_t up = (zt_now() - d->started_ns) / 1000000000ULL;
+
+	zt_netio_local(&d->net, &local);
+	zt_addr_str(&local, a, sizeof(a));
+	if (json) {
+		zt_sb_printf(out, "\"role\":\"%s\",\"identity\":", d->ops->name);
+		zt_sb_json_str(out, d->tls.self.name);
+		zt_sb_printf(out, ",\"version\":\"%s\",\"uptime_s\":%llu,"
+			     "\"local_address\":\"%s\"",
+			     ZT_VERSION, (unsigned long long)up, a);
+		return;
+	}
+	zt_sb_printf(out, "role:      %s\nidentity:  %s\nversion:   %s\n"
+		     "uptime:    %llus\nlocal:     %s\n",
+		     d->ops->name, d->tls.self.name, ZT_VERSION,
+		     (unsigned long long)up, a);
+}
+
+static void shutdown_now(struct zt_daemon *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	log_info("%s: shutting down (%s)", d->ops->name, why);
+	/* CONNECTION_CLOSE goes out right here, before the handles close. */
+	if (d->ep && d->net.loop) {
+		zt_ep_close_all(d->ep, ZT_APP_SHUTDOWN, "shutdown", zt_now());
+		zt_netio_flush(&d->net);
+	}
+	if (d->role_started)
+		d->ops->stop(d);
+	zt_ctlsock_close(&d->ctl);
+	if (d->net.loop)
+		zt_netio_close(&d->net);
+	for (int i = 0; i < 3 && d->sig[i].data; i++)
+		uv_close((uv_handle_t *)&d->sig[i], NULL);
+}
+
+static void reload(struct zt_daemon *d)
+{
+	struct zt_config nc;
+	struct zt_config_error err;
+
+	if (zt_config_load(&nc, d->ops->role, d->cfg.path, &err) != 0) {
+		log_error("reload rejected, keeping the running configuration: %s",
+			  err.msg);
+		return;
+	}
+	if (strcmp(nc.cert_file, d->cfg.cert_file) ||
+	    strcmp(nc.key_file, d->cfg.key_file) ||
+	    strcmp(nc.ca_file, d->cfg.ca_file) ||
+	    !zt_addr_equal(&nc.listen, &d->cfg.listen))
+		log_warn("reload: [identity] and [quic] listen changes take effect after a restart");
+	/* Keep what the running process is bound to. */
+	memcpy(nc.ca_file, d->cfg.ca_file, sizeof(nc.ca_file));
+	memcpy(nc.cert_file, d->cfg.cert_file, sizeof(nc.cert_file));
+	memcpy(nc.key_file, d->cfg.key_file, sizeof(nc.key_file));
+	nc.listen = d->cfg.listen;
+	memcpy(nc.control_socket, d->cfg.control_socket,
+	       sizeof(nc.control_socket));
+	zt_config_free(&d->cfg);
+	d->cfg = nc;
+	zt_log_set_level(d->cfg.log_level);
+	if (d->ops->reload)
+		d->ops->reload(d, &d->cfg);
+	log_info("reload: configuration %s applied", d->cfg.path);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+	struct zt_daemon *d = s->data;
+
+	if (signum == SIGHUP)
+		reload(d);
+	else
+		shutdown_now(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static int daemon_start(struct zt_daemon *d)
+{
+	struct zt_ep_config ec = { 0 };
+	int rv;
+
+	if ((rv = zt_tls_init(&d->tls, d->cfg.ca_file, d->cfg.cert_file,
+			      d->cfg.key_file)) != 0)
+		return rv;
+	if (d->tls.self.role != d->ops->role) {
+		log_error("%s: certificate %s is for a %s, not a %s",
+			  d->cfg.path, d->cfg.cert_file,
+			  zt_role_name(d->tls.self.role), d->ops->name);
+		return ZT_EDENIED;
+	}
+	ec.tls = &d->tls;
+	ec.accept_roles = d->ops->accept_roles;
+	ec.require_retry = d->cfg.require_retry;
+	ec.idle_timeout_ns = (uint64_t)d->cfg.idle_timeout_ms * 1000000ULL;
+	ec.keepalive_ns = (uint64_t)d->cfg.keepalive_ms * 1000000ULL;
+	ec.qlog_dir = d->cfg.qlog_dir[0] ? d->cfg.qlog_dir : NULL;
+	ec.cb = d->ops->cb;
+	ec.ud = d;
+	derive_secret(d->cfg.key_file, ec.secret);
+	if ((rv = zt_ep_new(&d->ep, &ec, zt_now())) != 0)
+		return rv;
+	if ((rv = zt_netio_init(&d->net, d->loop, &d->cfg.listen, d->ep)) != 0)
+		return rv;
+	if ((rv = zt_ctlsock_init(&d->ctl, d->loop, d->cfg.control_socket,
+				  status_cb, d)) != 0)
+		return rv;
+	for (int i = 0; i < 3; i++) {
+		static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+
+		uv_signal_init(d->loop, &d->sig[i]);
+		d->sig[i].data = d;
+		uv_signal_start(&d->sig[i], signal_cb, sigs[i]);
+	}
+	d->role_started = 1;
+	return d->ops->start(d);
+}
+
+int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,
+		  int verbose)
+{
+	struct zt_daemon d;
+	struct zt_config_error err;
+	struct zt_addr local;
+	char a[64];
+	int rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.ops = ops;
+	d.loop = uv_default_loop();
+	d.started_ns = zt_now();
+	if (zt_config_load(&d.cfg, ops->role, config_path, &err) != 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	zt_log_set_level(verbose ? ZT_LOG_DEBUG : d.cfg.log_level);
+	wolfSSL_Init();
+	if (daemon_start(&d) != 0) {
+		shutdown_now(&d, "start-up failed");
+		goto out;
+	}
+	zt_netio_local(&d.net, &local);
+	log_info("%s %s started as %s on %s, status at %s", ops->name,
+		 ZT_VERSION, d.tls.self.name,
+		 zt_addr_str(&local, a, sizeof(a)), d.cfg.control_socket);
+	rc = 0;
+out:
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	zt_ep_free(d.ep);
+	zt_tls_free(&d.tls);
+	zt_config_free(&d.cfg);
+	uv_loop_close(d.loop);
+	wolfSSL_Cleanup();
+	if (rc == 0)
+		log_info("%s: stopped", ops->name);
+	return rc;
+}
+
+int zt_daemon_check(int role, const char *config_path)
+{
+	struct zt_config cfg;
+	struct zt_config_error err;
+	struct zt_tls tls;
+	int rc = 1;
+
+	if (zt_config_load(&cfg, role, config_path, &err) != 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	wolfSSL_Init();
+	if (zt_tls_init(&tls, cfg.ca_file, cfg.cert_file, cfg.key_file) == 0) {
+		if (tls.self.role != role)
+			fprintf(stderr, "%s: certificate %s is for a %s, not a %s\n",
+				config_path, cfg.cert_file,
+				zt_role_name(tls.self.role), zt_role_name(role));
+		else
+			rc = 0;
+		zt_tls_free(&tls);
+	}
+	if (rc == 0)
+		printf("%s: configuration for %s is valid\n", config_path,
+		       zt_role_name(role));
+	zt_config_free(&cfg);
+	wolfSSL_Cleanup();
+	return rc;
+}

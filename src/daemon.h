@@ -1,0 +1,56 @@
+/* What every role shares at run time: the loop, the config, TLS, the QUIC
+ * endpoint on its one socket, the status socket and signal handling. The
+ * role plugs in through zt_role_ops. */
+#ifndef ZT_DAEMON_H
+#define ZT_DAEMON_H
+
+#include <uv.h>
+
+#include "buf.h"
+#include "config.h"
+#include "ctlsock.h"
+#include "netio.h"
+#include "quic.h"
+#include "tls.h"
+
+struct zt_daemon;
+
+struct zt_role_ops {
+	const char *name;
+	int role;            /* enum zt_role */
+	unsigned accept_roles; /* peer roles our endpoint accepts */
+	int (*start)(struct zt_daemon *d);
+	/* cfg is validated; the role takes what it needs (services...). */
+	void (*reload)(struct zt_daemon *d, const struct zt_config *cfg);
+	void (*stop)(struct zt_daemon *d); /* free role state */
+	void (*status)(struct zt_daemon *d, struct zt_sb *out, int json);
+	struct zt_ep_callbacks cb;
+};
+
+struct zt_daemon {
+	uv_loop_t *loop;
+	const struct zt_role_ops *ops;
+	struct zt_config cfg;
+	struct zt_tls tls;
+	struct zt_ep *ep;
+	struct zt_netio net;
+	struct zt_ctlsock ctl;
+	uv_signal_t sig[3];
+	uv_timer_t stop_timer;
+	uint64_t started_ns;
+	int stopping;
+	int role_started;
+	void *role; /* role state */
+};
+
+/* Runs a role until SIGINT/SIGTERM. Returns the process exit code. */
+int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,
+		  int verbose);
+/* Validates config and identity files without running (--check). */
+int zt_daemon_check(int role, const char *config_path);
+
+uint64_t zt_now(void);
+/* Common header of `ztnad status` for every role. */
+void zt_daemon_status_head(struct zt_daemon *d, struct zt_sb *out, int json);
+
+#endif

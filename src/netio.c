@@ -1,0 +1,126 @@
+#include "netio.h"
+
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+static int udp_send(struct zt_pathio *p, const struct sockaddr *remote,
+		    socklen_t remote_len, const uint8_t *data, size_t len)
+{
+	struct zt_netio *n = p->user;
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+	int rv = uv_udp_try_send(&n->udp, &b, 1, remote);
+
+	/* A full socket buffer drops the packet; QUIC recovers it. */
+	return rv >= 0 ? 0 : ZT_EAGAIN;
+}
+
+static const struct zt_pathio_ops udp_ops = { "udp", udp_send };
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct zt_netio *n = h->data;
+
+	buf->base = (char *)n->rbuf;
+	buf->len = sizeof(n->rbuf);
+}
+
+static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+		    const struct sockaddr *addr, unsigned flags)
+{
+	struct zt_netio *n = h->data;
+	socklen_t alen;
+
+	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL))
+		return;
+	alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in);
+	zt_ep_recv(n->ep, &n->pio, addr, alen, (const uint8_t *)buf->base,
+		   (size_t)nread, uv_hrtime());
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	zt_netio_flush(t->data);
+}
+
+/* After every loop iteration: whatever callbacks ran may have queued data
+ * or changed deadlines. */
+static void check_cb(uv_check_t *c)
+{
+	zt_netio_flush(c->data);
+}
+
+void zt_netio_flush(struct zt_netio *n)
+{
+	uint64_t now = uv_hrtime(), exp;
+
+	if (!n->ep)
+		return;
+	zt_ep_flush(n->ep, now);
+	exp = zt_ep_next_expiry(n->ep);
+	if (exp == UINT64_MAX) {
+		uv_timer_stop(&n->timer);
+		return;
+	}
+	now = uv_hrtime();
+	/* ns deadline to the loop's ms timer, rounding up so we do not spin
+	 * before the deadline. */
+	uv_timer_start(&n->timer, timer_cb,
+		       exp <= now ? 0 : (exp - now + 999999) / 1000000, 0);
+}
+
+int zt_netio_init(struct zt_netio *n, uv_loop_t *loop,
+		  const struct zt_addr *bind_addr, struct zt_ep *ep)
+{
+	struct sockaddr_storage ss;
+	char a[64];
+	int len, rv;
+
+	memset(n, 0, sizeof(*n));
+	n->loop = loop;
+	n->ep = ep;
+	zt_addr_to_sockaddr(bind_addr, &ss);
+	uv_udp_init_ex(loop, &n->udp, ss.ss_family);
+	uv_timer_init(loop, &n->timer);
+	uv_check_init(loop, &n->check);
+	n->udp.data = n->timer.data = n->check.data = n;
+	n->open_handles = 3;
+	rv = uv_udp_bind(&n->udp, (struct sockaddr *)&ss, 0);
+	if (rv != 0) {
+		log_error("quic: cannot bind %s: %s",
+			  zt_addr_str(bind_addr, a, sizeof(a)), uv_strerror(rv));
+		return ZT_EIO;
+	}
+	/* Bigger kernel buffers than the default ~200 KiB: bursts of QUIC
+	 * packets otherwise drop before the loop reads them. */
+	len = 4 * 1024 * 1024;
+	uv_recv_buffer_size((uv_handle_t *)&n->udp, &len);
+	len = 4 * 1024 * 1024;
+	uv_send_buffer_size((uv_handle_t *)&n->udp, &len);
+	n->pio.ops = &udp_ops;
+	n->pio.user = n;
+	len = sizeof(n->pio.local);
+	uv_udp_getsockname(&n->udp, (struct sockaddr *)&n->pio.local, &len);
+	n->pio.local_len = (socklen_t)len;
+	uv_udp_recv_start(&n->udp, alloc_cb, recv_cb);
+	uv_check_start(&n->check, check_cb);
+	return 0;
+}
+
+void zt_netio_local(const struct zt_netio *n, struct zt_addr *a)
+{
+	zt_addr_from_sockaddr(a, (const struct sockaddr *)&n->pio.local);
+}
+
+void zt_netio_close(struct zt_netio *n)
+{
+	n->ep = NULL;
+	if (!uv_is_closing((uv_handle_t *)&n->udp))
+		uv_close((uv_handle_t *)&n->udp, NULL);
+	if (!uv_is_closing((uv_handle_t *)&n->timer))
+		uv_close((uv_handle_t *)&n->timer, NULL);
+	if (!uv_is_closing((uv_handle_t *)&n->check))
+		uv_close((uv_handle_t *)&n->check, NULL);
+}

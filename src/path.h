@@ -1,0 +1,31 @@
+/* Path I/O: how a QUIC packet leaves this process. A plain UDP socket is one
+ * kind; a relayed path (packets wrapped in another connection's DATAGRAM
+ * frames) is another. ngtcp2 paths carry a pointer to their zt_pathio in
+ * path.user_data, so the endpoint never assumes a UDP 4-tuple. */
+#ifndef ZT_PATH_H
+#define ZT_PATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct zt_pathio;
+
+struct zt_pathio_ops {
+	const char *kind; /* "udp", "relay", "mem" */
+	/* Sends one datagram to remote. Returns 0 or a negative ZT_E* code;
+	 * a dropped datagram is not an error for QUIC (it retransmits). */
+	int (*send)(struct zt_pathio *p, const struct sockaddr *remote,
+		    socklen_t remote_len, const uint8_t *data, size_t len);
+};
+
+struct zt_pathio {
+	const struct zt_pathio_ops *ops;
+	/* The local address packets on this path are tied to. For a relayed
+	 * path a synthetic address, so ngtcp2 sees a distinct path. */
+	struct sockaddr_storage local;
+	socklen_t local_len;
+	void *user;
+};
+
+#endif

@@ -1,0 +1,127 @@
+/* QUIC endpoint (ngtcp2 + wolfSSL): many client and server connections over
+ * one or more paths, demultiplexed by connection ID. No sockets and no clock
+ * here: packets come in through zt_ep_recv() with the time, go out through
+ * each path's zt_pathio, and the caller asks for the next deadline. This is
+ * what lets tests run two endpoints in memory. */
+#ifndef ZT_QUIC_H
+#define ZT_QUIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "path.h"
+#include "tls.h"
+#include "types.h"
+
+#define ZT_CID_LEN 16
+
+struct zt_ep;
+struct zt_qconn;
+
+enum zt_qconn_state {
+	ZT_QCONN_HANDSHAKE = 0,
+	ZT_QCONN_ESTABLISHED, /* handshake done and peer identity accepted */
+	ZT_QCONN_CLOSING,     /* we sent CONNECTION_CLOSE */
+	ZT_QCONN_DRAINING,    /* the peer closed */
+};
+
+/* Why a connection ended, for logs and status. */
+struct zt_close_info {
+	int local;            /* 1: we closed it */
+	int kind;             /* 0 transport, 1 application, 2 idle, 3 reset */
+	uint64_t code;
+	char reason[128];
+};
+
+struct zt_ep_callbacks {
+	/* Handshake done and the peer's certificate identity passed the role
+	 * check. */
+	void (*established)(struct zt_qconn *c, void *ud);
+	/* Stream data in order. The application must call
+	 * zt_qconn_stream_consumed() as it consumes bytes: that is flow
+	 * control. fin marks the end of the peer's side. */
+	void (*stream_data)(struct zt_qconn *c, int64_t sid,
+			    const uint8_t *data, size_t len, int fin, void *ud);
+	void (*stream_closed)(struct zt_qconn *c, int64_t sid,
+			      uint64_t app_error, void *ud);
+	void (*datagram)(struct zt_qconn *c, const uint8_t *data, size_t len,
+			 void *ud);
+	/* The peer's address on the active path changed (NAT rebinding). */
+	void (*path_changed)(struct zt_qconn *c, void *ud);
+	/* Last call for c: it is freed after this returns. */
+	void (*closed)(struct zt_qconn *c, const struct zt_close_info *ci,
+		       void *ud);
+};
+
+struct zt_ep_config {
+	struct zt_tls *tls;
+	/* Bit mask (1 << role) of peer roles a server connection accepts;
+	 * 0 = this endpoint accepts no connections. */
+	unsigned accept_roles;
+	int require_retry;
+	uint64_t idle_timeout_ns;
+	uint64_t keepalive_ns;
+	const char *qlog_dir; /* NULL = off */
+	/* Stateless reset and Retry token secret; all zero = random. */
+	uint8_t secret[32];
+	struct zt_ep_callbacks cb;
+	void *ud;
+};
+
+int zt_ep_new(struct zt_ep **ep, const struct zt_ep_config *cfg,
+	      uint64_t now);
+/* Closes nothing gracefully: call zt_ep_close_all() first. */
+void zt_ep_free(struct zt_ep *ep);
+
+/* Feeds one received datagram. Never fails: bad packets are dropped. */
+void zt_ep_recv(struct zt_ep *ep, struct zt_pathio *pio,
+		const struct sockaddr *remote, socklen_t remote_len,
+		const uint8_t *data, size_t len, uint64_t now);
+/* Sends whatever all connections have to send, runs timers that expired
+ * and frees connections whose closing period ended. */
+void zt_ep_flush(struct zt_ep *ep, uint64_t now);
+/* Absolute time (ns) of the next deadline, UINT64_MAX if none. */
+uint64_t zt_ep_next_expiry(struct zt_ep *ep);
+/* Sends CONNECTION_CLOSE with app_error on every connection. */
+void zt_ep_close_all(struct zt_ep *ep, uint64_t app_error, const char *reason,
+		     uint64_t now);
+size_t zt_ep_conn_count(struct zt_ep *ep);
+/* Iterates connections (status). */
+struct zt_qconn *zt_ep_conn_first(struct zt_ep *ep);
+struct zt_qconn *zt_ep_conn_next(struct zt_qconn *c);
+
+/* Starts a client connection to remote over pio. server_name is checked
+ * against the server certificate's DNS/IP names; expect_role is the role the
+ * server certificate must carry. */
+int zt_ep_connect(struct zt_ep *ep, struct zt_pathio *pio,
+		  const struct sockaddr *remote, socklen_t remote_len,
+		  const char *server_name, int expect_role, void *user,
+		  struct zt_qconn **out, uint64_t now);
+
+void zt_qconn_set_user(struct zt_qconn *c, void *user);
+void *zt_qconn_user(const struct zt_qconn *c);
+int zt_qconn_state(const struct zt_qconn *c);
+int zt_qconn_is_server(const struct zt_qconn *c);
+const struct zt_identity *zt_qconn_peer(const struct zt_qconn *c);
+/* The peer's address on the active path. */
+void zt_qconn_remote(const struct zt_qconn *c, struct zt_addr *a);
+uint64_t zt_qconn_rtt_ns(const struct zt_qconn *c);
+/* Short printable id for logs: "peer-name@addr" once known. */
+const char *zt_qconn_label(const struct zt_qconn *c);
+
+/* Opens a bidirectional stream. Returns 0 or ZT_EAGAIN (stream limit). */
+int zt_qconn_stream_open(struct zt_qconn *c, int64_t *sid);
+/* Queues data (copied) on a stream; fin ends our side. */
+int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+			 size_t len, int fin);
+/* Returns bytes queued on the stream and not yet acknowledged. */
+size_t zt_qconn_stream_buffered(struct zt_qconn *c, int64_t sid);
+/* Gives back receive credit for n consumed bytes. */
+void zt_qconn_stream_consumed(struct zt_qconn *c, int64_t sid, size_t n);
+/* Closes the connection with an application error code. The closed
+ * callback follows once the closing period ends. */
+void zt_qconn_close(struct zt_qconn *c, uint64_t app_error,
+		    const char *reason, uint64_t now);
+
+#endif

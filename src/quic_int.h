@@ -1,0 +1,112 @@
+/* Internals shared by quic.c, quic_conn.c, quic_stream.c and quic_cid.c. */
+#ifndef ZT_QUIC_INT_H
+#define ZT_QUIC_INT_H
+
+#include <stdio.h>
+
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "quic.h"
+
+struct zt_chunk {
+	struct zt_chunk *next;
+	size_t len;
+	uint8_t data[];
+};
+
+/* Send side of a stream: bytes stay queued until the peer acknowledged
+ * them (ngtcp2 may retransmit from them). */
+struct zt_stream {
+	struct zt_stream *next;
+	int64_t id;
+	struct zt_chunk *head, *tail;
+	uint64_t head_off; /* stream offset of head->data[0] */
+	uint64_t sent_off; /* bytes handed to ngtcp2 */
+	uint64_t end_off;  /* bytes queued in total */
+	int fin_queued, fin_sent;
+	int blocked;       /* flow-control blocked in the current write */
+};
+
+struct zt_cident {
+	struct zt_cident *next;
+	ngtcp2_cid cid;
+	struct zt_qconn *conn;
+};
+
+struct zt_ep {
+	struct zt_ep_config cfg;
+	uint8_t secret[32];
+	ngtcp2_callbacks client_cb, server_cb;
+	struct zt_qconn *conns;
+	size_t n_conns;
+	struct zt_cident **buckets;
+	size_t nbuckets;
+};
+
+struct zt_qconn {
+	struct zt_qconn *next, *prev;
+	struct zt_ep *ep;
+	ngtcp2_conn *conn;
+	struct WOLFSSL *ssl;
+	ngtcp2_crypto_conn_ref ref;
+	int server;
+	int state;
+	int expect_role;
+	char server_name[256];
+	struct zt_identity peer;
+	ngtcp2_cid initial_dcid; /* server: the client's first DCID */
+	struct zt_stream *streams;
+	int pending_established;
+	int deny;                /* peer failed identity checks */
+	char deny_reason[128];
+	struct zt_addr last_remote;
+	uint8_t *close_pkt;
+	size_t close_len;
+	uint64_t close_deadline;
+	struct zt_close_info ci;
+	FILE *qlog;
+	char label[160];
+	void *user;
+};
+
+/* quic_conn.c */
+void zt_qconn_read(struct zt_qconn *c, struct zt_pathio *pio,
+		   const struct sockaddr *remote, socklen_t remote_len,
+		   const uint8_t *data, size_t len, uint64_t now);
+/* Runs timers and writes; returns 1 when c is finished and must be freed. */
+int zt_qconn_service(struct zt_qconn *c, uint64_t now);
+uint64_t zt_qconn_expiry(struct zt_qconn *c);
+void zt_qconn_free(struct zt_qconn *c);
+void zt_qconn_check_peer(struct zt_qconn *c);
+void zt_qconn_label_update(struct zt_qconn *c);
+int zt_qconn_remote_is(const struct zt_qconn *c, const struct sockaddr *sa,
+		       socklen_t len);
+
+/* quic_stream.c */
+struct zt_stream *zt_stream_find(struct zt_qconn *c, int64_t id);
+struct zt_stream *zt_stream_get(struct zt_qconn *c, int64_t id);
+void zt_stream_free_all(struct zt_qconn *c);
+/* Writes packets until ngtcp2 has nothing more or the send quantum is
+ * used; returns 0 or a negative ngtcp2 error. */
+int zt_stream_write_all(struct zt_qconn *c, uint64_t now);
+int zt_stream_recv_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
+		      uint64_t off, const uint8_t *data, size_t len, void *ud,
+		      void *sud);
+int zt_stream_acked_cb(ngtcp2_conn *conn, int64_t sid, uint64_t off,
+		       uint64_t len, void *ud, void *sud);
+int zt_stream_open_cb(ngtcp2_conn *conn, int64_t sid, void *ud);
+int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
+		       uint64_t app_error, void *ud, void *sud);
+int zt_stream_reset_cb(ngtcp2_conn *conn, int64_t sid, uint64_t final_size,
+		       uint64_t app_error, void *ud, void *sud);
+
+/* quic_cid.c */
+int zt_cidmap_init(struct zt_ep *ep);
+void zt_cidmap_free(struct zt_ep *ep);
+int zt_cidmap_add(struct zt_ep *ep, const ngtcp2_cid *cid,
+		  struct zt_qconn *c);
+void zt_cidmap_del(struct zt_ep *ep, const ngtcp2_cid *cid);
+struct zt_qconn *zt_cidmap_find(struct zt_ep *ep, const ngtcp2_cid *cid);
+
+#endif

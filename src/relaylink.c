@@ -1,0 +1,343 @@
+#include "relaylink.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "err.h"
+#include "log.h"
+
+#define BACKOFF_BASE_MS 500
+#define BACKOFF_CAP_MS 15000
+
+uint64_t zt_backoff_ms(unsigned attempt, uint32_t rnd)
+{
+	uint64_t d = BACKOFF_BASE_MS;
+
+	for (unsigned i = 0; i < attempt && d < BACKOFF_CAP_MS; i++)
+		d *= 2;
+	if (d > BACKOFF_CAP_MS)
+		d = BACKOFF_CAP_MS;
+	/* "Equal jitter": half fixed, half random. */
+	return d / 2 + (uint64_t)rnd % (d / 2 + 1);
+}
+
+const char *zt_link_state_name(int state)
+{
+	static const char *const n[] = { "idle", "resolving", "connecting",
+					 "up", "backoff", "stopped" };
+
+	return state >= 0 && state <= ZT_LINK_STOPPED ? n[state] : "?";
+}
+
+int zt_ctrl_send(struct zt_qconn *c, int64_t sid, const struct zt_ctrl_msg *m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv = zt_ctrl_encode(m, &buf, &len);
+
+	if (rv == 0)
+		rv = zt_qconn_stream_send(c, sid, buf, len, 0);
+	if (rv != 0)
+		log_warn("ctrl: cannot send %s to %s: %s",
+			 zt_ctrl_type_name(m->type), zt_qconn_label(c),
+			 zt_strerror(rv));
+	free(buf);
+	return rv;
+}
+
+void zt_ctrl_fail(struct zt_qconn *c, int64_t sid, uint32_t app_error,
+		  const char *text)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_ERROR };
+
+	log_warn("ctrl: closing %s: %s (error %u)", zt_qconn_label(c), text,
+		 app_error);
+	m.u.error.code = app_error;
+	snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", text);
+	if (sid >= 0)
+		zt_ctrl_send(c, sid, &m);
+	zt_qconn_close(c, app_error, text, zt_now());
+}
+
+static void link_connect(struct zt_relaylink *l);
+
+static void timer_cb(uv_timer_t *t)
+{
+	link_connect(t->data);
+}
+
+static void schedule_retry(struct zt_relaylink *l)
+{
+	uint32_t rnd = 0;
+	uint64_t ms;
+
+	if (l->state == ZT_LINK_STOPPED)
+		return;
+	wolfSSL_RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	ms = zt_backoff_ms(l->attempts++, rnd);
+	l->state = ZT_LINK_BACKOFF;
+	log_info("relay %s:%u: reconnecting in %llu ms", l->relay.host,
+		 l->relay.port, (unsigned long long)ms);
+	uv_timer_start(&l->timer, timer_cb, ms, 0);
+}
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct zt_relaylink *l = req->data;
+	struct zt_daemon *d = l->d;
+	int rv;
+
+	l->gai_busy = 0;
+	if (l->state == ZT_LINK_STOPPED) {
+		uv_freeaddrinfo(res);
+		return;
+	}
+	if (status != 0 || !res) {
+		snprintf(l->last_error, sizeof(l->last_error),
+			 "cannot resolve %s: %s", l->relay.host,
+			 uv_strerror(status));
+		log_warn("relay %s:%u: %s", l->relay.host, l->relay.port,
+			 l->last_error);
+		schedule_retry(l);
+		return;
+	}
+	zt_addr_from_sockaddr(&l->remote, res->ai_addr);
+	l->state = ZT_LINK_CONNECTING;
+	rv = zt_ep_connect(d->ep, &d->net.pio, res->ai_addr,
+			   (socklen_t)res->ai_addrlen, l->relay.host,
+			   ZT_ROLE_RELAY, l, &l->conn, zt_now());
+	uv_freeaddrinfo(res);
+	if (rv != 0) {
+		l->conn = NULL;
+		log_warn("relay %s:%u: cannot connect: %s", l->relay.host,
+			 l->relay.port, zt_strerror(rv));
+		schedule_retry(l);
+		return;
+	}
+	zt_netio_flush(&d->net);
+}
+
+static void link_connect(struct zt_relaylink *l)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM };
+	char port[8];
+	int rv;
+
+	if (l->state == ZT_LINK_STOPPED || l->gai_busy)
+		return;
+	/* The socket is bound to one family; only ask for that one. */
+	hints.ai_family = l->d->net.pio.local.ss_family;
+	snprintf(port, sizeof(port), "%u", l->relay.port);
+	l->state = ZT_LINK_RESOLVING;
+	l->gai.data = l;
+	rv = uv_getaddrinfo(l->d->loop, &l->gai, resolved, l->relay.host, port,
+			    &hints);
+	if (rv != 0) {
+		schedule_retry(l);
+		return;
+	}
+	l->gai_busy = 1;
+}
+
+void zt_relaylink_init(struct zt_relaylink *l, struct zt_daemon *d,
+		       const struct zt_relay_endpoint *relay,
+		       const struct zt_relaylink_ops *ops)
+{
+	memset(l, 0, sizeof(*l));
+	l->d = d;
+	l->ops = ops;
+	l->relay = *relay;
+	l->sid = -1;
+	zt_ctrl_reader_init(&l->rd);
+	uv_timer_init(d->loop, &l->timer);
+	l->timer.data = l;
+}
+
+void zt_relaylink_start(struct zt_relaylink *l)
+{
+	link_connect(l);
+}
+
+void zt_relaylink_stop(struct zt_relaylink *l)
+{
+	l->state = ZT_LINK_STOPPED;
+	if (l->gai_busy)
+		uv_cancel((uv_req_t *)&l->gai);
+	uv_close((uv_handle_t *)&l->timer, NULL);
+	if (l->conn)
+		zt_qconn_set_user(l->conn, NULL);
+	l->conn = NULL;
+	zt_ctrl_reader_free(&l->rd);
+}
+
+static void local_addrs(struct zt_relaylink *l, struct zt_ctrl_msg *m);
+
+void zt_relaylink_established(struct zt_relaylink *l)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_HELLO };
+	int rv;
+
+	rv = zt_qconn_stream_open(l->conn, &l->sid);
+	if (rv != 0) {
+		zt_qconn_close(l->conn, ZT_APP_INTERNAL, "no stream", zt_now());
+		return;
+	}
+	l->state = ZT_LINK_UP;
+	l->attempts = 0;
+	l->up_since_ns = zt_now();
+	l->last_error[0] = 0;
+	zt_ctrl_reader_free(&l->rd);
+	zt_ctrl_reader_init(&l->rd);
+	snprintf(m.u.hello.software, sizeof(m.u.hello.software), "ztnad/%s",
+		 ZT_VERSION);
+	local_addrs(l, &m);
+	zt_ctrl_send(l->conn, l->sid, &m);
+	log_info("relay %s:%u: connected (%s)", l->relay.host, l->relay.port,
+		 zt_qconn_label(l->conn));
+	if (l->ops->up)
+		l->ops->up(l);
+}
+
+static int handle_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
+{
+	char a[64];
+
+	switch (m->type) {
+	case ZT_CTRL_OBSERVED_ADDRESS:
+		if (!zt_addr_equal(&l->observed, &m->u.observed.addr))
+			log_info("relay %s:%u: observed address %s",
+				 l->relay.host, l->relay.port,
+				 zt_addr_str(&m->u.observed.addr, a, sizeof(a)));
+		l->observed = m->u.observed.addr;
+		return 0;
+	case ZT_CTRL_ERROR:
+		log_warn("relay %s:%u: error %u from relay: %s", l->relay.host,
+			 l->relay.port, m->u.error.code, m->u.error.text);
+		snprintf(l->last_error, sizeof(l->last_error), "%s",
+			 m->u.error.text);
+		return 0;
+	default:
+		return l->ops->message ? l->ops->message(l, m) : ZT_APP_UNKNOWN;
+	}
+}
+
+void zt_relaylink_data(struct zt_relaylink *l, int64_t sid,
+		       const uint8_t *data, size_t len, int fin)
+{
+	struct zt_ctrl_msg m;
+	int rv;
+
+	zt_qconn_stream_consumed(l->conn, sid, len);
+	if (sid != l->sid) {
+		zt_ctrl_fail(l->conn, l->sid, ZT_APP_PROTOCOL,
+			     "unexpected stream from relay");
+		return;
+	}
+	rv = zt_ctrl_reader_feed(&l->rd, data, len);
+	while (rv == 0 && (rv = zt_ctrl_reader_next(&l->rd, &m)) == 0) {
+		int app = handle_msg(l, &m);
+
+		zt_ctrl_msg_free(&m);
+		if (app != 0) {
+			zt_ctrl_fail(l->conn, l->sid, (uint32_t)app,
+				     "unexpected control message");
+			return;
+		}
+	}
+	if (rv != 0 && rv != ZT_ETRUNC) {
+		char t[96];
+
+		snprintf(t, sizeof(t), "bad control message: %s",
+			 zt_strerror(rv));
+		zt_ctrl_fail(l->conn, l->sid, zt_ctrl_app_error(rv), t);
+	}
+}
+
+void zt_relaylink_closed(struct zt_relaylink *l,
+			 const struct zt_close_info *ci)
+{
+	int was_up = l->state == ZT_LINK_UP;
+
+	l->conn = NULL;
+	l->sid = -1;
+	if (ci->reason[0])
+		snprintf(l->last_error, sizeof(l->last_error), "%s%s",
+			 ci->local ? "" : "closed by relay: ", ci->reason);
+	log_info("relay %s:%u: connection %s%s%s", l->relay.host,
+		 l->relay.port, was_up ? "lost" : "failed",
+		 ci->reason[0] ? ": " : "", l->last_error);
+	if (was_up && l->ops->down)
+		l->ops->down(l);
+	if (l->state != ZT_LINK_STOPPED)
+		schedule_retry(l);
+}
+
+int zt_relaylink_send(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
+{
+	if (l->state != ZT_LINK_UP || !l->conn)
+		return ZT_ECLOSED;
+	return zt_ctrl_send(l->conn, l->sid, m);
+}
+
+/* Connectors announce their interface addresses (with the shared socket's
+ * port) so agents on the same LAN can go direct without the relay. */
+static void local_addrs(struct zt_relaylink *l, struct zt_ctrl_msg *m)
+{
+	uv_interface_address_t *ifs = NULL;
+	struct zt_addr local;
+	int n = 0;
+
+	if (l->d->ops->role != ZT_ROLE_CONNECTOR)
+		return;
+	zt_netio_local(&l->d->net, &local);
+	if (uv_interface_addresses(&ifs, &n) != 0)
+		return;
+	for (int i = 0; i < n && m->u.hello.n_addrs < ZT_MAX_ADDRS; i++) {
+		struct zt_addr a;
+
+		if (ifs[i].is_internal)
+			continue;
+		if (zt_addr_from_sockaddr(&a, (struct sockaddr *)&ifs[i].address.address4) != 0 ||
+		    a.family != local.family)
+			continue;
+		a.port = local.port;
+		m->u.hello.addrs[m->u.hello.n_addrs++] = a;
+	}
+	uv_free_interface_addresses(ifs, n);
+}
+
+/* Endpoint callbacks for roles whose client connections are all relay
+ * links; connections whose link was stopped have no user. */
+void zt_link_cb_established(struct zt_qconn *c, void *ud)
+{
+	struct zt_relaylink *l = zt_qconn_user(c);
+
+	if (l)
+		zt_relaylink_established(l);
+}
+
+void zt_link_cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+		    size_t len, int fin, void *ud)
+{
+	struct zt_relaylink *l = zt_qconn_user(c);
+
+	if (l)
+		zt_relaylink_data(l, sid, data, len, fin);
+	else
+		zt_qconn_stream_consumed(c, sid, len);
+}
+
+void zt_link_cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		      void *ud)
+{
+	struct zt_relaylink *l = zt_qconn_user(c);
+
+	if (l)
+		zt_relaylink_closed(l, ci);
+}
+

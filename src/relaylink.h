@@ -1,0 +1,88 @@
+/* A connector's or agent's session with one relay: resolve, connect,
+ * open the control stream, say HELLO, read control messages, and reconnect
+ * with exponential backoff and jitter when the relay goes away. */
+#ifndef ZT_RELAYLINK_H
+#define ZT_RELAYLINK_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "ctrl.h"
+#include "quic.h"
+
+struct zt_daemon;
+struct zt_relaylink;
+
+enum zt_link_state {
+	ZT_LINK_IDLE = 0,
+	ZT_LINK_RESOLVING,
+	ZT_LINK_CONNECTING,
+	ZT_LINK_UP,
+	ZT_LINK_BACKOFF,
+	ZT_LINK_STOPPED,
+};
+
+struct zt_relaylink_ops {
+	/* Control stream open and HELLO sent. */
+	void (*up)(struct zt_relaylink *l);
+	/* A decoded message other than OBSERVED_ADDRESS / ERROR. Returns 0,
+	 * or a ZT_APP_* code to close the connection with. */
+	int (*message)(struct zt_relaylink *l, const struct zt_ctrl_msg *m);
+	void (*down)(struct zt_relaylink *l);
+};
+
+struct zt_relaylink {
+	struct zt_daemon *d;
+	const struct zt_relaylink_ops *ops;
+	struct zt_relay_endpoint relay;
+	int state;
+	struct zt_qconn *conn;
+	int64_t sid;
+	struct zt_ctrl_reader rd;
+	struct zt_addr observed;
+	struct zt_addr remote;
+	unsigned attempts;
+	uint64_t up_since_ns;
+	uv_timer_t timer;
+	uv_getaddrinfo_t gai;
+	int gai_busy;
+	char last_error[160];
+};
+
+void zt_relaylink_init(struct zt_relaylink *l, struct zt_daemon *d,
+		       const struct zt_relay_endpoint *relay,
+		       const struct zt_relaylink_ops *ops);
+void zt_relaylink_start(struct zt_relaylink *l);
+/* Stops reconnecting; the QUIC connection is closed by the daemon. */
+void zt_relaylink_stop(struct zt_relaylink *l);
+/* Sends a control message on the link's stream. Returns 0 or ZT_E*. */
+int zt_relaylink_send(struct zt_relaylink *l, const struct zt_ctrl_msg *m);
+
+/* Endpoint callbacks: the role forwards events for link connections. */
+void zt_relaylink_established(struct zt_relaylink *l);
+void zt_relaylink_data(struct zt_relaylink *l, int64_t sid,
+		       const uint8_t *data, size_t len, int fin);
+void zt_relaylink_closed(struct zt_relaylink *l,
+			 const struct zt_close_info *ci);
+
+const char *zt_link_state_name(int state);
+
+/* zt_ep_callbacks for connections whose user pointer is a relay link. */
+void zt_link_cb_established(struct zt_qconn *c, void *ud);
+void zt_link_cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+		     size_t len, int fin, void *ud);
+void zt_link_cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		       void *ud);
+
+/* Shared by roles: send a message on a stream, close a peer on a protocol
+ * error with an ERROR message first. */
+int zt_ctrl_send(struct zt_qconn *c, int64_t sid, const struct zt_ctrl_msg *m);
+void zt_ctrl_fail(struct zt_qconn *c, int64_t sid, uint32_t app_error,
+		  const char *text);
+
+/* Delay before reconnect attempt n (0-based): exponential from 500 ms,
+ * capped at 15 s, with the upper half randomised by rnd (0..2^32-1) so
+ * peers do not reconnect in lockstep after a relay restart. */
+uint64_t zt_backoff_ms(unsigned attempt, uint32_t rnd);
+
+#endif

@@ -1,0 +1,400 @@
+/* Relay: authenticates agents and connectors, tells each its observed
+ * address, keeps the registry of connector services and sends every agent
+ * the catalog its identity may reach. A misbehaving peer is closed; the
+ * others are not disturbed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "relaylink.h"
+#include "roles.h"
+#include "status.h"
+
+struct peer {
+	struct peer *next;
+	struct zt_qconn *c;
+	int64_t sid;
+	struct zt_ctrl_reader rd;
+	int hello;
+	char software[ZT_NAME_MAX];
+	struct zt_addr addrs[ZT_MAX_ADDRS];
+	size_t n_addrs;
+	struct zt_addr observed;
+	struct zt_service *services; /* connectors */
+	size_t n_services;
+	uint8_t *sent_catalog;       /* agents: last CATALOG sent */
+	size_t sent_len;
+	size_t catalog_n;
+	uint64_t since_ns;
+};
+
+struct relay {
+	struct zt_daemon *d;
+	struct peer *peers;
+};
+
+static void peer_free(struct peer *p)
+{
+	zt_ctrl_reader_free(&p->rd);
+	free(p->services);
+	free(p->sent_catalog);
+	free(p);
+}
+
+static void send_observed(struct peer *p)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS };
+
+	zt_qconn_remote(p->c, &m.u.observed.addr);
+	p->observed = m.u.observed.addr;
+	zt_ctrl_send(p->c, p->sid, &m);
+}
+
+/* The connector's reachable addresses: what we observe first (its NAT's
+ * public side), then what it announced, without duplicates. */
+static void entry_addrs(const struct peer *k, struct zt_catalog_entry *e)
+{
+	e->addrs[e->n_addrs++] = k->observed;
+	for (size_t i = 0; i < k->n_addrs && e->n_addrs < ZT_MAX_ADDRS; i++)
+		if (!zt_addr_equal(&k->addrs[i], &k->observed))
+			e->addrs[e->n_addrs++] = k->addrs[i];
+}
+
+static int build_catalog(struct relay *r, const struct peer *agent,
+			 struct zt_ctrl_msg *m)
+{
+	const struct zt_identity *id = zt_qconn_peer(agent->c);
+	size_t cap = 0;
+
+	m->type = ZT_CTRL_CATALOG;
+	m->u.catalog.entries = NULL;
+	m->u.catalog.n = 0;
+	for (struct peer *k = r->peers; k; k = k->next)
+		cap += k->n_services;
+	if (cap > ZT_MAX_SERVICES)
+		cap = ZT_MAX_SERVICES;
+	if (cap == 0)
+		return 0;
+	m->u.catalog.entries = calloc(cap, sizeof(struct zt_catalog_entry));
+	if (!m->u.catalog.entries)
+		return ZT_ENOMEM;
+	for (struct peer *k = r->peers; k; k = k->next) {
+		for (size_t i = 0; i < k->n_services && m->u.catalog.n < cap; i++) {
+			struct zt_catalog_entry *e;
+
+			if (!zt_service_allows(&k->services[i], id))
+				continue;
+			e = &m->u.catalog.entries[m->u.catalog.n++];
+			e->svc = k->services[i];
+			/* Agents learn where to go, not who else may. */
+			e->svc.n_allow = 0;
+			e->svc.target[0] = 0;
+			snprintf(e->connector, sizeof(e->connector), "%s",
+				 zt_qconn_peer(k->c)->name);
+			entry_addrs(k, e);
+		}
+	}
+	return 0;
+}
+
+static void push_catalog(struct relay *r, struct peer *a)
+{
+	struct zt_ctrl_msg m;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv;
+
+	if (!a->hello || zt_qconn_peer(a->c)->role != ZT_ROLE_AGENT)
+		return;
+	rv = build_catalog(r, a, &m);
+	if (rv == 0)
+		rv = zt_ctrl_encode(&m, &buf, &len);
+	if (rv != 0) {
+		log_error("relay: cannot build the catalog for %s: %s",
+			  zt_qconn_label(a->c), zt_strerror(rv));
+		goto out;
+	}
+	/* Only changes are sent: connectors come and go often. */
+	if (a->sent_catalog && a->sent_len == len &&
+	    memcmp(a->sent_catalog, buf, len) == 0)
+		goto out;
+	if (zt_qconn_stream_send(a->c, a->sid, buf, len, 0) != 0)
+		goto out;
+	free(a->sent_catalog);
+	a->sent_catalog = buf;
+	a->sent_len = len;
+	a->catalog_n = m.u.catalog.n;
+	buf = NULL;
+	log_debug("relay: catalog of %zu service(s) sent to %s", a->catalog_n,
+		  zt_qconn_label(a->c));
+out:
+	free(buf);
+	zt_ctrl_msg_free(&m);
+}
+
+static void push_all(struct relay *r)
+{
+	for (struct peer *p = r->peers; p; p = p->next)
+		push_catalog(r, p);
+}
+
+static int on_hello(struct relay *r, struct peer *p,
+		    const struct zt_ctrl_msg *m)
+{
+	if (p->hello)
+		return ZT_APP_PROTOCOL;
+	p->hello = 1;
+	memcpy(p->software, m->u.hello.software, sizeof(p->software));
+	memcpy(p->addrs, m->u.hello.addrs, sizeof(p->addrs));
+	p->n_addrs = m->u.hello.n_addrs;
+	send_observed(p);
+	push_catalog(r, p);
+	return 0;
+}
+
+static int on_register(struct relay *r, struct peer *p,
+		       const struct zt_ctrl_msg *m)
+{
+	struct zt_service *copy = NULL;
+
+	if (zt_qconn_peer(p->c)->role != ZT_ROLE_CONNECTOR)
+		return ZT_APP_DENIED;
+	if (m->u.reg.n) {
+		copy = malloc(m->u.reg.n * sizeof(*copy));
+		if (!copy)
+			return ZT_APP_INTERNAL;
+		memcpy(copy, m->u.reg.services, m->u.reg.n * sizeof(*copy));
+	}
+	free(p->services);
+	p->services = copy;
+	p->n_services = m->u.reg.n;
+	log_info("relay: %s registered %zu service(s)", zt_qconn_label(p->c),
+		 p->n_services);
+	push_all(r);
+	return 0;
+}
+
+/* Returns 0 or the ZT_APP_* code to close the peer with. */
+static int dispatch(struct relay *r, struct peer *p,
+		    const struct zt_ctrl_msg *m)
+{
+	if (!p->hello && m->type != ZT_CTRL_HELLO)
+		return ZT_APP_PROTOCOL;
+	switch (m->type) {
+	case ZT_CTRL_HELLO:
+		return on_hello(r, p, m);
+	case ZT_CTRL_REGISTER:
+		return on_register(r, p, m);
+	case ZT_CTRL_ERROR:
+		log_warn("relay: %s reports error %u: %s", zt_qconn_label(p->c),
+			 m->u.error.code, m->u.error.text);
+		return 0;
+	default:
+		return ZT_APP_PROTOCOL;
+	}
+}
+
+static const char *app_error_text(int code)
+{
+	switch (code) {
+	case ZT_APP_DENIED: return "only connectors register services";
+	case ZT_APP_PROTOCOL: return "unexpected control message";
+	default: return "control message refused";
+	}
+}
+
+static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+		    size_t len, int fin, void *ud)
+{
+	struct relay *r = ((struct zt_daemon *)ud)->role;
+	struct peer *p = zt_qconn_user(c);
+	struct zt_ctrl_msg m;
+	int rv;
+
+	zt_qconn_stream_consumed(c, sid, len);
+	if (!p || !r)
+		return;
+	if (p->sid < 0)
+		p->sid = sid;
+	if (sid != p->sid) {
+		zt_ctrl_fail(c, p->sid, ZT_APP_PROTOCOL,
+			     "only one control stream is allowed");
+		return;
+	}
+	rv = zt_ctrl_reader_feed(&p->rd, data, len);
+	while (rv == 0 && (rv = zt_ctrl_reader_next(&p->rd, &m)) == 0) {
+		int app = dispatch(r, p, &m);
+		int type = m.type;
+
+		zt_ctrl_msg_free(&m);
+		if (app != 0) {
+			char t[96];
+
+			snprintf(t, sizeof(t), "%s (%s)", app_error_text(app),
+				 zt_ctrl_type_name(type));
+			zt_ctrl_fail(c, p->sid, (uint32_t)app, t);
+			return;
+		}
+	}
+	if (rv != 0 && rv != ZT_ETRUNC) {
+		char t[96];
+
+		snprintf(t, sizeof(t), "bad control message: %s",
+			 zt_strerror(rv));
+		zt_ctrl_fail(c, p->sid, zt_ctrl_app_error(rv), t);
+	}
+}
+
+static void on_established(struct zt_qconn *c, void *ud)
+{
+	struct relay *r = ((struct zt_daemon *)ud)->role;
+	struct peer *p;
+
+	if (!r)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		zt_qconn_close(c, ZT_APP_INTERNAL, "out of memory", zt_now());
+		return;
+	}
+	p->c = c;
+	p->sid = -1;
+	p->since_ns = zt_now();
+	zt_ctrl_reader_init(&p->rd);
+	p->next = r->peers;
+	r->peers = p;
+	zt_qconn_set_user(c, p);
+	log_info("relay: %s connected", zt_qconn_label(c));
+}
+
+static void on_path_changed(struct zt_qconn *c, void *ud)
+{
+	struct relay *r = ((struct zt_daemon *)ud)->role;
+	struct peer *p = zt_qconn_user(c);
+
+	if (!p || !r || !p->hello)
+		return;
+	log_info("relay: %s changed address", zt_qconn_label(c));
+	send_observed(p);
+	if (p->n_services)
+		push_all(r);
+}
+
+static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		      void *ud)
+{
+	struct relay *r = ((struct zt_daemon *)ud)->role;
+	struct peer *p = zt_qconn_user(c), **pp;
+	int had_services;
+
+	if (!p || !r)
+		return;
+	for (pp = &r->peers; *pp && *pp != p; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = p->next;
+	had_services = p->n_services > 0;
+	log_info("relay: %s disconnected%s%s", zt_qconn_label(c),
+		 ci->reason[0] ? ": " : "", ci->reason);
+	peer_free(p);
+	if (had_services)
+		push_all(r);
+}
+
+static int relay_start(struct zt_daemon *d)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return ZT_ENOMEM;
+	r->d = d;
+	d->role = r;
+	return 0;
+}
+
+static void relay_stop(struct zt_daemon *d)
+{
+	struct relay *r = d->role;
+
+	if (!r)
+		return;
+	while (r->peers) {
+		struct peer *p = r->peers;
+
+		r->peers = p->next;
+		zt_qconn_set_user(p->c, NULL);
+		peer_free(p);
+	}
+	free(r);
+	d->role = NULL;
+}
+
+static void peer_status(const struct peer *p, struct zt_sb *b, int json,
+			int first)
+{
+	const struct zt_identity *id = zt_qconn_peer(p->c);
+	char a[64];
+	uint64_t age = (zt_now() - p->since_ns) / 1000000000ULL;
+	size_t n = id->role == ZT_ROLE_CONNECTOR ? p->n_services : p->catalog_n;
+
+	zt_addr_str(&p->observed, a, sizeof(a));
+	if (json) {
+		zt_sb_printf(b, "%s{\"role\":\"%s\",\"name\":", first ? "" : ",",
+			     zt_role_name(id->role));
+		zt_sb_json_str(b, id->name);
+		zt_sb_printf(b, ",\"address\":\"%s\",\"rtt_ms\":%.3f,"
+			     "\"connected_s\":%llu,\"%s\":%zu}",
+			     a, zt_qconn_rtt_ns(p->c) / 1e6,
+			     (unsigned long long)age,
+			     id->role == ZT_ROLE_CONNECTOR ? "services"
+							   : "catalog",
+			     n);
+		return;
+	}
+	zt_sb_printf(b, "  %-9s %-20s %-22s rtt %.2f ms  %zu %s  %llus\n",
+		     zt_role_name(id->role), id->name, a,
+		     zt_qconn_rtt_ns(p->c) / 1e6, n,
+		     id->role == ZT_ROLE_CONNECTOR ? "services" : "in catalog",
+		     (unsigned long long)age);
+}
+
+static void relay_status(struct zt_daemon *d, struct zt_sb *b, int json)
+{
+	struct relay *r = d->role;
+	size_t agents = 0, connectors = 0;
+	int first = 1;
+
+	for (struct peer *p = r->peers; p; p = p->next) {
+		if (zt_qconn_peer(p->c)->role == ZT_ROLE_AGENT)
+			agents++;
+		else
+			connectors++;
+	}
+	zt_sb_printf(b, json ? "{" : "");
+	zt_daemon_status_head(d, b, json);
+	if (json)
+		zt_sb_printf(b, ",\"agents\":%zu,\"connectors\":%zu,\"peers\":[",
+			     agents, connectors);
+	else
+		zt_sb_printf(b, "peers:     %zu agents, %zu connectors\n",
+			     agents, connectors);
+	for (struct peer *p = r->peers; p; p = p->next, first = 0)
+		peer_status(p, b, json, first);
+	zt_sb_printf(b, json ? "]}\n" : "");
+}
+
+const struct zt_role_ops zt_relay_ops = {
+	.name = "relay",
+	.role = ZT_ROLE_RELAY,
+	.accept_roles = (1u << ZT_ROLE_AGENT) | (1u << ZT_ROLE_CONNECTOR),
+	.start = relay_start,
+	.stop = relay_stop,
+	.status = relay_status,
+	.cb = {
+		.established = on_established,
+		.stream_data = on_data,
+		.path_changed = on_path_changed,
+		.closed = on_closed,
+	},
+};

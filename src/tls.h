@@ -1,0 +1,36 @@
+/* TLS 1.3 contexts for QUIC (wolfSSL): one server and one client context per
+ * process, both trusting only the organisation CA and presenting our
+ * certificate. ALPN "ztnad/1" is required both ways. */
+#ifndef ZT_TLS_H
+#define ZT_TLS_H
+
+#include <stdio.h>
+
+#include "types.h"
+
+#define ZT_ALPN "ztnad/1"
+
+struct WOLFSSL_CTX;
+struct WOLFSSL;
+
+struct zt_tls {
+	struct WOLFSSL_CTX *server;
+	struct WOLFSSL_CTX *client;
+	struct zt_identity self; /* from our own certificate */
+	FILE *keylog;            /* $SSLKEYLOGFILE, or NULL */
+};
+
+/* Loads CA, certificate and key. Returns 0, or ZT_ETLS / ZT_EIO with a log
+ * line naming the file and the reason (also used by --check). */
+int zt_tls_init(struct zt_tls *t, const char *ca, const char *cert,
+		const char *key);
+void zt_tls_free(struct zt_tls *t);
+
+/* Reads the verified peer's identity after the handshake. Returns 0, or
+ * ZT_ETLS (no certificate) / ZT_EINVAL (not a ztnad identity). */
+int zt_tls_peer_identity(struct WOLFSSL *ssl, struct zt_identity *id);
+/* Checks that the negotiated ALPN is ours (a client must not trust the
+ * server to enforce it). Returns 0 or ZT_ETLS. */
+int zt_tls_check_alpn(struct WOLFSSL *ssl);
+
+#endif

@@ -1,0 +1,109 @@
+#include "types.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *zt_role_name(int role)
+{
+	switch (role) {
+	case ZT_ROLE_RELAY: return "relay";
+	case ZT_ROLE_CONNECTOR: return "connector";
+	case ZT_ROLE_AGENT: return "agent";
+	default: return "none";
+	}
+}
+
+int zt_role_parse(const char *s)
+{
+	if (strcmp(s, "relay") == 0)
+		return ZT_ROLE_RELAY;
+	if (strcmp(s, "connector") == 0)
+		return ZT_ROLE_CONNECTOR;
+	if (strcmp(s, "agent") == 0)
+		return ZT_ROLE_AGENT;
+	return ZT_ROLE_NONE;
+}
+
+char *zt_addr_str(const struct zt_addr *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (a->family == AF_INET) {
+		inet_ntop(AF_INET, a->ip, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, a->port);
+	} else if (a->family == AF_INET6) {
+		inet_ntop(AF_INET6, a->ip, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, a->port);
+	} else {
+		snprintf(buf, len, "-");
+	}
+	return buf;
+}
+
+int zt_addr_from_sockaddr(struct zt_addr *a, const struct sockaddr *sa)
+{
+	memset(a, 0, sizeof(*a));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+		a->family = AF_INET;
+		a->port = ntohs(s->sin_port);
+		memcpy(a->ip, &s->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+		a->family = AF_INET6;
+		a->port = ntohs(s->sin6_port);
+		memcpy(a->ip, &s->sin6_addr, 16);
+		return 0;
+	}
+	return -1;
+}
+
+socklen_t zt_addr_to_sockaddr(const struct zt_addr *a,
+			      struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+		s->sin_family = AF_INET;
+		s->sin_port = htons(a->port);
+		memcpy(&s->sin_addr, a->ip, 4);
+		return sizeof(*s);
+	}
+	if (a->family == AF_INET6) {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+		s->sin6_family = AF_INET6;
+		s->sin6_port = htons(a->port);
+		memcpy(&s->sin6_addr, a->ip, 16);
+		return sizeof(*s);
+	}
+	return 0;
+}
+
+int zt_addr_equal(const struct zt_addr *a, const struct zt_addr *b)
+{
+	size_t n = a->family == AF_INET ? 4 : 16;
+
+	return a->family == b->family && a->port == b->port &&
+	       memcmp(a->ip, b->ip, n) == 0;
+}
+
+int zt_service_allows(const struct zt_service *svc,
+		      const struct zt_identity *id)
+{
+	for (size_t i = 0; i < svc->n_allow; i++) {
+		const struct zt_principal *p = &svc->allow[i];
+
+		if (p->kind == ZT_PRINCIPAL_USER && strcmp(p->name, id->name) == 0)
+			return 1;
+		if (p->kind != ZT_PRINCIPAL_GROUP)
+			continue;
+		for (size_t g = 0; g < id->n_groups; g++)
+			if (strcmp(p->name, id->groups[g]) == 0)
+				return 1;
+	}
+	return 0;
+}
