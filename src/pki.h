@@ -34,6 +34,9 @@ struct zt_pki_req {
 	int64_t not_before, not_after;
 };
 
+/* All functions below need wolfSSL_Init() to have been called (zt_pki_main
+ * does it itself). */
+
 /* Writes a self-signed CA certificate and key (PEM, key mode 0600). */
 int zt_pki_create_ca(const struct zt_pki_req *req, const char *cert_path,
 		     const char *key_path);

@@ -68,7 +68,21 @@ static int handshake_completed_cb(ngtcp2_conn *conn, void *ud)
 	struct zt_qconn *c = ud;
 
 	zt_qconn_check_peer(c);
-	c->pending_established = 1;
+	if (c->server)
+		c->pending_established = 1;
+	return 0;
+}
+
+/* A client calls the connection established only once the server confirmed
+ * the handshake (HANDSHAKE_DONE): in TLS 1.3 the client finishes before the
+ * server has judged the client certificate, and a refused client must not
+ * start talking. */
+static int handshake_confirmed_cb(ngtcp2_conn *conn, void *ud)
+{
+	struct zt_qconn *c = ud;
+
+	if (!c->server)
+		c->pending_established = 1;
 	return 0;
 }
 
@@ -97,6 +111,7 @@ static void qlog_cb(void *ud, uint32_t flags, const void *data, size_t len)
 static const ngtcp2_callbacks callbacks_tmpl = {
 	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
 	.handshake_completed = handshake_completed_cb,
+	.handshake_confirmed = handshake_confirmed_cb,
 	.encrypt = ngtcp2_crypto_encrypt_cb,
 	.decrypt = ngtcp2_crypto_decrypt_cb,
 	.hp_mask = ngtcp2_crypto_hp_mask_cb,

@@ -46,7 +46,7 @@ struct zt_relaylink {
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
 	int gai_busy;
-	char last_error[160];
+	char last_error[384];
 };
 
 void zt_relaylink_init(struct zt_relaylink *l, struct zt_daemon *d,

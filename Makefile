@@ -1,0 +1,55 @@
+# Thin wrapper over CMake. `make demo` and `make test` install what is
+# missing (apt), build the pinned dependencies once (cached in deps/), build
+# ztnad and do their job.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 20
+GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: all setup deps build asan fuzz test test-unit test-asan test-fuzz demo clean format
+
+all: build
+
+setup:
+	@sh scripts/setup.sh
+
+deps: setup
+	@sh scripts/build-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD)
+
+asan: deps
+	@cmake -S . -B $(BUILD_ASAN) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_ASAN)
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DZT_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ)
+
+test-unit: build
+	@cd $(BUILD) && ctest --output-on-failure -L unit
+
+test-release: build
+	@cd $(BUILD) && ctest --output-on-failure
+
+test-asan: asan
+	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
+
+test-fuzz: fuzz
+	@sh scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# Release suite, the same suite under ASan+UBSan, then each fuzzer briefly.
+test: test-release test-asan test-fuzz
+	@echo "make test: all passed"
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)/ztnad
+
+format:
+	@clang-format -i src/*.c src/*.h src/roles/*.c src/roles/*.h test/*.c fuzz/*.c
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

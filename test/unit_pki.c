@@ -1,0 +1,762 @@
+/* pki: CA and leaf issue, identity extraction, chain verification with
+ * wolfSSL's CertManager, key reload into a TLS 1.3 context, a real TLS 1.3
+ * handshake between issued certificates, and the CLI's exit codes. */
+#define _GNU_SOURCE /* nftw */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/random.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "pki.h"
+#include "types.h"
+
+struct fixture {
+	char dir[64];
+};
+
+static void mkpath(char *out, size_t cap, const struct fixture *f,
+		   const char *name)
+{
+	snprintf(out, cap, "%s/%s", f->dir, name);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || wolfSSL_Init() != WOLFSSL_SUCCESS)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/unit_pki.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	wolfSSL_Cleanup();
+	return 0;
+}
+
+/* Creates DIR/<name>.crt and .key as a CA of the given key type. */
+static void make_ca(const struct fixture *f, const char *name, int key_type)
+{
+	char crt[128], key[128], file[64];
+	struct zt_pki_req req = {
+		.org = "Example Org", .key_type = key_type,
+	};
+
+	snprintf(file, sizeof(file), "%s.crt", name);
+	mkpath(crt, sizeof(crt), f, file);
+	snprintf(file, sizeof(file), "%s.key", name);
+	mkpath(key, sizeof(key), f, file);
+	assert_int_equal(zt_pki_create_ca(&req, crt, key), 0);
+}
+
+/* Issues DIR/<out>.crt/.key from the CA DIR/<ca>.crt/.key. */
+static int issue(const struct fixture *f, const char *ca,
+		 const struct zt_pki_req *req, const char *out)
+{
+	char ca_crt[128], ca_key[128], crt[128], key[128], file[64];
+
+	snprintf(file, sizeof(file), "%s.crt", ca);
+	mkpath(ca_crt, sizeof(ca_crt), f, file);
+	snprintf(file, sizeof(file), "%s.key", ca);
+	mkpath(ca_key, sizeof(ca_key), f, file);
+	snprintf(file, sizeof(file), "%s.crt", out);
+	mkpath(crt, sizeof(crt), f, file);
+	snprintf(file, sizeof(file), "%s.key", out);
+	mkpath(key, sizeof(key), f, file);
+	return zt_pki_issue(req, ca_crt, ca_key, crt, key);
+}
+
+/* PEM file -> DER, as the brief's consumers will do. Returns the length. */
+static int read_der(const struct fixture *f, const char *name, uint8_t *der,
+		    int cap)
+{
+	char path[128];
+	uint8_t pem[8192];
+	size_t n;
+	FILE *fp;
+
+	mkpath(path, sizeof(path), f, name);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	n = fread(pem, 1, sizeof(pem), fp);
+	fclose(fp);
+	return wolfSSL_CertPemToDer(pem, (int)n, der, cap, CERT_TYPE);
+}
+
+static void identity_of(const struct fixture *f, const char *name,
+			struct zt_identity *id, int expect)
+{
+	uint8_t der[8192];
+	int n = read_der(f, name, der, sizeof(der));
+
+	assert_true(n > 0);
+	assert_int_equal(zt_identity_from_der(id, der, (size_t)n), expect);
+}
+
+static int cm_verify(const struct fixture *f, const char *ca, const char *leaf)
+{
+	char ca_path[128], leaf_path[128];
+	WOLFSSL_CERT_MANAGER *cm = wolfSSL_CertManagerNew();
+	int ret;
+
+	assert_non_null(cm);
+	mkpath(ca_path, sizeof(ca_path), f, ca);
+	mkpath(leaf_path, sizeof(leaf_path), f, leaf);
+	assert_int_equal(wolfSSL_CertManagerLoadCA(cm, ca_path, NULL),
+			 WOLFSSL_SUCCESS);
+	ret = wolfSSL_CertManagerVerify(cm, leaf_path, WOLFSSL_FILETYPE_PEM);
+	wolfSSL_CertManagerFree(cm);
+	return ret;
+}
+
+static mode_t file_mode(const struct fixture *f, const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	mkpath(path, sizeof(path), f, name);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Issues the three roles from an EC or an Ed25519 CA and checks files,
+ * identities and chains. */
+static void issue_all_roles(void **state, int ca_type)
+{
+	struct fixture *f = *state;
+	const char *dns[] = { "relay.example.com" };
+	const char *ips[] = { "192.0.2.1", "2001:db8::1" };
+	const char *groups[] = { "eng", "ops-team" };
+	struct zt_pki_req relay = {
+		.role = ZT_ROLE_RELAY, .name = "relay-1", .dns = dns,
+		.n_dns = 1, .ips = ips, .n_ips = 2,
+	};
+	struct zt_pki_req conn = {
+		.role = ZT_ROLE_CONNECTOR, .name = "conn.dc1",
+		.key_type = ZT_KEY_ED25519,
+	};
+	struct zt_pki_req agent = {
+		.role = ZT_ROLE_AGENT, .name = "alice@example.com",
+		.groups = groups, .n_groups = 2,
+	};
+	struct zt_identity id;
+	const char *const leaves[] = { "relay.crt", "conn.crt", "agent.crt" };
+
+	make_ca(f, "ca", ca_type);
+	assert_int_equal(file_mode(f, "ca.key"), 0600);
+	assert_int_equal(file_mode(f, "ca.crt"), 0644);
+	assert_int_equal(issue(f, "ca", &relay, "relay"), 0);
+	assert_int_equal(issue(f, "ca", &conn, "conn"), 0);
+	assert_int_equal(issue(f, "ca", &agent, "agent"), 0);
+	assert_int_equal(file_mode(f, "relay.key"), 0600);
+	assert_int_equal(file_mode(f, "conn.key"), 0600);
+	assert_int_equal(file_mode(f, "agent.key"), 0600);
+	assert_int_equal(file_mode(f, "agent.crt"), 0644);
+
+	identity_of(f, "relay.crt", &id, 0);
+	assert_int_equal(id.role, ZT_ROLE_RELAY);
+	assert_string_equal(id.name, "relay-1");
+	assert_int_equal(id.n_groups, 0);
+	identity_of(f, "conn.crt", &id, 0);
+	assert_int_equal(id.role, ZT_ROLE_CONNECTOR);
+	assert_string_equal(id.name, "conn.dc1");
+	identity_of(f, "agent.crt", &id, 0);
+	assert_int_equal(id.role, ZT_ROLE_AGENT);
+	assert_string_equal(id.name, "alice@example.com");
+	assert_int_equal(id.n_groups, 2);
+	/* wolfSSL hands SANs back in no promised order. */
+	assert_true((strcmp(id.groups[0], "eng") == 0 &&
+		     strcmp(id.groups[1], "ops-team") == 0) ||
+		    (strcmp(id.groups[0], "ops-team") == 0 &&
+		     strcmp(id.groups[1], "eng") == 0));
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(cm_verify(f, "ca.crt", leaves[i]),
+				 WOLFSSL_SUCCESS);
+	/* The CA is not an identity. */
+	identity_of(f, "ca.crt", &id, ZT_EINVAL);
+}
+
+static void test_ec_ca(void **state)
+{
+	issue_all_roles(state, ZT_KEY_EC_P256);
+}
+
+static void test_ed25519_ca(void **state)
+{
+	issue_all_roles(state, ZT_KEY_ED25519);
+}
+
+static void test_foreign_ca_rejected(void **state)
+{
+	struct fixture *f = *state;
+	struct zt_pki_req agent = { .role = ZT_ROLE_AGENT, .name = "mallory" };
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	make_ca(f, "evil", ZT_KEY_EC_P256);
+	assert_int_equal(issue(f, "evil", &agent, "mallory"), 0);
+	assert_int_equal(cm_verify(f, "evil.crt", "mallory.crt"),
+			 WOLFSSL_SUCCESS);
+	assert_int_not_equal(cm_verify(f, "ca.crt", "mallory.crt"),
+			     WOLFSSL_SUCCESS);
+}
+
+static void test_validity(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = (int64_t)time(NULL);
+	struct zt_pki_req old = {
+		.role = ZT_ROLE_CONNECTOR, .name = "old",
+		.not_before = now - 10 * 86400, .not_after = now - 86400,
+	};
+	struct zt_pki_req future = {
+		.role = ZT_ROLE_CONNECTOR, .name = "future",
+		.not_before = now + 86400, .not_after = now + 10 * 86400,
+	};
+	struct zt_pki_req backwards = {
+		.role = ZT_ROLE_CONNECTOR, .name = "backwards",
+		.not_before = now, .not_after = now - 1,
+	};
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	assert_int_equal(issue(f, "ca", &old, "old"), 0);
+	assert_int_equal(cm_verify(f, "ca.crt", "old.crt"), ASN_AFTER_DATE_E);
+	assert_int_equal(issue(f, "ca", &future, "future"), 0);
+	assert_int_equal(cm_verify(f, "ca.crt", "future.crt"),
+			 ASN_BEFORE_DATE_E);
+	assert_int_equal(issue(f, "ca", &backwards, "backwards"), ZT_EINVAL);
+}
+
+/* The key must load the way the QUIC layer will load it, and match. */
+static void check_key_loads(const struct fixture *f, const char *crt,
+			    const char *key, int expect_match)
+{
+	char crt_path[128], key_path[128];
+	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfTLSv1_3_method());
+
+	assert_non_null(ctx);
+	mkpath(crt_path, sizeof(crt_path), f, crt);
+	mkpath(key_path, sizeof(key_path), f, key);
+	assert_int_equal(wolfSSL_CTX_use_certificate_file(ctx, crt_path,
+			 WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+	assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(ctx, key_path,
+			 WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+	if (expect_match)
+		assert_int_equal(wolfSSL_CTX_check_private_key(ctx),
+				 WOLFSSL_SUCCESS);
+	else
+		assert_int_not_equal(wolfSSL_CTX_check_private_key(ctx),
+				     WOLFSSL_SUCCESS);
+	wolfSSL_CTX_free(ctx);
+}
+
+static void test_keys_load(void **state)
+{
+	struct fixture *f = *state;
+	struct zt_pki_req ec = { .role = ZT_ROLE_AGENT, .name = "ec" };
+	struct zt_pki_req ed = {
+		.role = ZT_ROLE_AGENT, .name = "ed", .key_type = ZT_KEY_ED25519,
+	};
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	make_ca(f, "edca", ZT_KEY_ED25519);
+	assert_int_equal(issue(f, "ca", &ec, "ec"), 0);
+	assert_int_equal(issue(f, "edca", &ed, "ed"), 0);
+	check_key_loads(f, "ec.crt", "ec.key", 1);
+	check_key_loads(f, "ed.crt", "ed.key", 1);
+	check_key_loads(f, "ca.crt", "ca.key", 1);
+	check_key_loads(f, "edca.crt", "edca.key", 1);
+	check_key_loads(f, "ec.crt", "ca.key", 0);
+}
+
+static void test_existing_key_file_tightened(void **state)
+{
+	struct fixture *f = *state;
+	struct zt_pki_req r = { .role = ZT_ROLE_CONNECTOR, .name = "c1" };
+	char path[128];
+	FILE *fp;
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	mkpath(path, sizeof(path), f, "c1.key");
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("old\n", fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(issue(f, "ca", &r, "c1"), 0);
+	assert_int_equal(file_mode(f, "c1.key"), 0600);
+	check_key_loads(f, "c1.crt", "c1.key", 1);
+}
+
+static void test_wrong_ca_key(void **state)
+{
+	struct fixture *f = *state;
+	struct zt_pki_req r = { .role = ZT_ROLE_CONNECTOR, .name = "c1" };
+	char crt[128], key[128], out_crt[128], out_key[128];
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	make_ca(f, "other", ZT_KEY_EC_P256);
+	make_ca(f, "edca", ZT_KEY_ED25519);
+	mkpath(crt, sizeof(crt), f, "ca.crt");
+	mkpath(out_crt, sizeof(out_crt), f, "c1.crt");
+	mkpath(out_key, sizeof(out_key), f, "c1.key");
+	mkpath(key, sizeof(key), f, "other.key");
+	assert_int_equal(zt_pki_issue(&r, crt, key, out_crt, out_key),
+			 ZT_EINVAL);
+	mkpath(key, sizeof(key), f, "edca.key");
+	assert_int_not_equal(zt_pki_issue(&r, crt, key, out_crt, out_key), 0);
+	assert_int_not_equal(access(out_crt, F_OK), 0);
+	/* A leaf is not a CA. */
+	assert_int_equal(issue(f, "ca", &r, "c1"), 0);
+	assert_int_not_equal(issue(f, "c1", &r, "c2"), 0);
+}
+
+static void test_invalid_requests(void **state)
+{
+	struct fixture *f = *state;
+	const char *bad_group[] = { "eng", "bad group" };
+	const char *dns[] = { "relay.example.com" };
+	const char *bad_dns[] = { "-bad.example.com" };
+	const char *bad_ip[] = { "300.1.1.1" };
+	const char *too_many[ZT_MAX_GROUPS + 1];
+	char long_name[ZT_NAME_MAX + 1];
+	struct zt_pki_req r = { .role = ZT_ROLE_AGENT, .name = "ok" };
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	memset(long_name, 'a', ZT_NAME_MAX);
+	long_name[ZT_NAME_MAX] = 0;
+	for (size_t i = 0; i <= ZT_MAX_GROUPS; i++)
+		too_many[i] = "g";
+
+	assert_int_equal(issue(f, "ca", &r, "ok"), 0);
+	r.name = "has space";
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.name = "";
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.name = "slash/name";
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.name = long_name;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	long_name[ZT_NAME_MAX - 1] = 0; /* 63 characters is fine */
+	assert_int_equal(issue(f, "ca", &r, "x"), 0);
+	r.name = "ok";
+	r.groups = bad_group;
+	r.n_groups = 2;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.groups = too_many;
+	r.n_groups = ZT_MAX_GROUPS + 1;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.n_groups = ZT_MAX_GROUPS;
+	assert_int_equal(issue(f, "ca", &r, "x"), 0);
+	r.n_groups = 0;
+	r.dns = dns; /* only relays carry DNS names */
+	r.n_dns = 1;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.role = ZT_ROLE_RELAY;
+	assert_int_equal(issue(f, "ca", &r, "x"), 0);
+	r.dns = bad_dns;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.n_dns = 0;
+	r.ips = bad_ip;
+	r.n_ips = 1;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.n_ips = 0;
+	r.groups = bad_group; /* only agents carry groups */
+	r.n_groups = 1;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+	r.n_groups = 0;
+	r.role = ZT_ROLE_NONE;
+	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
+}
+
+/* ---- certificates zt_pki would never issue, made with wolfCrypt ---- */
+
+/* Appends one [6] URI GeneralName (short values only). */
+static size_t add_uri(uint8_t *p, size_t off, const char *uri)
+{
+	size_t n = strlen(uri);
+
+	p[off++] = 0x86;
+	p[off++] = (uint8_t)n;
+	memcpy(p + off, uri, n);
+	return off + n;
+}
+
+/* A self-signed EC certificate with the given OU (NULL = none) and URI
+ * SANs; a CA if is_ca. */
+static int raw_cert(const char *ou, const char *const *uris, size_t n_uris,
+		    int is_ca, uint8_t *der, int cap)
+{
+	uint8_t sans[4096];
+	size_t len = 4;
+	ecc_key key;
+	WC_RNG rng;
+	Cert *c = wc_CertNew(NULL);
+	int n;
+
+	assert_non_null(c);
+	assert_int_equal(wc_InitRng(&rng), 0);
+	assert_int_equal(wc_ecc_init(&key), 0);
+	assert_int_equal(wc_ecc_make_key_ex(&rng, 32, &key, ECC_SECP256R1), 0);
+	snprintf(c->subject.org, sizeof(c->subject.org), "Example Org");
+	snprintf(c->subject.commonName, sizeof(c->subject.commonName), "bob");
+	if (ou)
+		snprintf(c->subject.unit, sizeof(c->subject.unit), "%s", ou);
+	for (size_t i = 0; i < n_uris; i++)
+		len = add_uri(sans, len, uris[i]);
+	if (n_uris) {
+		/* DER wants the shortest length form. */
+		size_t body = len - 4;
+		size_t hdr = body < 0x80 ? 2 : body < 0x100 ? 3 : 4;
+		uint8_t *p = c->altNames;
+
+		*p++ = 0x30;
+		if (hdr == 3)
+			*p++ = 0x81;
+		if (hdr == 4) {
+			*p++ = 0x82;
+			*p++ = (uint8_t)(body >> 8);
+		}
+		*p++ = (uint8_t)body;
+		memcpy(p, sans + 4, body);
+		c->altNamesSz = (int)(hdr + body);
+	}
+	c->isCA = is_ca;
+	c->sigType = CTC_SHA256wECDSA;
+	n = wc_MakeCert_ex(c, der, (word32)cap, ECC_TYPE, &key, &rng);
+	assert_true(n > 0);
+	n = wc_SignCert_ex(c->bodySz, c->sigType, der, (word32)cap, ECC_TYPE,
+			   &key, &rng);
+	assert_true(n > 0);
+	wc_ecc_free(&key);
+	wc_FreeRng(&rng);
+	wc_CertFree(c);
+	return n;
+}
+
+static void test_identity_rejects(void **state)
+{
+	const char *groups[] = { "https://example.com/x", "ztnad:group:eng",
+				 "ztnad:other:x" };
+	const char *bad[] = { "ztnad:group:a/b" };
+	const char *empty[] = { "ztnad:group:" };
+	const char *many[ZT_MAX_GROUPS + 1];
+	char names[ZT_MAX_GROUPS + 1][32];
+	struct zt_identity id;
+	uint8_t der[8192];
+	int n;
+
+	n = raw_cert("agent", groups, 3, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), 0);
+	assert_int_equal(id.role, ZT_ROLE_AGENT);
+	assert_string_equal(id.name, "bob");
+	assert_int_equal(id.n_groups, 1); /* foreign URIs are ignored */
+	assert_string_equal(id.groups[0], "eng");
+
+	n = raw_cert("agent", NULL, 0, 1, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+	n = raw_cert(NULL, NULL, 0, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+	n = raw_cert("admin", NULL, 0, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+	n = raw_cert("Agent", NULL, 0, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+	n = raw_cert("agent", bad, 1, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+	n = raw_cert("agent", empty, 1, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+
+	for (size_t i = 0; i <= ZT_MAX_GROUPS; i++) {
+		snprintf(names[i], sizeof(names[i]), "ztnad:group:g%zu", i);
+		many[i] = names[i];
+	}
+	n = raw_cert("agent", many, ZT_MAX_GROUPS, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), 0);
+	assert_int_equal(id.n_groups, ZT_MAX_GROUPS);
+	n = raw_cert("agent", many, ZT_MAX_GROUPS + 1, 0, der, sizeof(der));
+	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+
+	assert_int_equal(zt_identity_from_der(&id, der, 10), ZT_EINVAL);
+	assert_int_equal(zt_identity_from_der(&id, (const uint8_t *)"junk", 4),
+			 ZT_EINVAL);
+	assert_int_equal(zt_identity_from_x509(&id, NULL), ZT_EINVAL);
+}
+
+/* ---- a TLS 1.3 handshake over memory between issued certificates ---- */
+
+struct mem_pipe {
+	uint8_t buf[64 * 1024];
+	size_t len;
+};
+
+struct tls_end {
+	WOLFSSL *ssl;
+	struct mem_pipe *rx, *tx;
+	int done;
+};
+
+static int mem_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct tls_end *e = ctx;
+	size_t n = e->rx->len < (size_t)sz ? e->rx->len : (size_t)sz;
+
+	if (n == 0)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	memcpy(buf, e->rx->buf, n);
+	memmove(e->rx->buf, e->rx->buf + n, e->rx->len - n);
+	e->rx->len -= n;
+	return (int)n;
+}
+
+static int mem_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct tls_end *e = ctx;
+
+	if ((size_t)sz > sizeof(e->tx->buf) - e->tx->len)
+		return WOLFSSL_CBIO_ERR_WANT_WRITE;
+	memcpy(e->tx->buf + e->tx->len, buf, (size_t)sz);
+	e->tx->len += (size_t)sz;
+	return sz;
+}
+
+static WOLFSSL_CTX *tls_ctx(const struct fixture *f, int server,
+			    const char *ca, const char *name)
+{
+	char path[128], file[64];
+	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(
+		server ? wolfTLSv1_3_server_method() :
+			 wolfTLSv1_3_client_method());
+
+	assert_non_null(ctx);
+	mkpath(path, sizeof(path), f, ca);
+	assert_int_equal(wolfSSL_CTX_load_verify_locations(ctx, path, NULL),
+			 WOLFSSL_SUCCESS);
+	snprintf(file, sizeof(file), "%s.crt", name);
+	mkpath(path, sizeof(path), f, file);
+	assert_int_equal(wolfSSL_CTX_use_certificate_file(ctx, path,
+			 WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+	snprintf(file, sizeof(file), "%s.key", name);
+	mkpath(path, sizeof(path), f, file);
+	assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(ctx, path,
+			 WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER |
+			       WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	wolfSSL_CTX_SetIORecv(ctx, mem_recv);
+	wolfSSL_CTX_SetIOSend(ctx, mem_send);
+	return ctx;
+}
+
+static int tls_step(struct tls_end *e, int server)
+{
+	int rc, err;
+
+	if (e->done)
+		return 0;
+	rc = server ? wolfSSL_accept(e->ssl) : wolfSSL_connect(e->ssl);
+	if (rc == WOLFSSL_SUCCESS) {
+		e->done = 1;
+		return 0;
+	}
+	err = wolfSSL_get_error(e->ssl, rc);
+	return err == WOLFSSL_ERROR_WANT_READ ? 0 : -1;
+}
+
+/* Runs a mutually authenticated handshake; on success fills the server's
+ * view of the client identity. Returns 0 or -1. */
+static int handshake(const struct fixture *f, const char *server_name,
+		     const char *client_name, struct zt_identity *client_id)
+{
+	struct mem_pipe *c2s = calloc(1, sizeof(*c2s));
+	struct mem_pipe *s2c = calloc(1, sizeof(*s2c));
+	WOLFSSL_CTX *sctx = tls_ctx(f, 1, "ca.crt", server_name);
+	WOLFSSL_CTX *cctx = tls_ctx(f, 0, "ca.crt", client_name);
+	struct tls_end s = { wolfSSL_new(sctx), c2s, s2c, 0 };
+	struct tls_end c = { wolfSSL_new(cctx), s2c, c2s, 0 };
+	WOLFSSL_X509 *peer;
+	int ret = -1;
+
+	assert_non_null(c2s);
+	assert_non_null(s2c);
+	assert_non_null(s.ssl);
+	assert_non_null(c.ssl);
+	wolfSSL_SetIOReadCtx(s.ssl, &s);
+	wolfSSL_SetIOWriteCtx(s.ssl, &s);
+	wolfSSL_SetIOReadCtx(c.ssl, &c);
+	wolfSSL_SetIOWriteCtx(c.ssl, &c);
+	for (int i = 0; i < 20 && !(s.done && c.done); i++)
+		if (tls_step(&c, 0) < 0 || tls_step(&s, 1) < 0)
+			goto out;
+	if (!(s.done && c.done))
+		goto out;
+	peer = wolfSSL_get_peer_certificate(s.ssl);
+	assert_non_null(peer);
+	ret = zt_identity_from_x509(client_id, peer) == 0 ? 0 : -1;
+	wolfSSL_X509_free(peer);
+out:
+	wolfSSL_free(s.ssl);
+	wolfSSL_free(c.ssl);
+	wolfSSL_CTX_free(sctx);
+	wolfSSL_CTX_free(cctx);
+	free(c2s);
+	free(s2c);
+	return ret;
+}
+
+static void test_tls_handshake(void **state)
+{
+	struct fixture *f = *state;
+	const char *groups[] = { "eng" };
+	struct zt_pki_req relay = { .role = ZT_ROLE_RELAY, .name = "relay" };
+	struct zt_pki_req conn = {
+		.role = ZT_ROLE_CONNECTOR, .name = "conn",
+		.key_type = ZT_KEY_ED25519,
+	};
+	struct zt_pki_req agent = {
+		.role = ZT_ROLE_AGENT, .name = "alice", .groups = groups,
+		.n_groups = 1, .key_type = ZT_KEY_ED25519,
+	};
+	struct zt_identity id;
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	assert_int_equal(issue(f, "ca", &relay, "relay"), 0);
+	assert_int_equal(issue(f, "ca", &conn, "conn"), 0);
+	assert_int_equal(issue(f, "ca", &agent, "agent"), 0);
+
+	assert_int_equal(handshake(f, "relay", "conn", &id), 0);
+	assert_int_equal(id.role, ZT_ROLE_CONNECTOR);
+	assert_string_equal(id.name, "conn");
+	assert_int_equal(handshake(f, "conn", "agent", &id), 0);
+	assert_int_equal(id.role, ZT_ROLE_AGENT);
+	assert_string_equal(id.name, "alice");
+	assert_int_equal(id.n_groups, 1);
+	assert_string_equal(id.groups[0], "eng");
+	/* Agent certificates carry clientAuth only: they cannot serve. */
+	assert_int_equal(handshake(f, "agent", "relay", &id), -1);
+}
+
+/* ---- CLI ------------------------------------------------------------ */
+
+static int run(int argc, const char **argv)
+{
+	return zt_pki_main(argc, (char **)argv);
+}
+
+static void test_cli(void **state)
+{
+	struct fixture *f = *state;
+	char out[128], crt[128], key[128], leaf[128];
+	const char *no_args[] = { "pki" };
+	const char *help[] = { "pki", "help" };
+	const char *unknown[] = { "pki", "frobnicate" };
+	const char *no_org[] = { "pki", "init-ca", "--out", "x" };
+	const char *bad_opt[] = { "pki", "init-ca", "--org", "O", "--out",
+				  "x", "--bogus" };
+	const char *bad_key[] = { "pki", "init-ca", "--org", "O", "--out",
+				  "x", "--key", "rsa" };
+	const char *show_none[] = { "pki", "show" };
+
+	assert_int_equal(run(1, no_args), 2);
+	assert_int_equal(run(2, help), 0);
+	assert_int_equal(run(2, unknown), 2);
+	assert_int_equal(run(4, no_org), 2);
+	assert_int_equal(run(7, bad_opt), 2);
+	assert_int_equal(run(8, bad_key), 2);
+	assert_int_equal(run(2, show_none), 2);
+
+	mkpath(out, sizeof(out), f, "cli");
+	mkpath(crt, sizeof(crt), f, "cli/ca.crt");
+	mkpath(key, sizeof(key), f, "cli/ca.key");
+	mkpath(leaf, sizeof(leaf), f, "cli/agent");
+	{
+		const char *init[] = { "pki", "init-ca", "--org", "Ex Org",
+				       "--out", out, "--key", "ed25519" };
+		const char *force[] = { "pki", "init-ca", "--org", "Ex Org",
+					"--out", out, "--force" };
+		const char *iss[] = { "pki", "issue", "--ca", crt, "--ca-key",
+				      key, "--role", "agent", "--name", "bob",
+				      "--group", "eng", "--out", leaf };
+		const char *dns_agent[] = { "pki", "issue", "--ca", crt,
+					    "--ca-key", key, "--role", "agent",
+					    "--name", "bob", "--dns", "a.b",
+					    "--out", leaf };
+		const char *half[] = { "pki", "issue", "--ca", crt, "--ca-key",
+				       key, "--role", "agent", "--name", "bob",
+				       "--not-before", "1", "--out", leaf };
+		const char *show[] = { "pki", "show", crt };
+		struct stat st;
+
+		assert_int_equal(run(8, init), 0);
+		assert_int_equal(stat(out, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0700);
+		assert_int_equal(run(8, init), 1); /* ca.key exists */
+		assert_int_equal(run(7, force), 0);
+		assert_int_equal(run(14, iss), 0);
+		assert_int_equal(run(14, dns_agent), 1);
+		assert_int_equal(run(14, half), 2);
+		assert_int_equal(run(3, show), 0);
+	}
+	{
+		struct zt_identity id;
+		uint8_t der[8192];
+		int n = read_der(f, "cli/agent.crt", der, sizeof(der));
+
+		assert_true(n > 0);
+		assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), 0);
+		assert_int_equal(id.role, ZT_ROLE_AGENT);
+		assert_string_equal(id.name, "bob");
+		assert_int_equal(cm_verify(f, "cli/ca.crt", "cli/agent.crt"),
+				 WOLFSSL_SUCCESS);
+	}
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_ec_ca),
+		T(test_ed25519_ca),
+		T(test_foreign_ca_rejected),
+		T(test_validity),
+		T(test_keys_load),
+		T(test_existing_key_file_tightened),
+		T(test_wrong_ca_key),
+		T(test_invalid_requests),
+		T(test_identity_rejects),
+		T(test_tls_handshake),
+		T(test_cli),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

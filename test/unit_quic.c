@@ -1,0 +1,420 @@
+/* Two QUIC endpoints in one process, no sockets: packets move between them
+ * through in-memory paths and the clock is ours. Covers the handshake with
+ * mutual TLS, Retry, control messages on a stream, role and certificate
+ * refusals. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctrl.h"
+#include "err.h"
+#include "log.h"
+#include "pki.h"
+#include "quic.h"
+
+#define MAXQ 512
+
+struct pkt {
+	int to; /* endpoint index */
+	struct sockaddr_in from;
+	size_t len;
+	uint8_t data[1500];
+};
+
+struct side {
+	struct zt_ep *ep;
+	struct zt_tls tls;
+	struct zt_pathio pio;
+	struct zt_qconn *conn; /* last established */
+	int established, closed;
+	struct zt_close_info ci;
+	struct zt_ctrl_reader rd;
+	struct zt_ctrl_msg last;
+	int got_msg;
+	int64_t sid;
+};
+
+struct world {
+	struct side s[2];
+	struct pkt *q;
+	size_t nq;
+	uint64_t now;
+	char dir[64];
+	int drop_all;
+};
+
+static struct world *W;
+
+static int mem_send(struct zt_pathio *p, const struct sockaddr *remote,
+		    socklen_t rl, const uint8_t *data, size_t len)
+{
+	struct world *w = W;
+	const struct sockaddr_in *r = (const struct sockaddr_in *)remote;
+	struct pkt *k;
+
+	if (w->drop_all || w->nq >= MAXQ || len > 1500)
+		return 0;
+	k = &w->q[w->nq++];
+	/* 10.0.0.1 is side 0, 10.0.0.2 side 1. */
+	k->to = (ntohl(r->sin_addr.s_addr) & 0xff) - 1;
+	memcpy(&k->from, &p->local, sizeof(k->from));
+	memcpy(k->data, data, len);
+	k->len = len;
+	return 0;
+}
+
+static const struct zt_pathio_ops mem_ops = { "mem", mem_send };
+
+static struct side *side_of(void *ud)
+{
+	return ud;
+}
+
+static void cb_established(struct zt_qconn *c, void *ud)
+{
+	struct side *s = side_of(ud);
+
+	s->established++;
+	s->conn = c;
+}
+
+static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		    size_t len, int fin, void *ud)
+{
+	struct side *s = side_of(ud);
+
+	zt_qconn_stream_consumed(c, sid, len);
+	s->sid = sid;
+	assert_int_equal(zt_ctrl_reader_feed(&s->rd, d, len), 0);
+	if (zt_ctrl_reader_next(&s->rd, &s->last) == 0)
+		s->got_msg++;
+}
+
+static void cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		      void *ud)
+{
+	struct side *s = side_of(ud);
+
+	s->closed++;
+	s->ci = *ci;
+	if (s->conn == c)
+		s->conn = NULL;
+}
+
+static void issue(struct world *w, const char *ca, int role, const char *name,
+		  const char *out, int64_t nb, int64_t na)
+{
+	char cc[128], ck[128], oc[128], ok[128];
+	const char *ip = "10.0.0.1";
+	struct zt_pki_req r = { .role = role, .name = name, .org = "",
+				.key_type = ZT_KEY_EC_P256, .days = 30,
+				.not_before = nb, .not_after = na };
+
+	if (role == ZT_ROLE_RELAY) {
+		r.ips = &ip;
+		r.n_ips = 1;
+	}
+	snprintf(cc, sizeof(cc), "%s/%s.crt", w->dir, ca);
+	snprintf(ck, sizeof(ck), "%s/%s.key", w->dir, ca);
+	snprintf(oc, sizeof(oc), "%s/%s.crt", w->dir, out);
+	snprintf(ok, sizeof(ok), "%s/%s.key", w->dir, out);
+	assert_int_equal(zt_pki_issue(&r, cc, ck, oc, ok), 0);
+}
+
+static void make_ca(struct world *w, const char *name)
+{
+	char c[128], k[128];
+	struct zt_pki_req r = { .name = name, .org = "Test Org",
+				.key_type = ZT_KEY_EC_P256, .days = 30 };
+
+	snprintf(c, sizeof(c), "%s/%s.crt", w->dir, name);
+	snprintf(k, sizeof(k), "%s/%s.key", w->dir, name);
+	assert_int_equal(zt_pki_create_ca(&r, c, k), 0);
+}
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	w->q = calloc(MAXQ, sizeof(*w->q));
+	snprintf(w->dir, sizeof(w->dir), "/tmp/zt-quic-XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	wolfSSL_Init();
+	zt_log_set_level(getenv("ZT_TEST_VERBOSE") ? ZT_LOG_DEBUG : ZT_LOG_ERROR);
+	make_ca(w, "ca");
+	make_ca(w, "foreign");
+	issue(w, "ca", ZT_ROLE_RELAY, "relay1", "relay", 0, 0);
+	issue(w, "ca", ZT_ROLE_CONNECTOR, "conn1", "connector", 0, 0);
+	issue(w, "ca", ZT_ROLE_AGENT, "alice", "agent", 0, 0);
+	issue(w, "foreign", ZT_ROLE_CONNECTOR, "conn1", "foreign-conn", 0, 0);
+	issue(w, "ca", ZT_ROLE_CONNECTOR, "old", "expired",
+	      (int64_t)time(NULL) - 86400 * 10, (int64_t)time(NULL) - 86400);
+	w->now = 1000000000ULL;
+	W = w;
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
+	assert_int_equal(system(cmd), 0);
+	free(w->q);
+	free(w);
+	wolfSSL_Cleanup();
+	return 0;
+}
+
+static void side_init(struct world *w, int i, const char *cert,
+		      unsigned accept, int retry)
+{
+	struct side *s = &w->s[i];
+	struct sockaddr_in *a = (struct sockaddr_in *)&s->pio.local;
+	struct zt_ep_config c = { 0 };
+	char ca[128], crt[128], key[128];
+
+	memset(s, 0, sizeof(*s));
+	snprintf(ca, sizeof(ca), "%s/ca.crt", w->dir);
+	snprintf(crt, sizeof(crt), "%s/%s.crt", w->dir, cert);
+	snprintf(key, sizeof(key), "%s/%s.key", w->dir, cert);
+	assert_int_equal(zt_tls_init(&s->tls, ca, crt, key), 0);
+	s->pio.ops = &mem_ops;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(4433);
+	a->sin_addr.s_addr = htonl(0x0a000001 + (uint32_t)i);
+	s->pio.local_len = sizeof(*a);
+	c.tls = &s->tls;
+	c.accept_roles = accept;
+	c.require_retry = retry;
+	c.idle_timeout_ns = 5000000000ULL;
+	c.keepalive_ns = 1000000000ULL;
+	c.cb.established = cb_established;
+	c.cb.stream_data = cb_data;
+	c.cb.closed = cb_closed;
+	c.ud = s;
+	zt_ctrl_reader_init(&s->rd);
+	assert_int_equal(zt_ep_new(&s->ep, &c, w->now), 0);
+}
+
+static void side_free(struct side *s)
+{
+	zt_ep_free(s->ep);
+	zt_tls_free(&s->tls);
+	zt_ctrl_reader_free(&s->rd);
+	zt_ctrl_msg_free(&s->last);
+}
+
+/* Moves packets and time until nothing is in flight or `ms` passed. */
+static void run(struct world *w, int ms)
+{
+	uint64_t end = w->now + (uint64_t)ms * 1000000ULL;
+
+	while (w->now < end) {
+		for (int i = 0; i < 2; i++)
+			zt_ep_flush(w->s[i].ep, w->now);
+		if (w->nq) {
+			size_t n = w->nq;
+			struct pkt *batch = malloc(n * sizeof(*batch));
+
+			memcpy(batch, w->q, n * sizeof(*batch));
+			w->nq = 0;
+			for (size_t k = 0; k < n; k++) {
+				struct side *s = &w->s[batch[k].to];
+
+				zt_ep_recv(s->ep, &s->pio,
+					   (struct sockaddr *)&batch[k].from,
+					   sizeof(batch[k].from), batch[k].data,
+					   batch[k].len, w->now);
+			}
+			free(batch);
+			w->now += 100000; /* 0.1 ms one-way */
+			continue;
+		}
+		uint64_t e0 = zt_ep_next_expiry(w->s[0].ep);
+		uint64_t e1 = zt_ep_next_expiry(w->s[1].ep);
+		uint64_t e = e0 < e1 ? e0 : e1;
+
+		if (e == UINT64_MAX || e > end)
+			break;
+		w->now = e > w->now ? e : w->now + 1;
+	}
+}
+
+static struct zt_qconn *connect_to_relay(struct world *w)
+{
+	struct zt_qconn *c = NULL;
+
+	assert_int_equal(zt_ep_connect(w->s[1].ep, &w->s[1].pio,
+				       (struct sockaddr *)&w->s[0].pio.local,
+				       w->s[0].pio.local_len, "10.0.0.1",
+				       ZT_ROLE_RELAY, NULL, &c, w->now),
+			 0);
+	return c;
+}
+
+static void send_msg(struct zt_qconn *c, int64_t sid,
+		     const struct zt_ctrl_msg *m)
+{
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(zt_ctrl_encode(m, &buf, &len), 0);
+	assert_int_equal(zt_qconn_stream_send(c, sid, buf, len, 0), 0);
+	free(buf);
+}
+
+static void test_control_exchange(void **state, int retry)
+{
+	struct world *w = *state;
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_HELLO };
+	struct zt_addr obs;
+	int64_t sid;
+
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, retry);
+	side_init(w, 1, "connector", 0, 0);
+	connect_to_relay(w);
+	run(w, 200);
+	assert_int_equal(w->s[0].established, 1);
+	assert_int_equal(w->s[1].established, 1);
+	assert_string_equal(zt_qconn_peer(w->s[0].conn)->name, "conn1");
+	assert_string_equal(zt_qconn_peer(w->s[1].conn)->name, "relay1");
+
+	assert_int_equal(zt_qconn_stream_open(w->s[1].conn, &sid), 0);
+	snprintf(m.u.hello.software, sizeof(m.u.hello.software), "test");
+	send_msg(w->s[1].conn, sid, &m);
+	run(w, 50);
+	assert_int_equal(w->s[0].got_msg, 1);
+	assert_int_equal(w->s[0].last.type, ZT_CTRL_HELLO);
+	assert_string_equal(w->s[0].last.u.hello.software, "test");
+
+	/* The relay answers with what it observes. */
+	memset(&m, 0, sizeof(m));
+	m.type = ZT_CTRL_OBSERVED_ADDRESS;
+	zt_qconn_remote(w->s[0].conn, &m.u.observed.addr);
+	send_msg(w->s[0].conn, w->s[0].sid, &m);
+	run(w, 50);
+	assert_int_equal(w->s[1].got_msg, 1);
+	assert_int_equal(w->s[1].last.type, ZT_CTRL_OBSERVED_ADDRESS);
+	obs = w->s[1].last.u.observed.addr;
+	assert_int_equal(obs.port, 4433);
+	assert_int_equal(obs.ip[3], 2);
+
+	/* Graceful close reaches the peer with our code. */
+	zt_qconn_close(w->s[1].conn, ZT_APP_SHUTDOWN, "bye", w->now);
+	run(w, 2000);
+	assert_int_equal(w->s[0].closed, 1);
+	assert_int_equal(w->s[0].ci.kind, 1);
+	assert_int_equal(w->s[0].ci.code, ZT_APP_SHUTDOWN);
+	assert_int_equal(zt_ep_conn_count(w->s[0].ep), 0);
+	assert_int_equal(zt_ep_conn_count(w->s[1].ep), 0);
+	side_free(&w->s[0]);
+	side_free(&w->s[1]);
+}
+
+static void test_exchange_plain(void **state)
+{
+	test_control_exchange(state, 0);
+}
+
+static void test_exchange_retry(void **state)
+{
+	test_control_exchange(state, 1);
+}
+
+/* The client side is refused (or fails) and both ends see it. */
+static void expect_refused(struct world *w, const char *client_cert,
+			   unsigned accept)
+{
+	side_init(w, 0, "relay", accept, 0);
+	side_init(w, 1, client_cert, 0, 0);
+	connect_to_relay(w);
+	run(w, 3000);
+	assert_int_equal(w->s[0].established, 0);
+	assert_int_equal(w->s[1].established, 0);
+	assert_int_equal(w->s[1].closed, 1);
+	assert_int_equal(zt_ep_conn_count(w->s[1].ep), 0);
+	side_free(&w->s[0]);
+	side_free(&w->s[1]);
+}
+
+static void test_role_refused(void **state)
+{
+	/* An agent where only connectors are accepted. */
+	expect_refused(*state, "agent", 1u << ZT_ROLE_CONNECTOR);
+}
+
+static void test_no_server_role(void **state)
+{
+	struct world *w = *state;
+
+	/* A connector certificate cannot act as a relay: the client expects
+	 * the relay role from the server. */
+	side_init(w, 0, "connector", 1u << ZT_ROLE_CONNECTOR, 0);
+	side_init(w, 1, "connector", 0, 0);
+	connect_to_relay(w);
+	run(w, 3000);
+	assert_int_equal(w->s[1].established, 0);
+	assert_int_equal(w->s[1].closed, 1);
+	side_free(&w->s[0]);
+	side_free(&w->s[1]);
+}
+
+static void test_foreign_ca(void **state)
+{
+	expect_refused(*state, "foreign-conn", 1u << ZT_ROLE_CONNECTOR);
+}
+
+static void test_expired(void **state)
+{
+	expect_refused(*state, "expired", 1u << ZT_ROLE_CONNECTOR);
+}
+
+static void test_garbage(void **state)
+{
+	struct world *w = *state;
+	uint8_t junk[1200];
+	struct sockaddr_in from = { .sin_family = AF_INET };
+
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, 1);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 7 + 3);
+	from.sin_addr.s_addr = htonl(0x0a000002);
+	for (size_t n = 0; n <= sizeof(junk); n += 37) {
+		junk[0] = (uint8_t)n;
+		zt_ep_recv(w->s[0].ep, &w->s[0].pio, (struct sockaddr *)&from,
+			   sizeof(from), junk, n, w->now);
+	}
+	assert_int_equal(zt_ep_conn_count(w->s[0].ep), 0);
+	w->nq = 0;
+	side_free(&w->s[0]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exchange_plain),
+		cmocka_unit_test(test_exchange_retry),
+		cmocka_unit_test(test_role_refused),
+		cmocka_unit_test(test_no_server_role),
+		cmocka_unit_test(test_foreign_ca),
+		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
