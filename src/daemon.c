@@ -138,7 +138,7 @@ static int daemon_start(struct zt_daemon *d)
 			      d->cfg.key_file)) != 0)
 		return rv;
 	if (d->tls.self.role != d->ops->role) {
-		log_error("%s: certificate %s is for a %s, not a %s",
+		log_error("%s: certificate %s has role %s but this daemon runs as %s",
 			  d->cfg.path, d->cfg.cert_file,
 			  zt_role_name(d->tls.self.role), d->ops->name);
 		return ZT_EDENIED;
@@ -224,7 +224,7 @@ int zt_daemon_check(int role, const char *config_path)
 	wolfSSL_Init();
 	if (zt_tls_init(&tls, cfg.ca_file, cfg.cert_file, cfg.key_file) == 0) {
 		if (tls.self.role != role)
-			fprintf(stderr, "%s: certificate %s is for a %s, not a %s\n",
+			fprintf(stderr, "%s: certificate %s has role %s but this daemon runs as %s\n",
 				config_path, cfg.cert_file,
 				zt_role_name(tls.self.role), zt_role_name(role));
 		else

@@ -59,6 +59,8 @@ void zt_netio_flush(struct zt_netio *n)
 	if (!n->ep)
 		return;
 	zt_ep_flush(n->ep, now);
+	if (!n->ep)
+		return; /* a callback closed us */
 	exp = zt_ep_next_expiry(n->ep);
 	if (exp == UINT64_MAX) {
 		uv_timer_stop(&n->timer);
@@ -106,6 +108,9 @@ int zt_netio_init(struct zt_netio *n, uv_loop_t *loop,
 	n->pio.local_len = (socklen_t)len;
 	uv_udp_recv_start(&n->udp, alloc_cb, recv_cb);
 	uv_check_start(&n->check, check_cb);
+	/* Whatever the caller queues before the loop runs goes out in the
+	 * first iteration, not after the first poll timeout. */
+	uv_timer_start(&n->timer, timer_cb, 0, 0);
 	return 0;
 }
 

@@ -96,6 +96,15 @@ static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags,
 	return 0;
 }
 
+static int stateless_reset_cb(ngtcp2_conn *conn,
+			      const ngtcp2_pkt_stateless_reset2 *sr, void *ud)
+{
+	struct zt_qconn *c = ud;
+
+	c->got_reset = 1;
+	return 0;
+}
+
 static void qlog_cb(void *ud, uint32_t flags, const void *data, size_t len)
 {
 	struct zt_qconn *c = ud;
@@ -126,6 +135,7 @@ static const ngtcp2_callbacks callbacks_tmpl = {
 	.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
 	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
 	.recv_datagram = recv_datagram_cb,
+	.recv_stateless_reset2 = stateless_reset_cb,
 	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
 	.get_new_connection_id2 = new_cid_cb,
 	.get_path_challenge_data2 = ngtcp2_crypto_get_path_challenge_data2_cb,
@@ -266,10 +276,13 @@ int zt_ep_connect(struct zt_ep *ep, struct zt_pathio *pio,
 	if ((rv = zt_cidmap_add(ep, &scid, c)) != 0)
 		goto out;
 	zt_qconn_label_update(c);
+	ep->dirty = 1;
 	*out = c;
 out:
-	if (rv != 0)
+	if (rv != 0) {
+		c->ci_reported = 1; /* the caller learns it from rv */
 		zt_qconn_free(c);
+	}
 	return rv;
 }
 
@@ -380,6 +393,7 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 	return;
 fail:
 	log_warn("quic: cannot accept a connection (out of memory?)");
+	c->ci_reported = 1;
 	zt_qconn_free(c);
 }
 
@@ -404,9 +418,11 @@ static void unknown_short(struct zt_ep *ep, struct zt_pathio *pio,
 		zt_qconn_read(c, pio, remote, remote_len, data, len, now);
 		return;
 	}
-	/* Reset only packets big enough that ours can be smaller (no loops
-	 * between two endpoints that both lost state). */
-	if (len < 43 || dcidlen != ZT_CID_LEN)
+	/* Ours must be smaller than what triggered it, so two endpoints that
+	 * both lost state cannot ping-pong resets forever (RFC 9000 10.3.3). */
+	if (len < 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN +
+			  NGTCP2_STATELESS_RESET_TOKENLEN + 1 ||
+	    dcidlen != ZT_CID_LEN)
 		return;
 	ngtcp2_cid_init(&cid, dcid, dcidlen);
 	if (ngtcp2_crypto_generate_stateless_reset_token(
@@ -512,6 +528,8 @@ uint64_t zt_ep_next_expiry(struct zt_ep *ep)
 {
 	uint64_t t = UINT64_MAX;
 
+	if (ep->dirty)
+		return 0;
 	for (struct zt_qconn *c = ep->conns; c; c = c->next) {
 		uint64_t e = zt_qconn_expiry(c);
 
@@ -523,11 +541,19 @@ uint64_t zt_ep_next_expiry(struct zt_ep *ep)
 
 void zt_ep_flush(struct zt_ep *ep, uint64_t now)
 {
-	struct zt_qconn *c = ep->conns, *next;
+	/* Callbacks run during a pass (closed, stream data) may queue data
+	 * on connections already passed: go round again, a bounded number of
+	 * times. */
+	for (int pass = 0; pass < 4; pass++) {
+		struct zt_qconn *c = ep->conns, *next;
 
-	for (; c; c = next) {
-		next = c->next;
-		if (zt_qconn_service(c, now) != 0)
-			zt_qconn_free(c);
+		ep->dirty = 0;
+		for (; c; c = next) {
+			next = c->next;
+			if (zt_qconn_service(c, now) != 0)
+				zt_qconn_free(c);
+		}
+		if (!ep->dirty)
+			break;
 	}
 }

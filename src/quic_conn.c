@@ -88,6 +88,7 @@ static void close_with(struct zt_qconn *c, const ngtcp2_ccerr *e,
 	if (c->state >= ZT_QCONN_CLOSING)
 		return;
 	c->state = ZT_QCONN_CLOSING;
+	c->ep->dirty = 1;
 	c->ci.local = 1;
 	describe_ccerr(e, &c->ci);
 	c->close_deadline = now + 3 * ngtcp2_conn_get_pto(c->conn);
@@ -140,8 +141,14 @@ static void enter_draining(struct zt_qconn *c, uint64_t now)
 	const ngtcp2_ccerr *e = ngtcp2_conn_get_ccerr(c->conn);
 
 	c->state = ZT_QCONN_DRAINING;
+	c->ep->dirty = 1;
 	c->ci.local = 0;
 	describe_ccerr(e, &c->ci);
+	if (c->got_reset) {
+		c->ci.kind = 3;
+		snprintf(c->ci.reason, sizeof(c->ci.reason),
+			 "stateless reset (the peer restarted or lost the connection)");
+	}
 	c->close_deadline = now + 3 * ngtcp2_conn_get_pto(c->conn);
 }
 
@@ -274,12 +281,27 @@ void zt_qconn_read(struct zt_qconn *c, struct zt_pathio *pio,
 	fail_liberr(c, rv, now);
 }
 
+/* The application hears about the end as soon as it is known, not when the
+ * closing period ends; always from a flush, never from inside one of its
+ * own calls, so it may free what it likes. */
+static void report_closed(struct zt_qconn *c)
+{
+	if (c->ci_reported)
+		return;
+	c->ci_reported = 1;
+	if (c->ep->cfg.cb.closed)
+		c->ep->cfg.cb.closed(c, &c->ci, c->ep->cfg.ud);
+	c->user = NULL;
+}
+
 int zt_qconn_service(struct zt_qconn *c, uint64_t now)
 {
 	int rv;
 
-	if (c->state >= ZT_QCONN_CLOSING)
+	if (c->state >= ZT_QCONN_CLOSING) {
+		report_closed(c);
 		return now >= c->close_deadline;
+	}
 	if (ngtcp2_conn_get_expiry(c->conn) <= now) {
 		rv = ngtcp2_conn_handle_expiry(c->conn, now);
 		if (rv == NGTCP2_ERR_IDLE_CLOSE) {
@@ -310,8 +332,8 @@ void zt_qconn_free(struct zt_qconn *c)
 {
 	struct zt_ep *ep = c->ep;
 
-	if (c->conn && ep->cfg.cb.closed)
-		ep->cfg.cb.closed(c, &c->ci, ep->cfg.ud);
+	if (c->conn)
+		report_closed(c);
 	if (c->conn) {
 		ngtcp2_cid scids[16];
 		size_t n = ngtcp2_conn_get_scid(c->conn, NULL);

@@ -42,6 +42,8 @@ struct zt_ep {
 	size_t n_conns;
 	struct zt_cident **buckets;
 	size_t nbuckets;
+	/* Something was queued outside a flush: flush again before sleeping. */
+	int dirty;
 };
 
 struct zt_qconn {
@@ -65,6 +67,8 @@ struct zt_qconn {
 	size_t close_len;
 	uint64_t close_deadline;
 	struct zt_close_info ci;
+	int ci_reported;
+	int got_reset;           /* the peer sent a stateless reset */         /* closed callback done */
 	FILE *qlog;
 	char label[160];
 	void *user;

@@ -164,6 +164,7 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	}
 	if (fin)
 		s->fin_queued = 1;
+	c->ep->dirty = 1;
 	return 0;
 }
 
@@ -180,6 +181,7 @@ void zt_qconn_stream_consumed(struct zt_qconn *c, int64_t sid, size_t n)
 		return;
 	ngtcp2_conn_extend_max_stream_offset(c->conn, sid, n);
 	ngtcp2_conn_extend_max_offset(c->conn, n);
+	c->ep->dirty = 1;
 }
 
 static int has_pending(const struct zt_stream *s)

@@ -98,6 +98,7 @@ static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 	zt_qconn_stream_consumed(c, sid, len);
 	s->sid = sid;
 	assert_int_equal(zt_ctrl_reader_feed(&s->rd, d, len), 0);
+	zt_ctrl_msg_free(&s->last);
 	if (zt_ctrl_reader_next(&s->rd, &s->last) == 0)
 		s->got_msg++;
 }

@@ -1,0 +1,213 @@
+/* Test client for the relay's control plane: connects with a given identity
+ * (or none) and sends good or deliberately bad control messages, then
+ * reports how the relay closed the connection. Exit 0 when the outcome is
+ * the expected one. */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ngtcp2/ngtcp2_crypto_wolfssl.h>
+
+#include "ctrl.h"
+#include "daemon.h"
+#include "err.h"
+#include "log.h"
+#include "netio.h"
+
+struct poke {
+	const char *mode;
+	int expect; /* app error code expected, -1 = handshake failure,
+		       -2 = success (OBSERVED_ADDRESS received) */
+	int result;
+	struct zt_netio net;
+	struct zt_ep *ep;
+	struct zt_qconn *c;
+	struct zt_ctrl_reader rd;
+	uv_timer_t deadline;
+	int done;
+};
+
+static void finish(struct poke *p, int result, const char *what)
+{
+	if (p->done)
+		return;
+	p->done = 1;
+	p->result = result;
+	printf("ctrlpoke %s: %s\n", p->mode, what);
+	uv_timer_stop(&p->deadline);
+	uv_close((uv_handle_t *)&p->deadline, NULL);
+	zt_netio_close(&p->net);
+}
+
+static void send_raw(struct zt_qconn *c, int64_t sid, const uint8_t *b,
+		     size_t n)
+{
+	zt_qconn_stream_send(c, sid, b, n, 0);
+}
+
+static void send_msg(struct zt_qconn *c, int64_t sid, struct zt_ctrl_msg *m)
+{
+	uint8_t *b;
+	size_t n;
+
+	if (zt_ctrl_encode(m, &b, &n) == 0) {
+		send_raw(c, sid, b, n);
+		free(b);
+	}
+}
+
+static void on_est(struct zt_qconn *c, void *ud)
+{
+	struct poke *p = ud;
+	struct zt_ctrl_msg hello = { .type = ZT_CTRL_HELLO };
+	struct zt_ctrl_msg reg = { .type = ZT_CTRL_REGISTER };
+	struct zt_service svc = { .name = "evil", .hostname = "evil.test",
+				  .n_ports = 1, .proto = ZT_PROTO_TCP,
+				  .n_allow = 1 };
+	uint8_t junk[64];
+	int64_t sid;
+
+	svc.ports[0].lo = svc.ports[0].hi = 80;
+	svc.allow[0].kind = ZT_PRINCIPAL_GROUP;
+	strcpy(svc.allow[0].name, "engineering");
+	reg.u.reg.services = &svc;
+	reg.u.reg.n = 1;
+	strcpy(hello.u.hello.software, "ctrlpoke");
+	if (zt_qconn_stream_open(c, &sid) != 0)
+		return;
+	if (!strcmp(p->mode, "register")) {
+		send_msg(c, sid, &hello);
+		send_msg(c, sid, &reg);
+	} else if (!strcmp(p->mode, "nohello")) {
+		send_msg(c, sid, &reg);
+	} else if (!strcmp(p->mode, "garbage")) {
+		for (size_t i = 0; i < sizeof(junk); i++)
+			junk[i] = (uint8_t)(0x5a ^ i);
+		send_raw(c, sid, junk, sizeof(junk));
+	} else if (!strcmp(p->mode, "oversized")) {
+		uint8_t h[8] = { ZT_CTRL_VERSION, ZT_CTRL_HELLO, 0, 0 };
+		uint32_t n = htonl(ZT_CTRL_MAX_BODY + 1);
+
+		memcpy(h + 4, &n, 4);
+		send_raw(c, sid, h, sizeof(h));
+	} else if (!strcmp(p->mode, "unknown")) {
+		uint8_t h[8] = { ZT_CTRL_VERSION, 99, 0, 0, 0, 0, 0, 0 };
+
+		send_raw(c, sid, h, sizeof(h));
+	} else {
+		send_msg(c, sid, &hello);
+	}
+}
+
+static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		    size_t n, int fin, void *ud)
+{
+	struct poke *p = ud;
+	struct zt_ctrl_msg m;
+
+	zt_qconn_stream_consumed(c, sid, n);
+	zt_ctrl_reader_feed(&p->rd, d, n);
+	while (zt_ctrl_reader_next(&p->rd, &m) == 0) {
+		if (m.type == ZT_CTRL_OBSERVED_ADDRESS && p->expect == -2)
+			finish(p, 0, "got OBSERVED_ADDRESS");
+		zt_ctrl_msg_free(&m);
+	}
+}
+
+static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		      void *ud)
+{
+	struct poke *p = ud;
+	char what[256];
+	int ok;
+
+	snprintf(what, sizeof(what), "closed (%s): %s",
+		 ci->local ? "by us" : "by relay", ci->reason);
+	if (p->expect == -1)
+		ok = ci->kind == 0 && ci->code >= 0x100;
+	else
+		ok = ci->kind == 1 && (int)ci->code == p->expect;
+	finish(p, ok ? 0 : 1, what);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	finish(t->data, 1, "timed out");
+}
+
+static int tls_nocert(struct zt_tls *t, const char *ca)
+{
+	memset(t, 0, sizeof(*t));
+	t->client = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
+	if (!t->client ||
+	    ngtcp2_crypto_wolfssl_configure_client_context(t->client) != 0 ||
+	    wolfSSL_CTX_load_verify_locations(t->client, ca, NULL) != 1)
+		return -1;
+	wolfSSL_CTX_set_verify(t->client, WOLFSSL_VERIFY_PEER, NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *ca = NULL, *cert = NULL, *key = NULL, *relay = NULL;
+	struct poke p = { .mode = "ok", .expect = -2, .result = 1 };
+	struct zt_ep_config ec = { 0 };
+	struct zt_tls tls;
+	struct zt_addr any = { .family = AF_INET };
+	struct sockaddr_in ra = { .sin_family = AF_INET };
+	char host[64];
+	int o, port;
+
+	while ((o = getopt(argc, argv, "a:c:k:r:m:e:")) != -1) {
+		switch (o) {
+		case 'a': ca = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'r': relay = optarg; break;
+		case 'm': p.mode = optarg; break;
+		case 'e': p.expect = atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (!ca || !relay || sscanf(relay, "%63[^:]:%d", host, &port) != 2 ||
+	    inet_pton(AF_INET, host, &ra.sin_addr) != 1) {
+		fprintf(stderr, "usage: ctrlpoke -a CA [-c CERT -k KEY] -r IP:PORT -m MODE -e CODE\n");
+		return 2;
+	}
+	ra.sin_port = htons((uint16_t)port);
+	zt_log_set_level(ZT_LOG_WARN);
+	wolfSSL_Init();
+	if ((cert ? zt_tls_init(&tls, ca, cert, key) : tls_nocert(&tls, ca)) != 0)
+		return 2;
+	ec.tls = &tls;
+	ec.idle_timeout_ns = 5000000000ULL;
+	ec.keepalive_ns = 1000000000ULL;
+	ec.cb.established = on_est;
+	ec.cb.stream_data = on_data;
+	ec.cb.closed = on_closed;
+	ec.ud = &p;
+	zt_ctrl_reader_init(&p.rd);
+	if (zt_ep_new(&p.ep, &ec, zt_now()) != 0 ||
+	    zt_netio_init(&p.net, uv_default_loop(), &any, p.ep) != 0)
+		return 2;
+	uv_timer_init(uv_default_loop(), &p.deadline);
+	p.deadline.data = &p;
+	uv_timer_start(&p.deadline, on_deadline, 10000, 0);
+	zt_ep_connect(p.ep, &p.net.pio, (struct sockaddr *)&ra, sizeof(ra),
+		      host, ZT_ROLE_RELAY, NULL, &p.c, zt_now());
+	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+	zt_ep_free(p.ep);
+	zt_ctrl_reader_free(&p.rd);
+	if (tls.client && !cert)
+		wolfSSL_CTX_free(tls.client);
+	else
+		zt_tls_free(&tls);
+	uv_loop_close(uv_default_loop());
+	wolfSSL_Cleanup();
+	return p.result;
+}
