@@ -61,7 +61,7 @@ struct zt_qconn {
 	struct zt_stream *streams;
 	int pending_established;
 	int deny;                /* peer failed identity checks */
-	char deny_reason[128];
+	char deny_reason[320];
 	struct zt_addr last_remote;
 	uint8_t *close_pkt;
 	size_t close_len;

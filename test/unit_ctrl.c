@@ -59,7 +59,8 @@ static void fb_start(struct fb *f, uint8_t version, uint8_t type)
 static void fb_raw(struct fb *f, const void *p, size_t n)
 {
 	assert_true(f->len + n <= FB_CAP);
-	memcpy(f->b + f->len, p, n);
+	if (n)
+		memcpy(f->b + f->len, p, n);
 	f->len += n;
 }
 

@@ -52,13 +52,23 @@ local_ns_setup() {
 }
 
 lab_cleanup() {
+	rc=$?
 	set +e
+	# Sanitizer reports in any daemon's log fail the test (ASan build).
+	if grep -l "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" \
+		"$LAB"/*.log 2>/dev/null; then
+		grep -h -A 30 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$LAB"/*.log | head -n 60 >&2
+		echo "FAIL: sanitizer report in a daemon log" >&2
+		rc=1
+	fi
 	for p in $LAB_PIDS; do kill -KILL "$p" 2>/dev/null; done
 	for p in $LAB_PIDS; do wait "$p" 2>/dev/null; done
 	for n in $(lab_ns relay) $(lab_ns conn) $(lab_ns agent); do
 		ip netns del "$n" 2>/dev/null
 	done
 	[ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB"
+	trap - EXIT
+	exit $rc
 }
 
 # Creates the organisation CA and one identity per role under $LAB/pki.
@@ -102,7 +112,12 @@ lab_pid() { eval "echo \$PID_$1"; }
 lab_stop() {
 	pid=$(lab_pid "$1")
 	kill -"${2:-TERM}" "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
+	st=0
+	wait "$pid" 2>/dev/null || st=$?
+	# A graceful stop must exit 0 (leak checks run at exit under ASan).
+	case ${2:-TERM} in
+	TERM | INT) [ $st -eq 0 ] || lab_fail "$1 exited with status $st after SIG${2:-TERM}" ;;
+	esac
 	LAB_PIDS=$(echo "$LAB_PIDS" | tr ' ' '\n' | grep -vx "$pid" | tr '\n' ' ')
 }
 
