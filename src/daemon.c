@@ -200,6 +200,8 @@ int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,
 	rc = 0;
 out:
 	uv_run(d.loop, UV_RUN_DEFAULT);
+	if (d.role_started && ops->destroy)
+		ops->destroy(&d);
 	zt_ep_free(d.ep);
 	zt_tls_free(&d.tls);
 	zt_config_free(&d.cfg);

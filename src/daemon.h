@@ -22,7 +22,11 @@ struct zt_role_ops {
 	int (*start)(struct zt_daemon *d);
 	/* cfg is validated; the role takes what it needs (services...). */
 	void (*reload)(struct zt_daemon *d, const struct zt_config *cfg);
-	void (*stop)(struct zt_daemon *d); /* free role state */
+	/* Stops the role: closes its handles (the loop then runs until they
+	 * are closed). */
+	void (*stop)(struct zt_daemon *d);
+	/* After the loop ended: frees what stop() left (NULL: nothing). */
+	void (*destroy)(struct zt_daemon *d);
 	void (*status)(struct zt_daemon *d, struct zt_sb *out, int json);
 	struct zt_ep_callbacks cb;
 };

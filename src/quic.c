@@ -136,6 +136,7 @@ static const ngtcp2_callbacks callbacks_tmpl = {
 	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
 	.recv_datagram = recv_datagram_cb,
 	.recv_stateless_reset2 = stateless_reset_cb,
+	.recv_stop_sending = zt_stream_stop_cb,
 	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
 	.get_new_connection_id2 = new_cid_cb,
 	.get_path_challenge_data2 = ngtcp2_crypto_get_path_challenge_data2_cb,
@@ -361,8 +362,13 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 	rand_bytes(scid.data, scid.datalen);
 	open_qlog(c, &scid);
 	fill_settings(c, &s, now);
-	s.token = hd.token;
-	s.tokenlen = hd.tokenlen;
+	if (v == 2) {
+		/* Only a token we verified proves the address; any other would
+		 * lift the anti-amplification limit for a spoofed source. */
+		s.token = hd.token;
+		s.tokenlen = hd.tokenlen;
+		s.token_type = NGTCP2_TOKEN_TYPE_RETRY;
+	}
 	fill_params(ep, &p);
 	p.original_dcid = v == 2 ? odcid : hd.dcid;
 	p.original_dcid_present = 1;

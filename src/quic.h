@@ -45,6 +45,9 @@ struct zt_ep_callbacks {
 			    const uint8_t *data, size_t len, int fin, void *ud);
 	void (*stream_closed)(struct zt_qconn *c, int64_t sid,
 			      uint64_t app_error, void *ud);
+	/* The peer acknowledged stream data: buffered bytes went down
+	 * (zt_qconn_stream_buffered), so a paused producer may resume. */
+	void (*stream_acked)(struct zt_qconn *c, int64_t sid, void *ud);
 	void (*datagram)(struct zt_qconn *c, const uint8_t *data, size_t len,
 			 void *ud);
 	/* The peer's address on the active path changed (NAT rebinding). */
@@ -117,6 +120,17 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 			 size_t len, int fin);
 /* Returns bytes queued on the stream and not yet acknowledged. */
 size_t zt_qconn_stream_buffered(struct zt_qconn *c, int64_t sid);
+/* Abruptly ends both directions of a stream (RESET_STREAM and
+ * STOP_SENDING) with app_error; queued data is discarded. */
+void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
+			   uint64_t app_error);
+/* Per-stream application pointer (NULL until set). */
+int zt_qconn_stream_set_user(struct zt_qconn *c, int64_t sid, void *user);
+void *zt_qconn_stream_user(struct zt_qconn *c, int64_t sid);
+/* Sends a DATAGRAM frame (copied). Returns 0, ZT_ETOOBIG (does not fit
+ * the path), ZT_EAGAIN (queue full: dropped) or ZT_ECLOSED. */
+int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
+			   size_t len);
 /* Gives back receive credit for n consumed bytes. */
 void zt_qconn_stream_consumed(struct zt_qconn *c, int64_t sid, size_t n);
 /* Closes the connection with an application error code. The closed

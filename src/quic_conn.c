@@ -107,15 +107,29 @@ static void close_with(struct zt_qconn *c, const ngtcp2_ccerr *e,
 	send_pkt(c, &ps.path, buf, (size_t)n);
 }
 
+/* Closing is deferred to the next flush: callers are often inside an
+ * ngtcp2 callback (where writing a CONNECTION_CLOSE is not allowed), and
+ * whatever they queued just before (an ERROR message) should go first. */
 void zt_qconn_close(struct zt_qconn *c, uint64_t app_error,
 		    const char *reason, uint64_t now)
+{
+	if (c->state >= ZT_QCONN_CLOSING || c->close_pending)
+		return;
+	c->close_pending = 1;
+	c->close_code = app_error;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+		 reason ? reason : "");
+	c->ep->dirty = 1;
+}
+
+static void close_now(struct zt_qconn *c, uint64_t now)
 {
 	ngtcp2_ccerr e;
 
 	ngtcp2_ccerr_default(&e);
-	ngtcp2_ccerr_set_application_error(&e, app_error,
-					   (const uint8_t *)reason,
-					   reason ? strlen(reason) : 0);
+	ngtcp2_ccerr_set_application_error(&e, c->close_code,
+					   (const uint8_t *)c->close_reason,
+					   strlen(c->close_reason));
 	close_with(c, &e, now);
 }
 
@@ -181,6 +195,14 @@ void zt_qconn_check_peer(struct zt_qconn *c)
 		return;
 	}
 	zt_qconn_label_update(c);
+	if (zt_tls_check_alpn(c->ssl) != 0) {
+		/* wolfSSL skips the server's ALPN callback when the client
+		 * offers none: enforce it here for both sides. */
+		c->deny = 1;
+		snprintf(c->deny_reason, sizeof(c->deny_reason),
+			 "peer did not negotiate ALPN " ZT_ALPN);
+		return;
+	}
 	if (c->server) {
 		allowed = c->ep->cfg.accept_roles;
 		if (!(allowed & (1u << c->peer.role))) {
@@ -191,11 +213,7 @@ void zt_qconn_check_peer(struct zt_qconn *c)
 		}
 		return;
 	}
-	if (zt_tls_check_alpn(c->ssl) != 0) {
-		c->deny = 1;
-		snprintf(c->deny_reason, sizeof(c->deny_reason),
-			 "server did not select ALPN " ZT_ALPN);
-	} else if (c->peer.role != c->expect_role) {
+	if (c->peer.role != c->expect_role) {
 		c->deny = 1;
 		snprintf(c->deny_reason, sizeof(c->deny_reason),
 			 "server certificate is a %s, expected a %s",
@@ -219,7 +237,12 @@ static void after_read(struct zt_qconn *c, uint64_t now)
 		if (c->deny) {
 			log_warn("quic: %s: refused: %s", c->label,
 				 c->deny_reason);
-			zt_qconn_close(c, ZT_APP_DENIED, c->deny_reason, now);
+			/* At once (we are outside ngtcp2 here): nothing else,
+			 * HANDSHAKE_DONE included, may reach a refused peer. */
+			c->close_code = ZT_APP_DENIED;
+			snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+				 c->deny_reason);
+			close_now(c, now);
 			return;
 		}
 		c->state = ZT_QCONN_ESTABLISHED;
@@ -318,6 +341,8 @@ int zt_qconn_service(struct zt_qconn *c, uint64_t now)
 	rv = zt_stream_write_all(c, now);
 	if (rv != 0 && c->state < ZT_QCONN_CLOSING)
 		fail_liberr(c, rv, now);
+	if (c->close_pending && c->state < ZT_QCONN_CLOSING)
+		close_now(c, now);
 	return 0;
 }
 
@@ -362,6 +387,7 @@ void zt_qconn_free(struct zt_qconn *c)
 		}
 	}
 	zt_stream_free_all(c);
+	zt_dgram_free_all(c);
 	if (c->ssl)
 		wolfSSL_free(c->ssl);
 	if (c->qlog)

@@ -26,6 +26,8 @@ struct zt_stream {
 	uint64_t end_off;  /* bytes queued in total */
 	int fin_queued, fin_sent;
 	int blocked;       /* flow-control blocked in the current write */
+	int shut_wr;       /* peer sent STOP_SENDING or we reset: no more */
+	void *user;
 };
 
 struct zt_cident {
@@ -59,7 +61,13 @@ struct zt_qconn {
 	struct zt_identity peer;
 	ngtcp2_cid initial_dcid; /* server: the client's first DCID */
 	struct zt_stream *streams;
+	struct zt_chunk *dg_head, *dg_tail; /* queued DATAGRAM payloads */
+	size_t n_dgrams;
+	int dg_tries;
 	int pending_established;
+	int close_pending;       /* zt_qconn_close() asked; done in service */
+	uint64_t close_code;
+	char close_reason[320];
 	int deny;                /* peer failed identity checks */
 	char deny_reason[320];
 	struct zt_addr last_remote;
@@ -91,6 +99,7 @@ int zt_qconn_remote_is(const struct zt_qconn *c, const struct sockaddr *sa,
 struct zt_stream *zt_stream_find(struct zt_qconn *c, int64_t id);
 struct zt_stream *zt_stream_get(struct zt_qconn *c, int64_t id);
 void zt_stream_free_all(struct zt_qconn *c);
+void zt_dgram_free_all(struct zt_qconn *c);
 /* Writes packets until ngtcp2 has nothing more or the send quantum is
  * used; returns 0 or a negative ngtcp2 error. */
 int zt_stream_write_all(struct zt_qconn *c, uint64_t now);
@@ -102,6 +111,8 @@ int zt_stream_acked_cb(ngtcp2_conn *conn, int64_t sid, uint64_t off,
 int zt_stream_open_cb(ngtcp2_conn *conn, int64_t sid, void *ud);
 int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 		       uint64_t app_error, void *ud, void *sud);
+int zt_stream_stop_cb(ngtcp2_conn *conn, int64_t sid, uint64_t app_error,
+		      void *ud, void *sud);
 int zt_stream_reset_cb(ngtcp2_conn *conn, int64_t sid, uint64_t final_size,
 		       uint64_t app_error, void *ud, void *sud);
 

@@ -84,11 +84,14 @@ int zt_stream_recv_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 int zt_stream_acked_cb(ngtcp2_conn *conn, int64_t sid, uint64_t off,
 		       uint64_t len, void *ud, void *sud)
 {
-	struct zt_stream *s = zt_stream_find(ud, sid);
+	struct zt_qconn *c = ud;
+	struct zt_stream *s = zt_stream_find(c, sid);
 
 	/* ngtcp2 reports acknowledged data as a growing contiguous prefix. */
 	if (s)
 		stream_release(s, off + len);
+	if (s && c->ep->cfg.cb.stream_acked)
+		c->ep->cfg.cb.stream_acked(c, sid, c->ep->cfg.ud);
 	return 0;
 }
 
@@ -109,6 +112,49 @@ int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 		ngtcp2_conn_extend_max_streams_bidi(conn, 1);
 	if (c->ep->cfg.cb.stream_closed)
 		c->ep->cfg.cb.stream_closed(c, sid, app_error, c->ep->cfg.ud);
+	return 0;
+}
+
+/* The peer will not read: ngtcp2 resets our side itself. Drop what was not
+ * sent yet (sent bytes stay until stream_close: ngtcp2 may still touch
+ * them) and refuse further sends, so nothing piles up. */
+static void stream_discard_unsent(struct zt_stream *s)
+{
+	struct zt_chunk *k = s->head, *keep_tail = NULL;
+	uint64_t off = s->head_off;
+
+	for (; k; off += k->len, k = k->next) {
+		if (off >= s->sent_off)
+			break;
+		keep_tail = k;
+	}
+	if (keep_tail) {
+		for (k = keep_tail->next; k;) {
+			struct zt_chunk *n = k->next;
+
+			free(k);
+			k = n;
+		}
+		keep_tail->next = NULL;
+		s->tail = keep_tail;
+		s->end_off = off;
+	} else {
+		stream_release(s, UINT64_MAX);
+		s->head_off = s->end_off = s->sent_off;
+	}
+	if (s->sent_off > s->end_off)
+		s->sent_off = s->end_off;
+	s->shut_wr = 1;
+	s->fin_queued = s->fin_sent = 1;
+}
+
+int zt_stream_stop_cb(ngtcp2_conn *conn, int64_t sid, uint64_t app_error,
+		      void *ud, void *sud)
+{
+	struct zt_stream *s = zt_stream_find(ud, sid);
+
+	if (s)
+		stream_discard_unsent(s);
 	return 0;
 }
 
@@ -146,7 +192,7 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	if (c->state != ZT_QCONN_ESTABLISHED)
 		return ZT_ECLOSED;
 	s = zt_stream_find(c, sid);
-	if (!s || s->fin_queued)
+	if (!s || s->fin_queued || s->shut_wr)
 		return ZT_ECLOSED;
 	if (len) {
 		k = malloc(sizeof(*k) + len);
@@ -168,6 +214,36 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	return 0;
 }
 
+void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
+			   uint64_t app_error)
+{
+	struct zt_stream *s = zt_stream_find(c, sid);
+
+	if (c->state >= ZT_QCONN_CLOSING)
+		return;
+	if (s)
+		stream_discard_unsent(s);
+	ngtcp2_conn_shutdown_stream(c->conn, 0, sid, app_error);
+	c->ep->dirty = 1;
+}
+
+int zt_qconn_stream_set_user(struct zt_qconn *c, int64_t sid, void *user)
+{
+	struct zt_stream *s = zt_stream_find(c, sid);
+
+	if (!s)
+		return ZT_ENOTFOUND;
+	s->user = user;
+	return 0;
+}
+
+void *zt_qconn_stream_user(struct zt_qconn *c, int64_t sid)
+{
+	struct zt_stream *s = zt_stream_find(c, sid);
+
+	return s ? s->user : NULL;
+}
+
 size_t zt_qconn_stream_buffered(struct zt_qconn *c, int64_t sid)
 {
 	struct zt_stream *s = zt_stream_find(c, sid);
@@ -182,6 +258,101 @@ void zt_qconn_stream_consumed(struct zt_qconn *c, int64_t sid, size_t n)
 	ngtcp2_conn_extend_max_stream_offset(c->conn, sid, n);
 	ngtcp2_conn_extend_max_offset(c->conn, n);
 	c->ep->dirty = 1;
+}
+
+#define ZT_DGRAM_QUEUE_MAX 256
+
+int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
+			   size_t len)
+{
+	struct zt_chunk *k;
+	size_t frame;
+
+	if (c->state != ZT_QCONN_ESTABLISHED)
+		return ZT_ECLOSED;
+	/* The limit is on the whole frame: type byte, length varint, data;
+	 * and it must fit one packet on the current path. */
+	frame = 1 + (len < 64 ? 1 : len < 16384 ? 2 : 4) + len;
+	if (frame > ngtcp2_conn_get_remote_transport_params(c->conn)
+			    ->max_datagram_frame_size ||
+	    frame + 64 > ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn))
+		return ZT_ETOOBIG;
+	/* Datagrams are unreliable: when the queue is full (congestion),
+	 * dropping is the right answer. */
+	if (c->n_dgrams >= ZT_DGRAM_QUEUE_MAX)
+		return ZT_EAGAIN;
+	k = malloc(sizeof(*k) + len);
+	if (!k)
+		return ZT_ENOMEM;
+	k->next = NULL;
+	k->len = len;
+	memcpy(k->data, data, len);
+	if (c->dg_tail)
+		c->dg_tail->next = k;
+	else
+		c->dg_head = k;
+	c->dg_tail = k;
+	c->n_dgrams++;
+	c->ep->dirty = 1;
+	return 0;
+}
+
+static void dgram_pop(struct zt_qconn *c)
+{
+	struct zt_chunk *k = c->dg_head;
+
+	c->dg_head = k->next;
+	if (!c->dg_head)
+		c->dg_tail = NULL;
+	c->n_dgrams--;
+	free(k);
+}
+
+void zt_dgram_free_all(struct zt_qconn *c)
+{
+	while (c->dg_head)
+		dgram_pop(c);
+}
+
+/* Writes queued datagrams into packets. Returns a packet length to send,
+ * 0 when the datagrams are done for now, or a negative ngtcp2 error. */
+static ngtcp2_ssize write_dgram(struct zt_qconn *c, ngtcp2_path_storage *ps,
+				uint8_t *buf, size_t cap, uint64_t now)
+{
+	while (c->dg_head) {
+		ngtcp2_pkt_info pi;
+		ngtcp2_vec v = { c->dg_head->data, c->dg_head->len };
+		int accepted = 0;
+		ngtcp2_ssize n = ngtcp2_conn_writev_datagram(
+			c->conn, &ps->path, &pi, buf, cap, &accepted,
+			NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1, now);
+
+		if (n == NGTCP2_ERR_WRITE_MORE) {
+			dgram_pop(c);
+			c->dg_tries = 0;
+			continue;
+		}
+		if (n == NGTCP2_ERR_INVALID_ARGUMENT ||
+		    n == NGTCP2_ERR_INVALID_STATE) {
+			dgram_pop(c); /* this one can never go: not fatal */
+			continue;
+		}
+		if (n < 0)
+			return n;
+		if (accepted) {
+			dgram_pop(c);
+			c->dg_tries = 0;
+		} else if (n == 0 || ++c->dg_tries > 1) {
+			/* It did not fit even a fresh packet, or congestion
+			 * control says wait: drop it rather than loop. */
+			if (n == 0)
+				return 0;
+			dgram_pop(c);
+			c->dg_tries = 0;
+		}
+		return n;
+	}
+	return 0;
 }
 
 static int has_pending(const struct zt_stream *s)
@@ -230,6 +401,15 @@ static void advance(struct zt_stream *s, ngtcp2_ssize datalen, uint32_t flags)
 		s->fin_sent = 1;
 }
 
+static void send_ps(const ngtcp2_path_storage *ps, const uint8_t *buf,
+		    size_t n)
+{
+	struct zt_pathio *pio = ps->path.user_data;
+
+	pio->ops->send(pio, ps->path.remote.addr, ps->path.remote.addrlen,
+		       buf, n);
+}
+
 int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 {
 	uint8_t buf[ZT_MAX_PKT];
@@ -247,13 +427,25 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 		ngtcp2_path_storage ps;
 		ngtcp2_pkt_info pi;
 
+		ngtcp2_path_storage_zero(&ps);
+		if (c->dg_head) {
+			n = write_dgram(c, &ps, buf, sizeof(buf), now);
+			if (n < 0)
+				return (int)n;
+			if (n > 0) {
+				send_ps(&ps, buf, (size_t)n);
+				sent += (size_t)n;
+				if (sent >= quantum)
+					break;
+				continue;
+			}
+		}
 		if (s) {
 			niov = build_iov(s, iov, ZT_WRITE_IOV, &all);
 			flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
 			if (all && s->fin_queued)
 				flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
 		}
-		ngtcp2_path_storage_zero(&ps);
 		n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, buf,
 					      sizeof(buf), &datalen, flags,
 					      s ? s->id : -1, iov, niov, now);
@@ -273,9 +465,7 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 			advance(s, datalen, flags);
 		if (n == 0)
 			break;
-		((struct zt_pathio *)ps.path.user_data)
-			->ops->send(ps.path.user_data, ps.path.remote.addr,
-				    ps.path.remote.addrlen, buf, (size_t)n);
+		send_ps(&ps, buf, (size_t)n);
 		sent += (size_t)n;
 		if (sent >= quantum)
 			break;

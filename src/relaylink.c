@@ -65,6 +65,7 @@ void zt_ctrl_fail(struct zt_qconn *c, int64_t sid, uint32_t app_error,
 }
 
 static void link_connect(struct zt_relaylink *l);
+static void link_unref(struct zt_relaylink *l);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -95,6 +96,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	l->gai_busy = 0;
 	if (l->state == ZT_LINK_STOPPED) {
 		uv_freeaddrinfo(res);
+		link_unref(l);
 		return;
 	}
 	if (status != 0 || !res) {
@@ -144,11 +146,15 @@ static void link_connect(struct zt_relaylink *l)
 	l->gai_busy = 1;
 }
 
-void zt_relaylink_init(struct zt_relaylink *l, struct zt_daemon *d,
-		       const struct zt_relay_endpoint *relay,
-		       const struct zt_relaylink_ops *ops)
+struct zt_relaylink *zt_relaylink_new(struct zt_daemon *d,
+				      const struct zt_relay_endpoint *relay,
+				      const struct zt_relaylink_ops *ops)
 {
-	memset(l, 0, sizeof(*l));
+	struct zt_relaylink *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->kind = 0x6c696e6b; /* ZT_USER_LINK */
 	l->d = d;
 	l->ops = ops;
 	l->relay = *relay;
@@ -156,6 +162,18 @@ void zt_relaylink_init(struct zt_relaylink *l, struct zt_daemon *d,
 	zt_ctrl_reader_init(&l->rd);
 	uv_timer_init(d->loop, &l->timer);
 	l->timer.data = l;
+	return l;
+}
+
+static void link_unref(struct zt_relaylink *l)
+{
+	if (--l->refs == 0)
+		free(l);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	link_unref(h->data);
 }
 
 void zt_relaylink_start(struct zt_relaylink *l)
@@ -166,9 +184,12 @@ void zt_relaylink_start(struct zt_relaylink *l)
 void zt_relaylink_stop(struct zt_relaylink *l)
 {
 	l->state = ZT_LINK_STOPPED;
+	/* The timer's close callback and a pending lookup's callback still
+	 * run after this: each holds a reference. */
+	l->refs = 1 + (unsigned)l->gai_busy;
 	if (l->gai_busy)
 		uv_cancel((uv_req_t *)&l->gai);
-	uv_close((uv_handle_t *)&l->timer, NULL);
+	uv_close((uv_handle_t *)&l->timer, timer_closed);
 	if (l->conn)
 		zt_qconn_set_user(l->conn, NULL);
 	l->conn = NULL;

@@ -32,6 +32,8 @@ struct zt_relaylink_ops {
 };
 
 struct zt_relaylink {
+	uint32_t kind; /* ZT_USER_LINK (see roles/aflow.h): first member */
+	unsigned refs; /* after stop: pending libuv callbacks */
 	struct zt_daemon *d;
 	const struct zt_relaylink_ops *ops;
 	struct zt_relay_endpoint relay;
@@ -49,11 +51,14 @@ struct zt_relaylink {
 	char last_error[384];
 };
 
-void zt_relaylink_init(struct zt_relaylink *l, struct zt_daemon *d,
-		       const struct zt_relay_endpoint *relay,
-		       const struct zt_relaylink_ops *ops);
+/* Links live on the heap: libuv may call back into one after its role
+ * stopped it, so zt_relaylink_stop() frees it once those calls are done. */
+struct zt_relaylink *zt_relaylink_new(struct zt_daemon *d,
+				      const struct zt_relay_endpoint *relay,
+				      const struct zt_relaylink_ops *ops);
 void zt_relaylink_start(struct zt_relaylink *l);
-/* Stops reconnecting; the QUIC connection is closed by the daemon. */
+/* Stops reconnecting and frees l (later); the QUIC connection is closed
+ * by the daemon. */
 void zt_relaylink_stop(struct zt_relaylink *l);
 /* Sends a control message on the link's stream. Returns 0 or ZT_E*. */
 int zt_relaylink_send(struct zt_relaylink *l, const struct zt_ctrl_msg *m);

@@ -54,7 +54,7 @@ void zt_status_service(struct zt_sb *b, const struct zt_service *s, int json)
 	}
 }
 
-void zt_status_links(struct zt_sb *b, struct zt_relaylink *links, size_t n,
+void zt_status_links(struct zt_sb *b, struct zt_relaylink *const *links, size_t n,
 		     int json)
 {
 	char a[64];
@@ -62,7 +62,7 @@ void zt_status_links(struct zt_sb *b, struct zt_relaylink *links, size_t n,
 	if (!json)
 		zt_sb_printf(b, "relays:\n");
 	for (size_t i = 0; i < n; i++) {
-		struct zt_relaylink *l = &links[i];
+		const struct zt_relaylink *l = links[i];
 		double rtt = l->conn && l->state == ZT_LINK_UP
 				     ? zt_qconn_rtt_ns(l->conn) / 1e6
 				     : 0;

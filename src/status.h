@@ -7,7 +7,7 @@
 #include "relaylink.h"
 
 void zt_status_service(struct zt_sb *b, const struct zt_service *s, int json);
-void zt_status_links(struct zt_sb *b, struct zt_relaylink *links, size_t n,
+void zt_status_links(struct zt_sb *b, struct zt_relaylink *const *links, size_t n,
 		     int json);
 
 #endif

@@ -119,6 +119,13 @@ static void push_catalog(struct relay *r, struct peer *a)
 	if (a->sent_catalog && a->sent_len == len &&
 	    memcmp(a->sent_catalog, buf, len) == 0)
 		goto out;
+	/* A peer that does not read its control stream would make us queue
+	 * catalogs forever. */
+	if (zt_qconn_stream_buffered(a->c, a->sid) > (1u << 20)) {
+		zt_ctrl_fail(a->c, -1, ZT_APP_TOO_BIG,
+			     "peer does not read its control stream");
+		goto out;
+	}
 	if (zt_qconn_stream_send(a->c, a->sid, buf, len, 0) != 0)
 		goto out;
 	free(a->sent_catalog);
