@@ -40,7 +40,8 @@
 #define R_ALL (R_RELAY | R_CONN | R_AGENT)
 
 enum sect {
-	S_NONE, S_IDENTITY, S_DAEMON, S_QUIC, S_RELAYS, S_SERVICE, S_COUNT
+	S_NONE, S_IDENTITY, S_DAEMON, S_QUIC, S_RELAYS, S_TUN, S_SERVICE,
+	S_COUNT
 };
 
 /* What inih will make of a line; see classify(). */
@@ -720,6 +721,41 @@ static const struct key_def relays_keys[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
+/* [tun] (agent): where packets come from. */
+static int set_ifname(struct ctx *ctx, const struct key_def *k, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= sizeof(ctx->cfg->tun_ifname) ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_-.") != n)
+		return bad_value(ctx, v, n,
+				 "an interface name of 1 to 15 characters of "
+				 "A-Z a-z 0-9 _ - .");
+	memcpy(ctx->cfg->tun_ifname, v, n + 1);
+	return 0;
+}
+
+static int set_mtu(struct ctx *ctx, const struct key_def *k, const char *v)
+{
+	unsigned long m;
+
+	/* lwIP's MSS is 15000: an MTU up to 15040 lets kernel TCP use it. */
+	if (parse_uint(v, strlen(v), 65535, &m) || m < 1280)
+		return bad_value(ctx, v, strlen(v),
+				 "an MTU between 1280 and 65535");
+	ctx->cfg->tun_mtu = (uint32_t)m;
+	return 0;
+}
+
+static const struct key_def tun_keys[] = {
+	{ "ifname", R_AGENT, 0, set_ifname, 0 },
+	{ "mtu", R_AGENT, 0, set_mtu, 0 },
+	{ "shim_socket", R_AGENT, 0, set_socket,
+	  offsetof(struct zt_config, shim_socket) },
+	{ NULL, 0, 0, NULL, 0 },
+};
+
 static const struct key_def service_keys[] = {
 	{ "hostname", R_CONN, 0, set_hostname, 0 },
 	{ "cidr", R_CONN, 1, set_cidr, 0 },
@@ -738,6 +774,7 @@ static const struct {
 	[S_DAEMON] = { "daemon", daemon_keys },
 	[S_QUIC] = { "quic", quic_keys },
 	[S_RELAYS] = { "relays", relays_keys },
+	[S_TUN] = { "tun", tun_keys },
 	[S_SERVICE] = { "service", service_keys },
 };
 
@@ -1039,6 +1076,8 @@ static void set_defaults(struct zt_config *cfg, int role)
 		cfg->listen.family = AF_INET; /* 0.0.0.0:0 */
 	cfg->idle_timeout_ms = 30000;
 	cfg->keepalive_ms = 10000;
+	snprintf(cfg->tun_ifname, sizeof(cfg->tun_ifname), "ztun0");
+	cfg->tun_mtu = 15040;
 	cfg->require_retry = 1;
 }
 

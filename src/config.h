@@ -39,6 +39,11 @@ struct zt_config {
 	struct zt_relay_endpoint relays[ZT_MAX_RELAYS];
 	size_t n_relays;
 
+	/* [tun] (agent): a TUN device, or a shim on a Unix socket */
+	char tun_ifname[16];       /* default "ztun0" */
+	uint32_t tun_mtu;          /* default 15040 */
+	char shim_socket[108];     /* "" = TUN; else listen here for a shim */
+
 	/* [service NAME] sections (connector only) */
 	struct zt_service *services;
 	size_t n_services;

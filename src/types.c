@@ -107,3 +107,40 @@ int zt_service_allows(const struct zt_service *svc,
 	}
 	return 0;
 }
+
+int zt_cidr_contains(const struct zt_cidr *c, const struct zt_addr *a)
+{
+	size_t full = c->prefix / 8, rem = c->prefix % 8;
+
+	if (c->family != a->family)
+		return 0;
+	if (memcmp(c->addr, a->ip, full) != 0)
+		return 0;
+	if (rem == 0)
+		return 1;
+	return ((c->addr[full] ^ a->ip[full]) & (0xff << (8 - rem))) == 0;
+}
+
+int zt_service_match(const struct zt_service *svc, int ipproto,
+		     uint16_t port)
+{
+	int want = ipproto == 6 ? ZT_PROTO_TCP : ipproto == 17 ? ZT_PROTO_UDP : 0;
+
+	/* ICMP echo goes wherever the service's addresses are reachable. */
+	if (ipproto == 1 || ipproto == 58)
+		return 1;
+	if (!(svc->proto & want))
+		return 0;
+	for (size_t i = 0; i < svc->n_ports; i++)
+		if (port >= svc->ports[i].lo && port <= svc->ports[i].hi)
+			return 1;
+	return 0;
+}
+
+int zt_service_has_addr(const struct zt_service *svc, const struct zt_addr *a)
+{
+	for (size_t i = 0; i < svc->n_cidrs; i++)
+		if (zt_cidr_contains(&svc->cidrs[i], a))
+			return 1;
+	return 0;
+}

@@ -97,4 +97,12 @@ int zt_addr_equal(const struct zt_addr *a, const struct zt_addr *b);
 int zt_service_allows(const struct zt_service *svc,
 		      const struct zt_identity *id);
 
+/* Is a (port ignored) inside c? */
+int zt_cidr_contains(const struct zt_cidr *c, const struct zt_addr *a);
+/* Does the service carry this transport protocol (IPPROTO_*) and port? */
+int zt_service_match(const struct zt_service *svc, int ipproto,
+		     uint16_t port);
+/* Is the address inside one of the service's CIDRs? */
+int zt_service_has_addr(const struct zt_service *svc, const struct zt_addr *a);
+
 #endif

@@ -1,6 +1,6 @@
 /* Agent: keeps a session with every configured relay, learns its observed
- * address and the catalog of services its identity may reach. (The data
- * plane that uses the catalog comes with the TUN packet path.) */
+ * address and the catalog of services its identity may reach, and runs the
+ * data plane (aflow.c) on that catalog. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +8,11 @@
 #include "log.h"
 #include "roles.h"
 #include "status.h"
+#include "aflow.h"
 
 struct agent {
-	struct zt_relaylink links[ZT_MAX_RELAYS];
+	struct zt_aflows af;
+	struct zt_relaylink *links[ZT_MAX_RELAYS];
 	size_t n_links;
 	/* The catalog last received from each relay. */
 	struct zt_catalog_entry *catalog[ZT_MAX_RELAYS];
@@ -19,7 +21,32 @@ struct agent {
 
 static size_t link_index(struct agent *a, struct zt_relaylink *l)
 {
-	return (size_t)(l - a->links);
+	size_t i = 0;
+
+	while (i < a->n_links && a->links[i] != l)
+		i++;
+	return i;
+}
+
+static int seen_before(struct agent *a, size_t li, size_t ei);
+
+/* The data plane works from one catalog: the union of every relay's. */
+static void push_catalog(struct agent *a)
+{
+	struct zt_catalog_entry *all;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < a->n_links; i++)
+		cap += a->n_catalog[i];
+	all = cap ? malloc(cap * sizeof(*all)) : NULL;
+	if (cap && !all)
+		return;
+	for (size_t i = 0; i < a->n_links; i++)
+		for (size_t j = 0; j < a->n_catalog[i]; j++)
+			if (!seen_before(a, i, j))
+				all[n++] = a->catalog[i][j];
+	zt_aflows_set_catalog(&a->af, all, n);
+	free(all);
 }
 
 static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
@@ -42,6 +69,7 @@ static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 	a->n_catalog[i] = m->u.catalog.n;
 	log_info("relay %s:%u: catalog with %zu service(s)", l->relay.host,
 		 l->relay.port, m->u.catalog.n);
+	push_catalog(a);
 	return 0;
 }
 
@@ -55,6 +83,7 @@ static void agent_down(struct zt_relaylink *l)
 	free(a->catalog[i]);
 	a->catalog[i] = NULL;
 	a->n_catalog[i] = 0;
+	push_catalog(a);
 }
 
 static const struct zt_relaylink_ops agent_link_ops = {
@@ -65,15 +94,20 @@ static const struct zt_relaylink_ops agent_link_ops = {
 static int agent_start(struct zt_daemon *d)
 {
 	struct agent *a = calloc(1, sizeof(*a));
+	int rv;
 
 	if (!a)
 		return ZT_ENOMEM;
 	d->role = a;
+	if ((rv = zt_aflows_start(&a->af, d)) != 0)
+		return rv;
 	a->n_links = d->cfg.n_relays;
 	for (size_t i = 0; i < a->n_links; i++) {
-		zt_relaylink_init(&a->links[i], d, &d->cfg.relays[i],
-				  &agent_link_ops);
-		zt_relaylink_start(&a->links[i]);
+		a->links[i] = zt_relaylink_new(d, &d->cfg.relays[i],
+					       &agent_link_ops);
+		if (!a->links[i])
+			return ZT_ENOMEM;
+		zt_relaylink_start(a->links[i]);
 	}
 	return 0;
 }
@@ -85,10 +119,17 @@ static void agent_stop(struct zt_daemon *d)
 	if (!a)
 		return;
 	for (size_t i = 0; i < a->n_links; i++) {
-		zt_relaylink_stop(&a->links[i]);
+		if (a->links[i])
+			zt_relaylink_stop(a->links[i]);
 		free(a->catalog[i]);
 	}
-	free(a);
+	zt_aflows_stop(&a->af);
+	/* Freed in destroy: libuv still owns handles inside. */
+}
+
+static void agent_destroy(struct zt_daemon *d)
+{
+	free(d->role);
 	d->role = NULL;
 }
 
@@ -144,7 +185,64 @@ static void agent_status(struct zt_daemon *d, struct zt_sb *b, int json)
 			first = 0;
 		}
 	}
-	zt_sb_printf(b, json ? "]}\n" : "");
+	zt_sb_printf(b, json ? "]" : "");
+	zt_aflows_status(&a->af, b, json);
+	zt_sb_printf(b, json ? "}\n" : "");
+}
+
+/* Client connections are relay links or connector sessions: the user
+ * pointer's first member says which. */
+static int is_session(struct zt_qconn *c)
+{
+	uint32_t *kind = zt_qconn_user(c);
+
+	return kind && *kind == ZT_USER_SESSION;
+}
+
+static struct zt_aflows *aflows(void *ud)
+{
+	struct agent *a = ((struct zt_daemon *)ud)->role;
+
+	return a ? &a->af : NULL;
+}
+
+static void on_established(struct zt_qconn *c, void *ud)
+{
+	if (is_session(c))
+		zt_aflows_established(aflows(ud), c);
+	else
+		zt_link_cb_established(c, ud);
+}
+
+static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		    size_t n, int fin, void *ud)
+{
+	if (is_session(c) && aflows(ud))
+		zt_aflows_stream_data(aflows(ud), c, sid, d, n, fin);
+	else
+		zt_link_cb_data(c, sid, d, n, fin, ud);
+}
+
+static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
+{
+	if (is_session(c) && aflows(ud))
+		zt_aflows_stream_acked(aflows(ud), c, sid);
+}
+
+static void on_stream_closed(struct zt_qconn *c, int64_t sid,
+			     uint64_t app_error, void *ud)
+{
+	if (is_session(c) && aflows(ud))
+		zt_aflows_stream_closed(aflows(ud), c, sid, app_error);
+}
+
+static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		      void *ud)
+{
+	if (is_session(c) && aflows(ud))
+		zt_aflows_closed(aflows(ud), c, ci);
+	else if (!is_session(c))
+		zt_link_cb_closed(c, ci, ud);
 }
 
 const struct zt_role_ops zt_agent_ops = {
@@ -153,10 +251,13 @@ const struct zt_role_ops zt_agent_ops = {
 	.accept_roles = 0,
 	.start = agent_start,
 	.stop = agent_stop,
+	.destroy = agent_destroy,
 	.status = agent_status,
 	.cb = {
-		.established = zt_link_cb_established,
-		.stream_data = zt_link_cb_data,
-		.closed = zt_link_cb_closed,
+		.established = on_established,
+		.stream_data = on_data,
+		.stream_acked = on_acked,
+		.stream_closed = on_stream_closed,
+		.closed = on_closed,
 	},
 };

@@ -1,6 +1,6 @@
 /* Connector: dials out to every configured relay and registers its
- * services there; re-registers after a reload. (Accepting agents and
- * forwarding flows comes with the data plane.) */
+ * services there (again after a reload); accepts agents on the same socket
+ * and forwards their flows (cflow.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +8,12 @@
 #include "log.h"
 #include "roles.h"
 #include "status.h"
+#include "cflow.h"
 
 struct connector {
-	struct zt_relaylink links[ZT_MAX_RELAYS];
+	struct zt_relaylink *links[ZT_MAX_RELAYS];
 	size_t n_links;
+	struct zt_cflows flows;
 };
 
 static void send_register(struct zt_relaylink *l)
@@ -45,11 +47,14 @@ static int connector_start(struct zt_daemon *d)
 	if (!k)
 		return ZT_ENOMEM;
 	d->role = k;
+	zt_cflows_init(&k->flows, d->loop, &d->cfg);
 	k->n_links = d->cfg.n_relays;
 	for (size_t i = 0; i < k->n_links; i++) {
-		zt_relaylink_init(&k->links[i], d, &d->cfg.relays[i],
-				  &connector_link_ops);
-		zt_relaylink_start(&k->links[i]);
+		k->links[i] = zt_relaylink_new(d, &d->cfg.relays[i],
+					       &connector_link_ops);
+		if (!k->links[i])
+			return ZT_ENOMEM;
+		zt_relaylink_start(k->links[i]);
 	}
 	return 0;
 }
@@ -58,10 +63,12 @@ static void connector_reload(struct zt_daemon *d, const struct zt_config *cfg)
 {
 	struct connector *k = d->role;
 
-	/* Relay endpoints are fixed at start; services are re-sent. */
+	/* Relay endpoints are fixed at start; services are re-sent. Flows
+	 * look services up in d->cfg, which now holds the new ones. */
+	k->flows.cfg = cfg;
 	for (size_t i = 0; i < k->n_links; i++)
-		if (k->links[i].state == ZT_LINK_UP)
-			send_register(&k->links[i]);
+		if (k->links[i]->state == ZT_LINK_UP)
+			send_register(k->links[i]);
 }
 
 static void connector_stop(struct zt_daemon *d)
@@ -71,8 +78,15 @@ static void connector_stop(struct zt_daemon *d)
 	if (!k)
 		return;
 	for (size_t i = 0; i < k->n_links; i++)
-		zt_relaylink_stop(&k->links[i]);
-	free(k);
+		if (k->links[i])
+			zt_relaylink_stop(k->links[i]);
+	zt_cflows_stop(&k->flows);
+	/* Freed in destroy: libuv still owns handles inside. */
+}
+
+static void connector_destroy(struct zt_daemon *d)
+{
+	free(d->role);
 	d->role = NULL;
 }
 
@@ -106,20 +120,81 @@ static void connector_status(struct zt_daemon *d, struct zt_sb *b, int json)
 			zt_sb_printf(b, "\n");
 		}
 	}
-	zt_sb_printf(b, json ? "]}\n" : "");
+	zt_sb_printf(b, json ? "]" : "");
+	zt_cflows_status(&k->flows, b, json);
+	zt_sb_printf(b, json ? "}\n" : "");
+}
+
+/* Client connections are relay links; server connections are agents. */
+static void on_established(struct zt_qconn *c, void *ud)
+{
+	struct zt_daemon *d = ud;
+	struct connector *k = d->role;
+
+	if (!k)
+		return;
+	if (zt_qconn_is_server(c))
+		zt_cflows_session_new(&k->flows, c);
+	else
+		zt_link_cb_established(c, ud);
+}
+
+static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+		    size_t len, int fin, void *ud)
+{
+	struct zt_daemon *d = ud;
+	struct connector *k = d->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_stream_data(&k->flows, c, sid, data, len, fin);
+	else if (k)
+		zt_link_cb_data(c, sid, data, len, fin, ud);
+	else
+		zt_qconn_stream_consumed(c, sid, len);
+}
+
+static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
+{
+	struct connector *k = ((struct zt_daemon *)ud)->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_stream_acked(&k->flows, c, sid);
+}
+
+static void on_stream_closed(struct zt_qconn *c, int64_t sid,
+			     uint64_t app_error, void *ud)
+{
+	struct connector *k = ((struct zt_daemon *)ud)->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_stream_closed(&k->flows, c, sid, app_error);
+}
+
+static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		      void *ud)
+{
+	struct connector *k = ((struct zt_daemon *)ud)->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_session_closed(&k->flows, c, ci);
+	else
+		zt_link_cb_closed(c, ci, ud);
 }
 
 const struct zt_role_ops zt_connector_ops = {
 	.name = "connector",
 	.role = ZT_ROLE_CONNECTOR,
-	.accept_roles = 0,
+	.accept_roles = 1u << ZT_ROLE_AGENT,
 	.start = connector_start,
 	.reload = connector_reload,
 	.stop = connector_stop,
+	.destroy = connector_destroy,
 	.status = connector_status,
 	.cb = {
-		.established = zt_link_cb_established,
-		.stream_data = zt_link_cb_data,
-		.closed = zt_link_cb_closed,
+		.established = on_established,
+		.stream_data = on_data,
+		.stream_acked = on_acked,
+		.stream_closed = on_stream_closed,
+		.closed = on_closed,
 	},
 };

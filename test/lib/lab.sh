@@ -51,6 +51,34 @@ local_ns_setup() {
 	done
 }
 
+# A target network behind the connector: namespace "target" at 10.77.1.2,
+# the connector's side 10.77.1.1. The agent's namespace resolves through the
+# agent's DNS stub (/etc/netns/NS/resolv.conf is bind-mounted by ip netns).
+lab_target() {
+	T=$(lab_ns target)
+	ip netns add "$T"
+	ip -n "$T" link set lo up
+	ip link add "zt$LAB_ID" type veth peer name eth0 netns "$T"
+	ip link set "zt$LAB_ID" netns "$(lab_ns conn)"
+	ip -n "$(lab_ns conn)" addr add 10.77.1.1/24 dev "zt$LAB_ID"
+	ip -n "$(lab_ns conn)" link set "zt$LAB_ID" up
+	ip -n "$T" addr add 10.77.1.2/24 dev eth0
+	ip -n "$T" link set eth0 up
+	ip -n "$T" route add default via 10.77.1.1
+	mkdir -p "/etc/netns/$(lab_ns agent)"
+	echo "nameserver 100.64.0.2" >"/etc/netns/$(lab_ns agent)/resolv.conf"
+}
+
+# lab_bg NS LOGNAME CMD...: a helper process (server) in a namespace.
+lab_bg() {
+	ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$@" >>"$LAB/$name.log" 2>&1 &
+	LAB_PIDS="$LAB_PIDS $!"
+}
+
+lab_in_agent() { ip netns exec "$(lab_ns agent)" "$@"; }
+
 lab_cleanup() {
 	rc=$?
 	set +e
@@ -63,9 +91,10 @@ lab_cleanup() {
 	fi
 	for p in $LAB_PIDS; do kill -KILL "$p" 2>/dev/null; done
 	for p in $LAB_PIDS; do wait "$p" 2>/dev/null; done
-	for n in $(lab_ns relay) $(lab_ns conn) $(lab_ns agent); do
+	for n in $(lab_ns relay) $(lab_ns conn) $(lab_ns agent) $(lab_ns target); do
 		ip netns del "$n" 2>/dev/null
 	done
+	rm -rf "/etc/netns/$(lab_ns agent)"
 	[ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB"
 	trap - EXIT
 	exit $rc

@@ -1,0 +1,964 @@
+/* Agent data plane (see aflow.h). Flow life: a SYN that the policy lets
+ * through is held; a stream to the connector asks it to dial; only on its
+ * OK is the SYN fed to lwIP, so the application's SYN-ACK means the target
+ * accepted, and a refusal becomes a RST. */
+#include "aflow.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/tcp.h"
+
+#include "daemon.h"
+#include "dns.h"
+#include "err.h"
+#include "flowhdr.h"
+#include "log.h"
+#include "pkt.h"
+
+#define PAUSE_ABOVE (4u << 20) /* unacked stream bytes before app backs off */
+#define DENY_RELOG_NS (60ULL * 1000000000ULL)
+
+enum { A_WAIT_SESSION = 0, A_WAIT_REPLY, A_HANDSHAKE, A_OPEN, A_DONE };
+
+struct asession {
+	uint32_t kind; /* ZT_USER_SESSION */
+	struct asession *next;
+	struct zt_aflows *af;
+	char connector[ZT_NAME_MAX];
+	struct zt_addr addrs[ZT_MAX_ADDRS];
+	size_t n_addrs, next_addr;
+	struct zt_qconn *c;
+	int up;
+	uint64_t up_since;
+};
+
+struct pend {
+	struct pend *next;
+	size_t len, off;
+	uint8_t data[];
+};
+
+struct aflow {
+	struct aflow *next;   /* hash chain */
+	struct aflow *wnext;  /* waiting for its session */
+	struct zt_aflows *af;
+	struct asession *s;
+	int64_t sid;
+	int state;
+	struct zt_addr src, dst;
+	char service[ZT_NAME_MAX];
+	uint8_t *syn;
+	size_t syn_len;
+	struct tcp_pcb *pcb;
+	struct pend *ph, *pt;  /* connector -> app, not yet in lwIP */
+	size_t unrecved;       /* app bytes not yet credited to lwIP */
+	int conn_fin, fin_to_app, app_fin, stream_done;
+	uint64_t up, down, start_ns;
+};
+
+static size_t tuple_hash(const struct zt_addr *s, const struct zt_addr *d,
+			 size_t nb)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const uint8_t *p[2] = { s->ip, d->ip };
+
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < 16; i++)
+			h = (h ^ p[k][i]) * 1099511628211ULL;
+	h ^= (uint64_t)s->port << 16 | d->port;
+	h *= 1099511628211ULL;
+	return (size_t)(h & (nb - 1));
+}
+
+static struct aflow *flow_find(struct zt_aflows *af, const struct zt_addr *s,
+			       const struct zt_addr *d)
+{
+	struct aflow *f = af->table[tuple_hash(s, d, af->nbuckets)];
+
+	for (; f; f = f->next)
+		if (zt_addr_equal(&f->src, s) && zt_addr_equal(&f->dst, d))
+			return f;
+	return NULL;
+}
+
+static void flow_unhash(struct zt_aflows *af, struct aflow *f)
+{
+	struct aflow **pp = &af->table[tuple_hash(&f->src, &f->dst, af->nbuckets)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			af->n_flows--;
+			return;
+		}
+}
+
+static void write_tun(struct zt_aflows *af, const uint8_t *p, size_t n)
+{
+	struct iovec v = { (void *)p, n };
+
+	if (n)
+		af->src.ops->write(&af->src, &v, 1);
+}
+
+static const char *proto_str(int p)
+{
+	return p == ZT_IPPROTO_TCP ? "tcp" : p == ZT_IPPROTO_UDP ? "udp" : "icmp";
+}
+
+/* Each denied destination is logged once a minute, not once a packet. */
+static void log_deny(struct zt_aflows *af, const struct zt_pkt *p,
+		     const char *why)
+{
+	uint64_t now = uv_hrtime();
+	char s[64], d[64];
+	unsigned i;
+
+	af->denied++;
+	for (i = 0; i < 64; i++)
+		if (af->denylog[i].proto == p->proto &&
+		    zt_addr_equal(&af->denylog[i].dst, &p->dst) &&
+		    now - af->denylog[i].at < DENY_RELOG_NS)
+			return;
+	i = af->denylog_next++ % 64;
+	af->denylog[i].proto = p->proto;
+	af->denylog[i].dst = p->dst;
+	af->denylog[i].at = now;
+	log_info("deny %s %s -> %s: %s", proto_str(p->proto),
+		 zt_addr_str(&p->src, s, sizeof(s)),
+		 zt_addr_str(&p->dst, d, sizeof(d)), why);
+}
+
+/* Policy: which catalog entry serves this destination? NULL = deny, with
+ * the reason in *why. */
+static const struct zt_catalog_entry *policy(struct zt_aflows *af,
+					     const struct zt_pkt *p,
+					     const char **why)
+{
+	const char *name = NULL;
+	uint32_t ip4;
+	int addr_known = 0;
+
+	if (p->dst.family == AF_INET) {
+		memcpy(&ip4, p->dst.ip, 4);
+		name = zt_synth_name(af->synth, ntohl(ip4));
+	}
+	for (size_t i = 0; i < af->n_catalog; i++) {
+		const struct zt_service *svc = &af->catalog[i].svc;
+		int hit = name ? strcmp(svc->hostname, name) == 0
+			       : zt_service_has_addr(svc, &p->dst);
+
+		if (!hit)
+			continue;
+		addr_known = 1;
+		if (zt_service_match(svc, p->proto, p->dst.port))
+			return &af->catalog[i];
+	}
+	*why = addr_known ? "port or protocol not in the service" : "no service";
+	return NULL;
+}
+
+static void deny_tcp(struct zt_aflows *af, const struct zt_pkt *p,
+		     const char *why)
+{
+	size_t n = zt_pkt_build_rst(af->wbuf, sizeof(af->wbuf), p);
+
+	log_deny(af, p, why);
+	/* A RST at once: the application fails fast instead of retrying
+	 * SYNs for a minute. */
+	write_tun(af, af->wbuf, n);
+}
+
+static void deny_other(struct zt_aflows *af, const struct zt_pkt *p,
+		       const uint8_t *raw, size_t len, const char *why)
+{
+	size_t n = zt_pkt_build_unreach(af->wbuf, sizeof(af->wbuf), p, raw, len);
+
+	log_deny(af, p, why);
+	write_tun(af, af->wbuf, n);
+}
+
+/* --- DNS stub --- */
+
+static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
+{
+	struct zt_dns_query q;
+	uint8_t resp[512], addr[4];
+	size_t n = 0;
+	uint32_t ip4;
+	int rv = zt_dns_parse_query(&q, p->payload, p->payload_len);
+	const struct zt_catalog_entry *hit = NULL;
+
+	if (rv != 0)
+		return; /* not a query we can answer: drop, the client retries */
+	for (size_t i = 0; i < af->n_catalog && !hit; i++)
+		if (af->catalog[i].svc.hostname[0] &&
+		    strcmp(af->catalog[i].svc.hostname, q.name) == 0)
+			hit = &af->catalog[i];
+	if (!hit) {
+		/* Only catalog names are ours to answer; refusing makes the
+		 * system try its next resolver at once. */
+		n = zt_dns_build_error(resp, sizeof(resp), &q, p->payload,
+				       ZT_DNS_REFUSED);
+	} else if (q.qtype == ZT_DNS_A &&
+		   zt_synth_get(af->synth, q.name, uv_hrtime(), &ip4) == 0) {
+		ip4 = htonl(ip4);
+		memcpy(addr, &ip4, 4);
+		n = zt_dns_build_answer(resp, sizeof(resp), &q, p->payload, addr,
+					1, 30);
+	} else {
+		/* AAAA and other types: the name exists, no such data. */
+		n = zt_dns_build_answer(resp, sizeof(resp), &q, p->payload,
+					NULL, 0, 30);
+	}
+	if (n == 0)
+		return;
+	n = zt_pkt_build_udp(af->wbuf, sizeof(af->wbuf), &p->dst, &p->src,
+			     resp, n);
+	write_tun(af, af->wbuf, n);
+}
+
+/* --- sessions to connectors --- */
+
+static void flow_free(struct aflow *f);
+static void flow_send_header(struct aflow *f);
+static void flow_reset_app(struct aflow *f, const char *why);
+
+static struct asession *session_find(struct zt_aflows *af, const char *name)
+{
+	for (struct asession *s = af->sessions; s; s = s->next)
+		if (strcmp(s->connector, name) == 0)
+			return s;
+	return NULL;
+}
+
+static int session_connect(struct asession *s)
+{
+	struct zt_daemon *d = s->af->d;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int rv;
+
+	if (s->n_addrs == 0)
+		return ZT_ENOTFOUND;
+	/* Announced addresses in turn: the observed (public) one first. */
+	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr++ % s->n_addrs], &ss);
+	rv = zt_ep_connect(d->ep, &d->net.pio, (struct sockaddr *)&ss, len,
+			   NULL, ZT_ROLE_CONNECTOR, s, &s->c, zt_now());
+	if (rv != 0)
+		s->c = NULL;
+	return rv;
+}
+
+static struct asession *session_get(struct zt_aflows *af,
+				    const struct zt_catalog_entry *e)
+{
+	struct asession *s = session_find(af, e->connector);
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		s->kind = ZT_USER_SESSION;
+		s->af = af;
+		snprintf(s->connector, sizeof(s->connector), "%s", e->connector);
+		s->next = af->sessions;
+		af->sessions = s;
+	}
+	memcpy(s->addrs, e->addrs, sizeof(s->addrs));
+	s->n_addrs = e->n_addrs;
+	if (!s->c && session_connect(s) != 0)
+		return NULL;
+	return s;
+}
+
+/* Flows wait on the hash table with state A_WAIT_SESSION. */
+static void session_flush_waiting(struct asession *s)
+{
+	struct zt_aflows *af = s->af;
+
+	for (size_t b = 0; b < af->nbuckets; b++)
+		for (struct aflow *f = af->table[b], *n; f; f = n) {
+			n = f->next;
+			if (f->s == s && f->state == A_WAIT_SESSION)
+				flow_send_header(f);
+		}
+}
+
+void zt_aflows_established(struct zt_aflows *af, struct zt_qconn *c)
+{
+	struct asession *s = zt_qconn_user(c);
+
+	if (strcmp(zt_qconn_peer(c)->name, s->connector) != 0) {
+		log_warn("connector at %s is %s, expected %s", zt_qconn_label(c),
+			 zt_qconn_peer(c)->name, s->connector);
+		zt_qconn_close(c, ZT_APP_DENIED, "unexpected connector", zt_now());
+		return;
+	}
+	s->up = 1;
+	s->up_since = uv_hrtime();
+	log_info("session to connector %s up (%s)", s->connector,
+		 zt_qconn_label(c));
+	session_flush_waiting(s);
+}
+
+void zt_aflows_closed(struct zt_aflows *af, struct zt_qconn *c,
+		      const struct zt_close_info *ci)
+{
+	struct asession *s = zt_qconn_user(c);
+
+	if (!s)
+		return;
+	log_info("session to connector %s %s%s%s", s->connector,
+		 s->up ? "lost" : "failed", ci->reason[0] ? ": " : "",
+		 ci->reason);
+	s->c = NULL;
+	s->up = 0;
+	/* Its flows die with it: RST to the applications, which will retry
+	 * and get a fresh session. */
+	for (size_t b = 0; b < af->nbuckets; b++)
+		for (struct aflow *f = af->table[b], *n; f; f = n) {
+			n = f->next;
+			if (f->s == s) {
+				f->s = NULL;
+				flow_reset_app(f, "connector session ended");
+			}
+		}
+}
+
+/* --- flows --- */
+
+static void flow_log_end(struct aflow *f, const char *why)
+{
+	char s[64], d[64];
+
+	log_info("flow end: tcp %s -> %s (%s): up %llu B, down %llu B, %.2f s%s%s",
+		 zt_addr_str(&f->src, s, sizeof(s)),
+		 zt_addr_str(&f->dst, d, sizeof(d)), f->service,
+		 (unsigned long long)f->up, (unsigned long long)f->down,
+		 (double)(uv_hrtime() - f->start_ns) / 1e9, why ? ": " : "",
+		 why ? why : "");
+}
+
+static void flow_free(struct aflow *f)
+{
+	struct zt_aflows *af = f->af;
+
+	if (f->state == A_HANDSHAKE)
+		zt_netstack_listen_unref(&af->ns, f->dst.port);
+	if (f->pcb) {
+		tcp_arg(f->pcb, NULL);
+		tcp_recv(f->pcb, NULL);
+		tcp_sent(f->pcb, NULL);
+		tcp_err(f->pcb, NULL);
+		if (tcp_close(f->pcb) != ERR_OK)
+			tcp_abort(f->pcb);
+	}
+	if (f->s && f->s->c && f->sid >= 0)
+		zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
+	while (f->ph) {
+		struct pend *p = f->ph;
+
+		f->ph = p->next;
+		free(p);
+	}
+	flow_unhash(af, f);
+	free(f->syn);
+	free(f);
+}
+
+/* The application gets a RST: before the handshake from our packet
+ * builder, afterwards from lwIP. */
+static void flow_reset_app(struct aflow *f, const char *why)
+{
+	struct zt_pkt p;
+
+	if (f->pcb) {
+		struct tcp_pcb *pcb = f->pcb;
+
+		tcp_arg(pcb, NULL);
+		tcp_err(pcb, NULL);
+		f->pcb = NULL;
+		tcp_abort(pcb);
+	} else if (f->syn && zt_pkt_parse(&p, f->syn, f->syn_len) == ZT_PKT_OK) {
+		write_tun(f->af, f->af->wbuf,
+			  zt_pkt_build_rst(f->af->wbuf, sizeof(f->af->wbuf), &p));
+	}
+	if (f->s && f->s->c && f->sid >= 0)
+		zt_qconn_stream_reset(f->s->c, f->sid, ZT_FLOW_ERR_RESET);
+	if (f->state >= A_HANDSHAKE)
+		flow_log_end(f, why);
+	flow_free(f);
+}
+
+static void flow_send_header(struct aflow *f)
+{
+	struct zt_flow_hdr h = { .proto = ZT_IPPROTO_TCP, .dst = f->dst };
+	uint8_t buf[ZT_FLOW_HDR_MAX];
+	size_t n;
+
+	snprintf(h.service, sizeof(h.service), "%s", f->service);
+	n = zt_flow_hdr_encode(&h, buf, sizeof(buf));
+	if (n == 0 || zt_qconn_stream_open(f->s->c, &f->sid) != 0) {
+		flow_reset_app(f, "cannot open a stream");
+		return;
+	}
+	zt_qconn_stream_set_user(f->s->c, f->sid, f);
+	zt_qconn_stream_send(f->s->c, f->sid, buf, n, 0);
+	f->state = A_WAIT_REPLY;
+}
+
+static void flow_new(struct zt_aflows *af, const struct zt_pkt *p,
+		     const uint8_t *raw, size_t len,
+		     const struct zt_catalog_entry *e)
+{
+	struct aflow *f = calloc(1, sizeof(*f));
+	size_t b;
+
+	if (!f || !(f->syn = malloc(len))) {
+		free(f);
+		return;
+	}
+	memcpy(f->syn, raw, len);
+	f->syn_len = len;
+	f->af = af;
+	f->sid = -1;
+	f->src = p->src;
+	f->dst = p->dst;
+	f->start_ns = uv_hrtime();
+	snprintf(f->service, sizeof(f->service), "%s", e->svc.name);
+	b = tuple_hash(&f->src, &f->dst, af->nbuckets);
+	f->next = af->table[b];
+	af->table[b] = f;
+	af->n_flows++;
+	f->s = session_get(af, e);
+	if (!f->s) {
+		flow_reset_app(f, "no address for the connector");
+		return;
+	}
+	if (f->s->up)
+		flow_send_header(f);
+}
+
+/* Moves connector bytes into lwIP as far as its send buffer allows; what
+ * went in is credited back to the connector (backpressure). */
+static void flow_drain_to_app(struct aflow *f)
+{
+	size_t moved = 0;
+
+	while (f->ph && f->pcb) {
+		struct pend *p = f->ph;
+		size_t room = tcp_sndbuf(f->pcb), n = p->len - p->off;
+
+		if (room == 0)
+			break;
+		if (n > room)
+			n = room;
+		if (n > 0xffff)
+			n = 0xffff;
+		if (tcp_write(f->pcb, p->data + p->off, (u16_t)n,
+			      TCP_WRITE_FLAG_COPY) != ERR_OK)
+			break;
+		p->off += n;
+		moved += n;
+		if (p->off == p->len) {
+			f->ph = p->next;
+			if (!f->ph)
+				f->pt = NULL;
+			free(p);
+		}
+	}
+	if (moved && f->pcb) {
+		tcp_output(f->pcb);
+		f->down += moved;
+		if (f->s && f->s->c)
+			zt_qconn_stream_consumed(f->s->c, f->sid, moved);
+	}
+	if (!f->ph && f->conn_fin && !f->fin_to_app && f->pcb) {
+		f->fin_to_app = 1;
+		tcp_shutdown(f->pcb, 0, 1);
+	}
+	if (!f->ph && f->stream_done && f->fin_to_app)
+		flow_free(f);
+}
+
+static void credit_app(struct aflow *f)
+{
+	while (f->unrecved && f->pcb) {
+		u16_t n = f->unrecved > 0xffff ? 0xffff : (u16_t)f->unrecved;
+
+		tcp_recved(f->pcb, n);
+		f->unrecved -= n;
+	}
+}
+
+static err_t lw_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
+		     err_t err)
+{
+	struct aflow *f = arg;
+	struct zt_qconn *c = f && f->s ? f->s->c : NULL;
+
+	if (!f || !c) {
+		if (p)
+			pbuf_free(p);
+		return ERR_OK;
+	}
+	if (!p) {
+		f->app_fin = 1;
+		zt_qconn_stream_send(c, f->sid, NULL, 0, 1);
+		return ERR_OK;
+	}
+	for (struct pbuf *q = p; q; q = q->next)
+		zt_qconn_stream_send(c, f->sid, q->payload, q->len, 0);
+	f->up += p->tot_len;
+	/* The window opens again only as the connector acknowledges: a slow
+	 * target slows the application. */
+	f->unrecved += p->tot_len;
+	if (zt_qconn_stream_buffered(c, f->sid) < PAUSE_ABOVE)
+		credit_app(f);
+	pbuf_free(p);
+	return ERR_OK;
+}
+
+static err_t lw_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	if (arg)
+		flow_drain_to_app(arg);
+	return ERR_OK;
+}
+
+static void lw_err(void *arg, err_t err)
+{
+	struct aflow *f = arg;
+
+	if (!f)
+		return;
+	f->pcb = NULL; /* lwIP freed it */
+	if (f->s && f->s->c && f->sid >= 0)
+		zt_qconn_stream_reset(f->s->c, f->sid, ZT_FLOW_ERR_RESET);
+	flow_log_end(f, "reset by application");
+	flow_free(f);
+}
+
+static int lw_accepted(void *ud, struct tcp_pcb *pcb)
+{
+	struct zt_aflows *af = ud;
+	struct zt_addr src, dst;
+	struct aflow *f;
+
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	if (IP_IS_V4(&pcb->local_ip)) {
+		src.family = dst.family = AF_INET;
+		memcpy(dst.ip, &ip_2_ip4(&pcb->local_ip)->addr, 4);
+		memcpy(src.ip, &ip_2_ip4(&pcb->remote_ip)->addr, 4);
+	} else {
+		src.family = dst.family = AF_INET6;
+		memcpy(dst.ip, ip_2_ip6(&pcb->local_ip)->addr, 16);
+		memcpy(src.ip, ip_2_ip6(&pcb->remote_ip)->addr, 16);
+	}
+	dst.port = pcb->local_port;
+	src.port = pcb->remote_port;
+	f = flow_find(af, &src, &dst);
+	if (!f || f->state != A_HANDSHAKE)
+		return -1;
+	zt_netstack_listen_unref(&af->ns, f->dst.port);
+	f->state = A_OPEN;
+	f->pcb = pcb;
+	tcp_arg(pcb, f);
+	tcp_recv(pcb, lw_recv);
+	tcp_sent(pcb, lw_sent);
+	tcp_err(pcb, lw_err);
+	tcp_nagle_disable(pcb);
+	flow_drain_to_app(f);
+	return 0;
+}
+
+/* The connector's one-byte answer: go ahead with the handshake, or RST. */
+static void flow_reply(struct aflow *f, uint8_t status)
+{
+	struct zt_pkt p;
+	char d[64];
+
+	if (status != ZT_FLOW_OK) {
+		log_info("deny tcp -> %s (%s): connector: %s",
+			 zt_addr_str(&f->dst, d, sizeof(d)), f->service,
+			 zt_flow_status_name(status));
+		flow_reset_app(f, NULL);
+		return;
+	}
+	if (zt_netstack_listen_ref(&f->af->ns, f->dst.port) != 0 ||
+	    zt_pkt_parse(&p, f->syn, f->syn_len) != ZT_PKT_OK) {
+		flow_reset_app(f, "no listener");
+		return;
+	}
+	f->state = A_HANDSHAKE;
+	zt_netstack_input(&f->af->ns, f->syn, f->syn_len, p.version, p.dst.ip);
+}
+
+void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
+			   int64_t sid, const uint8_t *d, size_t n, int fin)
+{
+	struct aflow *f = zt_qconn_stream_user(c, sid);
+	struct pend *p;
+
+	if (!f) {
+		zt_qconn_stream_consumed(c, sid, n);
+		return;
+	}
+	if (f->state == A_WAIT_REPLY && n > 0) {
+		zt_qconn_stream_consumed(c, sid, 1);
+		flow_reply(f, d[0]);
+		f = zt_qconn_stream_user(c, sid);
+		if (!f)
+			return;
+		d++;
+		n--;
+	}
+	if (n) {
+		p = malloc(sizeof(*p) + n);
+		if (!p) {
+			flow_reset_app(f, "out of memory");
+			return;
+		}
+		p->next = NULL;
+		p->len = n;
+		p->off = 0;
+		memcpy(p->data, d, n);
+		if (f->pt)
+			f->pt->next = p;
+		else
+			f->ph = p;
+		f->pt = p;
+	}
+	if (fin)
+		f->conn_fin = 1;
+	flow_drain_to_app(f);
+}
+
+void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
+			    int64_t sid)
+{
+	struct aflow *f = zt_qconn_stream_user(c, sid);
+
+	if (f && f->unrecved && zt_qconn_stream_buffered(c, sid) < PAUSE_ABOVE)
+		credit_app(f);
+}
+
+void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
+			     int64_t sid, uint64_t app_error)
+{
+	struct aflow *f = zt_qconn_stream_user(c, sid);
+
+	if (!f)
+		return;
+	f->sid = -1;
+	if (app_error) {
+		flow_reset_app(f, "reset by target");
+		return;
+	}
+	f->stream_done = 1;
+	if (f->state == A_OPEN)
+		flow_log_end(f, NULL);
+	flow_drain_to_app(f);
+}
+
+/* --- packets from the packet source --- */
+
+static int is_dns_stub(const struct zt_pkt *p)
+{
+	uint32_t ip;
+
+	if (p->proto != ZT_IPPROTO_UDP || p->dst.port != 53 ||
+	    p->dst.family != AF_INET)
+		return 0;
+	memcpy(&ip, p->dst.ip, 4);
+	return ntohl(ip) == ZT_AGENT_DNS4;
+}
+
+/* The kernel's own chatter on the interface (IPv6 router solicitations,
+ * MLD, multicast) is nobody's flow: drop it without a log line. */
+static int is_local_noise(const struct zt_pkt *p)
+{
+	if (p->dst.family == AF_INET6)
+		return p->dst.ip[0] == 0xff ||
+		       (p->src.ip[0] == 0xfe && (p->src.ip[1] & 0xc0) == 0x80);
+	return p->dst.ip[0] >= 224;
+}
+
+static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
+		       const uint8_t *raw, size_t len)
+{
+	struct aflow *f = flow_find(af, &p->src, &p->dst);
+	const struct zt_catalog_entry *e;
+	const char *why = NULL;
+
+	if (f) {
+		/* SYN retransmits while the connector dials are absorbed. */
+		if (f->state >= A_HANDSHAKE)
+			zt_netstack_input(&af->ns, raw, len, p->version, p->dst.ip);
+		return;
+	}
+	if ((p->tcp_flags & (ZT_TCP_SYN | ZT_TCP_ACK | ZT_TCP_RST)) !=
+	    ZT_TCP_SYN) {
+		/* No flow: a leftover segment. lwIP answers it with a RST. */
+		if (!(p->tcp_flags & ZT_TCP_RST))
+			write_tun(af, af->wbuf,
+				  zt_pkt_build_rst(af->wbuf, sizeof(af->wbuf), p));
+		return;
+	}
+	e = policy(af, p, &why);
+	if (!e) {
+		deny_tcp(af, p, why);
+		return;
+	}
+	flow_new(af, p, raw, len, e);
+}
+
+static void packet_in(struct zt_aflows *af, const uint8_t *raw, size_t len)
+{
+	struct zt_pkt p;
+	const char *why = NULL;
+	int r = zt_pkt_parse(&p, raw, len);
+
+	if (r != ZT_PKT_OK) {
+		af->drops[r < 8 ? r : 7]++;
+		log_debug("drop packet (%zu bytes): %s", len,
+			  zt_pkt_result_name(r));
+		return;
+	}
+	if (is_dns_stub(&p)) {
+		dns_answer(af, &p);
+		return;
+	}
+	if (is_local_noise(&p))
+		return;
+	if (p.proto == ZT_IPPROTO_TCP) {
+		tcp_packet(af, &p, raw, len);
+		return;
+	}
+	/* UDP and ICMP flows are not carried yet: refuse visibly. */
+	if (policy(af, &p, &why))
+		why = "udp/icmp flows are not supported yet";
+	deny_other(af, &p, raw, len, why);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events);
+
+static void poll_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void poll_stop(struct zt_aflows *af)
+{
+	if (af->poll)
+		uv_close((uv_handle_t *)af->poll, poll_closed);
+	af->poll = NULL;
+}
+
+static void poll_update(struct zt_aflows *af)
+{
+	int fd = af->src.ops->fd(&af->src);
+
+	if (fd == af->poll_fd)
+		return;
+	poll_stop(af);
+	af->poll_fd = fd;
+	if (fd < 0)
+		return;
+	/* A closing handle cannot be reused before its close callback: the
+	 * shim backend switches descriptors, so each gets its own. */
+	af->poll = malloc(sizeof(*af->poll));
+	if (!af->poll)
+		return;
+	uv_poll_init(af->d->loop, af->poll, fd);
+	af->poll->data = af;
+	uv_poll_start(af->poll, UV_READABLE, poll_cb);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct zt_aflows *af = h->data;
+
+	/* A bounded batch per wake-up so other events get their turn. */
+	for (int i = 0; i < 256; i++) {
+		ssize_t n = af->src.ops->read(&af->src, af->rbuf, sizeof(af->rbuf));
+
+		if (n <= 0)
+			break;
+		packet_in(af, af->rbuf, (size_t)n);
+	}
+	poll_update(af);
+}
+
+static void ns_output(void *ud, const struct iovec *iov, int cnt)
+{
+	struct zt_aflows *af = ud;
+
+	af->src.ops->write(&af->src, iov, cnt);
+}
+
+static const struct zt_netstack_ops ns_ops = {
+	.output = ns_output,
+	.accepted = lw_accepted,
+};
+
+static void routes_from_catalog(struct zt_aflows *af, struct zt_cidr *r,
+				size_t *n)
+{
+	uint32_t pool = htonl(0x64400000u);
+
+	*n = 0;
+	r[*n].family = AF_INET;
+	r[*n].prefix = 10;
+	memcpy(r[*n].addr, &pool, 4);
+	(*n)++;
+	for (size_t i = 0; i < af->n_catalog; i++)
+		for (size_t j = 0; j < af->catalog[i].svc.n_cidrs &&
+				   *n < ZT_PKTSRC_MAX_ROUTES; j++)
+			r[(*n)++] = af->catalog[i].svc.cidrs[j];
+}
+
+int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
+{
+	struct zt_pktsrc_config pc;
+	uint32_t a4 = htonl(ZT_AGENT_ADDR4);
+	int rv;
+
+	memset(af, 0, sizeof(*af));
+	af->d = d;
+	af->poll_fd = -1;
+	af->nbuckets = 4096;
+	af->table = calloc(af->nbuckets, sizeof(*af->table));
+	if (!af->table)
+		return ZT_ENOMEM;
+	rv = zt_synth_new(&af->synth, 0x64400000u, 10, 256,
+			  600ULL * 1000000000ULL);
+	if (rv != 0)
+		return rv;
+	memset(&pc, 0, sizeof(pc));
+	snprintf(pc.ifname, sizeof(pc.ifname), "%s", d->cfg.tun_ifname);
+	snprintf(pc.shim_socket, sizeof(pc.shim_socket), "%s",
+		 d->cfg.shim_socket);
+	pc.mtu = d->cfg.tun_mtu;
+	pc.addr4.family = AF_INET;
+	pc.addr4.prefix = 32;
+	memcpy(pc.addr4.addr, &a4, 4);
+	pc.dns.family = AF_INET;
+	a4 = htonl(ZT_AGENT_DNS4);
+	memcpy(pc.dns.ip, &a4, 4);
+	routes_from_catalog(af, pc.routes, &pc.n_routes);
+	af->src.ops = d->cfg.shim_socket[0] ? &zt_pktsrc_shim_ops
+					    : &zt_pktsrc_tun_ops;
+	if ((rv = af->src.ops->open(&af->src, &pc)) != 0)
+		return rv;
+	if ((rv = zt_netstack_init(&af->ns, d->loop, &ns_ops, af)) != 0)
+		return rv;
+	poll_update(af);
+	return 0;
+}
+
+void zt_aflows_stop(struct zt_aflows *af)
+{
+	for (size_t b = 0; af->table && b < af->nbuckets; b++)
+		while (af->table[b])
+			flow_reset_app(af->table[b], "agent stopping");
+	while (af->sessions) {
+		struct asession *s = af->sessions;
+
+		af->sessions = s->next;
+		if (s->c)
+			zt_qconn_set_user(s->c, NULL);
+		free(s);
+	}
+	poll_stop(af);
+	if (af->src.ops)
+		af->src.ops->close(&af->src);
+	if (af->table)
+		zt_netstack_close(&af->ns);
+	zt_synth_free(af->synth);
+	free(af->catalog);
+	free(af->table);
+}
+
+void zt_aflows_set_catalog(struct zt_aflows *af,
+			   const struct zt_catalog_entry *e, size_t n)
+{
+	struct zt_cidr routes[ZT_PKTSRC_MAX_ROUTES];
+	size_t nr;
+	struct zt_catalog_entry *copy = NULL;
+
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return;
+		memcpy(copy, e, n * sizeof(*copy));
+	}
+	free(af->catalog);
+	af->catalog = copy;
+	af->n_catalog = n;
+	routes_from_catalog(af, routes, &nr);
+	if (af->src.ops && af->src.ops->set_routes)
+		af->src.ops->set_routes(&af->src, routes, nr);
+}
+
+void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
+{
+	char s[64], d[64];
+	int first = 1;
+	uint64_t drops = 0;
+
+	for (int i = 1; i < 8; i++)
+		drops += af->drops[i];
+	if (json)
+		zt_sb_printf(b, ",\"packets_dropped\":%llu,\"flows_denied\":%llu,"
+			     "\"sessions\":[", (unsigned long long)drops,
+			     (unsigned long long)af->denied);
+	else
+		zt_sb_printf(b, "dropped:   %llu malformed packets, %llu denied flows\n"
+			     "sessions:\n", (unsigned long long)drops,
+			     (unsigned long long)af->denied);
+	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
+		double rtt = x->c && x->up ? zt_qconn_rtt_ns(x->c) / 1e6 : 0;
+		struct zt_addr ra = { 0 };
+
+		if (x->c)
+			zt_qconn_remote(x->c, &ra);
+		zt_addr_str(&ra, s, sizeof(s));
+		if (json) {
+			zt_sb_printf(b, "%s{\"connector\":", first ? "" : ",");
+			zt_sb_json_str(b, x->connector);
+			zt_sb_printf(b, ",\"state\":\"%s\",\"path\":\"direct %s\","
+				     "\"rtt_ms\":%.3f}", x->up ? "up" : "connecting",
+				     s, rtt);
+		} else {
+			zt_sb_printf(b, "  %-16s %-10s direct %s  rtt %.2f ms\n",
+				     x->connector, x->up ? "up" : "connecting", s, rtt);
+		}
+	}
+	zt_sb_printf(b, json ? "],\"flows\":[" : "flows:\n");
+	first = 1;
+	for (size_t i = 0; i < af->nbuckets; i++)
+		for (struct aflow *f = af->table[i]; f; f = f->next, first = 0) {
+			double age = (double)(uv_hrtime() - f->start_ns) / 1e9;
+
+			zt_addr_str(&f->src, s, sizeof(s));
+			zt_addr_str(&f->dst, d, sizeof(d));
+			if (json)
+				zt_sb_printf(b, "%s{\"proto\":\"tcp\",\"src\":\"%s\",\"dst\":\"%s\","
+					     "\"service\":\"%s\",\"up\":%llu,\"down\":%llu,"
+					     "\"age_s\":%.1f}", first ? "" : ",", s, d,
+					     f->service, (unsigned long long)f->up,
+					     (unsigned long long)f->down, age);
+			else
+				zt_sb_printf(b, "  tcp %s -> %s  %s  up %llu down %llu  %.1fs\n",
+					     s, d, f->service, (unsigned long long)f->up,
+					     (unsigned long long)f->down, age);
+		}
+	if (json)
+		zt_sb_printf(b, "]");
+}

@@ -1,0 +1,69 @@
+/* Agent data plane: packets from the packet source, policy (default deny),
+ * the DNS stub for catalog hostnames, TCP flows terminated in lwIP and
+ * carried as QUIC streams to the connector that serves them. */
+#ifndef ZT_AFLOW_H
+#define ZT_AFLOW_H
+
+#include <uv.h>
+
+#include "buf.h"
+#include "ctrl.h"
+#include "netstack.h"
+#include "quic.h"
+#include "synth.h"
+#include "tun/pktsrc.h"
+
+struct zt_daemon;
+struct asession;
+struct aflow;
+
+/* Tag at the start of every connection user pointer in the agent, so one
+ * set of endpoint callbacks can tell relay links from connector sessions. */
+enum { ZT_USER_LINK = 0x6c696e6b, ZT_USER_SESSION = 0x73657373 };
+
+#define ZT_AGENT_ADDR4 0x64400001u /* 100.64.0.1: the TUN address */
+#define ZT_AGENT_DNS4 0x64400002u  /* 100.64.0.2: the DNS stub */
+
+struct zt_aflows {
+	struct zt_daemon *d;
+	struct zt_netstack ns;
+	struct zt_pktsrc src;
+	uv_poll_t *poll;
+	int poll_fd;
+	struct zt_synth *synth;
+	struct asession *sessions;
+	struct aflow **table; /* 4-tuple hash */
+	size_t nbuckets, n_flows;
+	struct zt_catalog_entry *catalog; /* merged from all relays */
+	size_t n_catalog;
+	uint64_t drops[8];    /* by zt_pkt_result */
+	uint64_t denied;
+	struct {
+		uint8_t proto;
+		struct zt_addr dst;
+		uint64_t at;
+	} denylog[64];
+	unsigned denylog_next;
+	uint8_t rbuf[65536];
+	uint8_t wbuf[2048];
+};
+
+int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d);
+void zt_aflows_stop(struct zt_aflows *af);
+/* The catalog changed: new routes, new policy. */
+void zt_aflows_set_catalog(struct zt_aflows *af,
+			   const struct zt_catalog_entry *e, size_t n);
+void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json);
+
+/* Endpoint events for connector sessions (user tag ZT_USER_SESSION). */
+void zt_aflows_established(struct zt_aflows *af, struct zt_qconn *c);
+void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
+			   int64_t sid, const uint8_t *d, size_t n, int fin);
+void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
+			    int64_t sid);
+void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
+			     int64_t sid, uint64_t app_error);
+void zt_aflows_closed(struct zt_aflows *af, struct zt_qconn *c,
+		      const struct zt_close_info *ci);
+
+#endif

@@ -1,0 +1,618 @@
+/* Connector data plane: agent sessions (server connections on the shared
+ * socket) and their flows. Every flow is checked again here against the
+ * service's allow list with the agent's certificate identity; the agent's
+ * own filtering is never trusted. TCP flows are spliced to the target with
+ * backpressure both ways. */
+#include "cflow.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "flowhdr.h"
+#include "log.h"
+#include "pkt.h"
+
+#define DIAL_TIMEOUT_MS 10000
+#define PAUSE_ABOVE (4u << 20) /* unacked bytes on the stream */
+#define RESUME_BELOW (1u << 20)
+
+enum { F_HDR = 0, F_DIAL, F_OPEN, F_DONE };
+
+struct cflow {
+	struct cflow *next;
+	struct csession *sess;
+	struct zt_cflows *cf;
+	int64_t sid;
+	int state;
+	uint8_t hdr_buf[ZT_FLOW_HDR_MAX];
+	size_t hdr_len;
+	struct zt_flow_hdr hdr;
+	char target[ZT_HOST_MAX + 16];
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	uv_getaddrinfo_t gai;
+	uv_timer_t timer;
+	uv_shutdown_t sreq;
+	int handles;          /* open uv handles; freed when 0 */
+	int reading, paused, agent_fin, target_eof, gai_busy;
+	uint64_t up, down, start_ns;
+	const char *end_reason;
+};
+
+struct csession {
+	struct csession *next;
+	struct zt_qconn *c;
+	struct cflow *flows;
+	size_t n_flows;
+};
+
+struct wreq {
+	uv_write_t w;
+	struct cflow *f;
+	size_t len;
+	uint8_t data[];
+};
+
+static void flow_log_end(struct cflow *f)
+{
+	const char *who = f->sess ? zt_qconn_peer(f->sess->c)->name : "?";
+	double secs = (double)(uv_hrtime() - f->start_ns) / 1e9;
+
+	log_info("flow end: %s tcp %s -> %s: up %llu B, down %llu B, %.2f s (%s)",
+		 who, f->hdr.service, f->target[0] ? f->target : "-",
+		 (unsigned long long)f->up, (unsigned long long)f->down, secs,
+		 f->end_reason ? f->end_reason : "closed");
+}
+
+static void flow_unlink(struct cflow *f)
+{
+	struct cflow **pp;
+
+	if (!f->sess)
+		return;
+	for (pp = &f->sess->flows; *pp && *pp != f; pp = &(*pp)->next)
+		;
+	if (*pp) {
+		*pp = f->next;
+		f->sess->n_flows--;
+	}
+	if (f->sess->c)
+		zt_qconn_stream_set_user(f->sess->c, f->sid, NULL);
+	f->sess = NULL;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct cflow *f = h->data;
+
+	if (--f->handles == 0)
+		free(f);
+}
+
+/* Ends the flow: logs once, closes the handles; freed when they are. */
+static void flow_finish(struct cflow *f, const char *reason, int rst_tcp)
+{
+	if (f->state == F_DONE)
+		return;
+	if (!f->end_reason)
+		f->end_reason = reason;
+	if (f->state != F_HDR)
+		flow_log_end(f);
+	f->state = F_DONE;
+	flow_unlink(f);
+	uv_close((uv_handle_t *)&f->timer, handle_closed);
+	if (f->gai_busy)
+		uv_cancel((uv_req_t *)&f->gai);
+	if (uv_is_closing((uv_handle_t *)&f->tcp))
+		return;
+	/* A reset on one side becomes a reset on the other; close_reset
+	 * fails on a socket that never connected, then a plain close. */
+	if (!rst_tcp || f->reading < 0 ||
+	    uv_tcp_close_reset(&f->tcp, handle_closed) != 0)
+		uv_close((uv_handle_t *)&f->tcp, handle_closed);
+}
+
+static void reply(struct cflow *f, int status)
+{
+	uint8_t b = (uint8_t)status;
+
+	if (f->sess)
+		zt_qconn_stream_send(f->sess->c, f->sid, &b, 1,
+				     status != ZT_FLOW_OK);
+}
+
+static void refuse(struct cflow *f, int status, const char *why)
+{
+	const struct zt_identity *id = zt_qconn_peer(f->sess->c);
+
+	log_warn("flow refused: %s %s -> %s port %u: %s", id->name,
+		 f->hdr.service[0] ? f->hdr.service : "?",
+		 zt_flow_status_name(status), f->hdr.dst.port, why);
+	reply(f, status);
+	f->end_reason = why;
+	flow_finish(f, why, 0);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	struct cflow *f = h->data;
+
+	/* Bytes are copied into the stream at once: one buffer serves all. */
+	b->base = (char *)f->cf->rbuf;
+	b->len = sizeof(f->cf->rbuf);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct cflow *f = s->data;
+	struct zt_qconn *c = f->sess ? f->sess->c : NULL;
+
+	if (!c || f->state != F_OPEN)
+		return;
+	if (n == UV_EOF) {
+		f->target_eof = 1;
+		uv_read_stop(s);
+		zt_qconn_stream_send(c, f->sid, NULL, 0, 1);
+		return;
+	}
+	if (n < 0) {
+		zt_qconn_stream_reset(c, f->sid, ZT_FLOW_ERR_RESET);
+		flow_finish(f, uv_err_name((int)n), 1);
+		return;
+	}
+	f->down += (uint64_t)n;
+	if (zt_qconn_stream_send(c, f->sid, (const uint8_t *)b->base,
+				 (size_t)n, 0) != 0) {
+		flow_finish(f, "stream closed", 1);
+		return;
+	}
+	if (zt_qconn_stream_buffered(c, f->sid) > PAUSE_ABOVE) {
+		uv_read_stop(s);
+		f->paused = 1;
+	}
+}
+
+static void start_splice(struct cflow *f)
+{
+	f->state = F_OPEN;
+	uv_timer_stop(&f->timer);
+	uv_tcp_nodelay(&f->tcp, 1);
+	reply(f, ZT_FLOW_OK);
+	f->reading = 1;
+	uv_read_start((uv_stream_t *)&f->tcp, alloc_cb, read_cb);
+}
+
+static void connected(uv_connect_t *req, int status)
+{
+	struct cflow *f = req->data;
+
+	if (f->state != F_DIAL)
+		return;
+	if (status == 0) {
+		start_splice(f);
+		return;
+	}
+	f->reading = -1; /* no RST on a socket that never connected */
+	refuse(f, status == UV_ECONNREFUSED ? ZT_FLOW_REFUSED
+					    : ZT_FLOW_UNREACHABLE,
+	       uv_strerror(status));
+}
+
+static void dial_timeout(uv_timer_t *t)
+{
+	struct cflow *f = t->data;
+
+	f->reading = -1;
+	refuse(f, ZT_FLOW_UNREACHABLE, "connect timed out");
+}
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct cflow *f = req->data;
+	int rv;
+
+	f->gai_busy = 0;
+	if (--f->handles == 0) { /* the flow ended while we resolved */
+		uv_freeaddrinfo(res);
+		free(f);
+		return;
+	}
+	if (f->state != F_DIAL) {
+		uv_freeaddrinfo(res);
+		return;
+	}
+	if (status != 0 || !res) {
+		f->reading = -1;
+		refuse(f, ZT_FLOW_UNREACHABLE, "target name did not resolve");
+		uv_freeaddrinfo(res);
+		return;
+	}
+	f->creq.data = f;
+	rv = uv_tcp_connect(&f->creq, &f->tcp, res->ai_addr, connected);
+	uv_freeaddrinfo(res);
+	if (rv != 0) {
+		f->reading = -1;
+		refuse(f, ZT_FLOW_UNREACHABLE, uv_strerror(rv));
+	}
+}
+
+/* Where to dial: the service's target, else its hostname, else the
+ * destination the agent asked for (CIDR services). */
+static void pick_target(const struct zt_service *svc, struct cflow *f,
+			int dst_in_cidr, char *host, size_t hl, char *port,
+			size_t pl)
+{
+	const char *t = svc->target;
+	char ip[64];
+
+	snprintf(port, pl, "%u", f->hdr.dst.port);
+	if (t[0]) {
+		const char *colon = strrchr(t, ':');
+		const char *rb = strrchr(t, ']');
+
+		if (colon && (!rb || colon > rb)) {
+			snprintf(host, hl, "%.*s", (int)(colon - t), t);
+			snprintf(port, pl, "%s", colon + 1);
+		} else {
+			snprintf(host, hl, "%s", t);
+		}
+		if (host[0] == '[') {
+			memmove(host, host + 1, strlen(host));
+			host[strcspn(host, "]")] = 0;
+		}
+	} else if (svc->hostname[0] && !dst_in_cidr) {
+		snprintf(host, hl, "%s", svc->hostname);
+	} else {
+		inet_ntop(f->hdr.dst.family, f->hdr.dst.ip, ip, sizeof(ip));
+		snprintf(host, hl, "%s", ip);
+	}
+}
+
+static const struct zt_service *find_service(struct zt_cflows *cf,
+					     const char *name)
+{
+	for (size_t i = 0; i < cf->cfg->n_services; i++)
+		if (strcmp(cf->cfg->services[i].name, name) == 0)
+			return &cf->cfg->services[i];
+	return NULL;
+}
+
+static void flow_dial(struct cflow *f, const struct zt_service *svc)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	char host[ZT_HOST_MAX + 1], port[8];
+	int in_cidr = zt_service_has_addr(svc, &f->hdr.dst);
+	int rv;
+
+	pick_target(svc, f, in_cidr, host, sizeof(host), port, sizeof(port));
+	snprintf(f->target, sizeof(f->target), "%s:%s", host, port);
+	f->state = F_DIAL;
+	uv_timer_start(&f->timer, dial_timeout, DIAL_TIMEOUT_MS, 0);
+	f->gai.data = f;
+	f->gai_busy = 1;
+	f->handles++; /* the request holds the flow */
+	rv = uv_getaddrinfo(f->cf->loop, &f->gai, resolved, host, port, &hints);
+	if (rv != 0) {
+		f->gai_busy = 0;
+		f->handles--;
+		f->reading = -1;
+		refuse(f, ZT_FLOW_UNREACHABLE, uv_strerror(rv));
+	}
+}
+
+/* The zero-trust check: the agent's certificate identity against the
+ * service's allow list, and the destination against the service. */
+static void flow_open(struct cflow *f)
+{
+	const struct zt_identity *id = zt_qconn_peer(f->sess->c);
+	const struct zt_service *svc = find_service(f->cf, f->hdr.service);
+
+	if (!svc) {
+		refuse(f, ZT_FLOW_NO_SERVICE, "no such service");
+		return;
+	}
+	if (!zt_service_allows(svc, id)) {
+		refuse(f, ZT_FLOW_DENIED, "identity not in the allow list");
+		return;
+	}
+	if (f->hdr.proto != ZT_IPPROTO_TCP ||
+	    !zt_service_match(svc, f->hdr.proto, f->hdr.dst.port)) {
+		refuse(f, ZT_FLOW_NO_SERVICE, "protocol or port not served");
+		return;
+	}
+	if (!svc->hostname[0] && !zt_service_has_addr(svc, &f->hdr.dst)) {
+		refuse(f, ZT_FLOW_NO_SERVICE, "address outside the service");
+		return;
+	}
+	if (f->sess->n_flows > f->cf->max_flows) {
+		refuse(f, ZT_FLOW_LIMIT, "too many flows for this agent");
+		return;
+	}
+	flow_dial(f, svc);
+}
+
+static struct cflow *flow_new(struct zt_cflows *cf, struct csession *s,
+			      int64_t sid)
+{
+	struct cflow *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->cf = cf;
+	f->sess = s;
+	f->sid = sid;
+	f->start_ns = uv_hrtime();
+	uv_tcp_init(cf->loop, &f->tcp);
+	uv_timer_init(cf->loop, &f->timer);
+	f->tcp.data = f->timer.data = f;
+	f->handles = 2;
+	f->next = s->flows;
+	s->flows = f;
+	s->n_flows++;
+	zt_qconn_stream_set_user(s->c, sid, f);
+	return f;
+}
+
+static void wrote(uv_write_t *w, int status)
+{
+	struct wreq *r = (struct wreq *)w;
+	struct cflow *f = r->f;
+
+	/* Credit goes back only once the target took the bytes: a slow
+	 * target slows the agent's application. */
+	if (f->sess && f->state == F_OPEN && status == 0)
+		zt_qconn_stream_consumed(f->sess->c, f->sid, r->len);
+	if (status != 0 && f->state == F_OPEN) {
+		zt_qconn_stream_reset(f->sess->c, f->sid, ZT_FLOW_ERR_RESET);
+		flow_finish(f, uv_strerror(status), 1);
+	}
+	free(r);
+	if (--f->handles == 0)
+		free(f);
+}
+
+static void shut_done(uv_shutdown_t *req, int status)
+{
+	struct cflow *f = req->data;
+
+	if (--f->handles == 0)
+		free(f);
+}
+
+static void to_target(struct cflow *f, const uint8_t *d, size_t n, int fin)
+{
+	struct wreq *r;
+	uv_buf_t b;
+
+	if (n) {
+		r = malloc(sizeof(*r) + n);
+		if (!r) {
+			zt_qconn_stream_reset(f->sess->c, f->sid, ZT_FLOW_ERR_ABORT);
+			flow_finish(f, "out of memory", 1);
+			return;
+		}
+		r->f = f;
+		r->len = n;
+		memcpy(r->data, d, n);
+		b = uv_buf_init((char *)r->data, (unsigned)n);
+		f->handles++; /* the request holds the flow */
+		f->up += n;
+		if (uv_write(&r->w, (uv_stream_t *)&f->tcp, &b, 1, wrote) != 0) {
+			f->handles--;
+			free(r);
+			flow_finish(f, "write failed", 1);
+			return;
+		}
+	}
+	if (fin && !f->agent_fin) {
+		f->agent_fin = 1;
+		f->sreq.data = f;
+		f->handles++;
+		if (uv_shutdown(&f->sreq, (uv_stream_t *)&f->tcp, shut_done) != 0)
+			f->handles--;
+	}
+}
+
+static void on_stream_data(struct zt_cflows *cf, struct csession *s,
+			   int64_t sid, const uint8_t *d, size_t n, int fin)
+{
+	struct cflow *f = zt_qconn_stream_user(s->c, sid);
+	int used;
+
+	if (!f) {
+		f = flow_new(cf, s, sid);
+		if (!f) {
+			zt_qconn_stream_reset(s->c, sid, ZT_FLOW_ERR_ABORT);
+			return;
+		}
+	}
+	if (f->state == F_HDR) {
+		size_t take = n < sizeof(f->hdr_buf) - f->hdr_len
+				      ? n : sizeof(f->hdr_buf) - f->hdr_len;
+
+		memcpy(f->hdr_buf + f->hdr_len, d, take);
+		f->hdr_len += take;
+		used = zt_flow_hdr_decode(&f->hdr, f->hdr_buf, f->hdr_len);
+		if (used == ZT_ETRUNC && f->hdr_len < sizeof(f->hdr_buf) && !fin) {
+			zt_qconn_stream_consumed(s->c, sid, n);
+			return;
+		}
+		zt_qconn_stream_consumed(s->c, sid, n);
+		if (used < 0 || (size_t)used != f->hdr_len) {
+			/* Data before our answer is not part of the protocol. */
+			refuse(f, ZT_FLOW_BAD_REQUEST, "malformed flow header");
+			return;
+		}
+		flow_open(f);
+		return;
+	}
+	if (f->state != F_OPEN) {
+		/* Only a peer that does not wait for our answer gets here. */
+		zt_qconn_stream_consumed(s->c, sid, n);
+		if (f->state == F_DIAL) {
+			zt_qconn_stream_reset(s->c, sid, ZT_FLOW_ERR_ABORT);
+			f->reading = -1;
+			flow_finish(f, "data before the flow was open", 0);
+		}
+		return;
+	}
+	to_target(f, d, n, fin);
+}
+
+static void on_stream_acked(struct csession *s, int64_t sid)
+{
+	struct cflow *f = zt_qconn_stream_user(s->c, sid);
+
+	if (f && f->paused && f->state == F_OPEN && !f->target_eof &&
+	    zt_qconn_stream_buffered(s->c, sid) < RESUME_BELOW) {
+		f->paused = 0;
+		uv_read_start((uv_stream_t *)&f->tcp, alloc_cb, read_cb);
+	}
+}
+
+static void on_stream_closed(struct csession *s, int64_t sid,
+			     uint64_t app_error)
+{
+	struct cflow *f = zt_qconn_stream_user(s->c, sid);
+
+	if (!f)
+		return;
+	/* A reset from the agent becomes a TCP RST to the target. */
+	flow_finish(f, app_error ? "reset by agent" : "closed",
+		    app_error != 0 && f->state == F_OPEN);
+}
+
+/* --- sessions --- */
+
+void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
+		    const struct zt_config *cfg)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->loop = loop;
+	cf->cfg = cfg;
+	cf->max_flows = 4096;
+}
+
+void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c)
+{
+	struct csession *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		zt_qconn_close(c, 7, "out of memory", uv_hrtime());
+		return;
+	}
+	s->c = c;
+	s->next = cf->sessions;
+	cf->sessions = s;
+	zt_qconn_set_user(c, s);
+	log_info("agent %s connected", zt_qconn_label(c));
+}
+
+static void session_free(struct zt_cflows *cf, struct csession *s)
+{
+	struct csession **pp;
+
+	while (s->flows) {
+		struct cflow *f = s->flows;
+
+		flow_finish(f, "agent session ended", f->state == F_OPEN);
+	}
+	for (pp = &cf->sessions; *pp && *pp != s; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = s->next;
+	free(s);
+}
+
+void zt_cflows_session_closed(struct zt_cflows *cf, struct zt_qconn *c,
+			      const struct zt_close_info *ci)
+{
+	struct csession *s = zt_qconn_user(c);
+
+	if (!s)
+		return;
+	log_info("agent %s disconnected%s%s", zt_qconn_label(c),
+		 ci->reason[0] ? ": " : "", ci->reason);
+	session_free(cf, s);
+}
+
+void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
+			   int64_t sid, const uint8_t *d, size_t n, int fin)
+{
+	struct csession *s = zt_qconn_user(c);
+
+	if (!s) {
+		zt_qconn_stream_consumed(c, sid, n);
+		return;
+	}
+	on_stream_data(cf, s, sid, d, n, fin);
+}
+
+void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
+			    int64_t sid)
+{
+	struct csession *s = zt_qconn_user(c);
+
+	if (s)
+		on_stream_acked(s, sid);
+}
+
+void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
+			     int64_t sid, uint64_t app_error)
+{
+	struct csession *s = zt_qconn_user(c);
+
+	if (s)
+		on_stream_closed(s, sid, app_error);
+}
+
+void zt_cflows_stop(struct zt_cflows *cf)
+{
+	while (cf->sessions) {
+		zt_qconn_set_user(cf->sessions->c, NULL);
+		session_free(cf, cf->sessions);
+	}
+}
+
+void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json)
+{
+	int first = 1;
+
+	zt_sb_printf(b, json ? ",\"agents\":[" : "agents:\n");
+	for (struct csession *s = cf->sessions; s; s = s->next) {
+		const struct zt_identity *id = zt_qconn_peer(s->c);
+		double rtt = zt_qconn_rtt_ns(s->c) / 1e6;
+
+		if (json) {
+			zt_sb_printf(b, "%s{\"name\":", first ? "" : ",");
+			zt_sb_json_str(b, id->name);
+			zt_sb_printf(b, ",\"rtt_ms\":%.3f,\"flows\":[", rtt);
+		} else {
+			zt_sb_printf(b, "  %-20s rtt %.2f ms  %zu flow(s)\n",
+				     id->name, rtt, s->n_flows);
+		}
+		for (struct cflow *f = s->flows; f; f = f->next) {
+			double age = (double)(uv_hrtime() - f->start_ns) / 1e9;
+
+			if (json)
+				zt_sb_printf(b, "%s{\"service\":\"%s\",\"target\":\"%s\","
+					     "\"up\":%llu,\"down\":%llu,\"age_s\":%.1f}",
+					     f == s->flows ? "" : ",", f->hdr.service,
+					     f->target, (unsigned long long)f->up,
+					     (unsigned long long)f->down, age);
+			else
+				zt_sb_printf(b, "    tcp %-12s -> %-22s up %llu down %llu  %.1fs\n",
+					     f->hdr.service, f->target,
+					     (unsigned long long)f->up,
+					     (unsigned long long)f->down, age);
+		}
+		if (json)
+			zt_sb_printf(b, "]}");
+		first = 0;
+	}
+	if (json)
+		zt_sb_printf(b, "]");
+}

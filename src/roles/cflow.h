@@ -1,0 +1,35 @@
+/* Connector data plane: agent sessions and their flows (cflow.c). */
+#ifndef ZT_CFLOW_H
+#define ZT_CFLOW_H
+
+#include <uv.h>
+
+#include "buf.h"
+#include "config.h"
+#include "quic.h"
+
+struct csession;
+
+struct zt_cflows {
+	uv_loop_t *loop;
+	const struct zt_config *cfg; /* services; follows reloads */
+	struct csession *sessions;
+	size_t max_flows;            /* per agent */
+	uint8_t rbuf[65536];         /* TCP read buffer shared by flows */
+};
+
+void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
+		    const struct zt_config *cfg);
+void zt_cflows_stop(struct zt_cflows *cf);
+void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c);
+void zt_cflows_session_closed(struct zt_cflows *cf, struct zt_qconn *c,
+			      const struct zt_close_info *ci);
+void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
+			   int64_t sid, const uint8_t *d, size_t n, int fin);
+void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
+			    int64_t sid);
+void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
+			     int64_t sid, uint64_t app_error);
+void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json);
+
+#endif

@@ -1,0 +1,301 @@
+#include "netlink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+
+/* The largest request built here (header, rtmsg, a 16-byte destination
+ * and two u32 attributes) is under 80 bytes. */
+union nl_msg {
+	struct nlmsghdr n;
+	char buf[256];
+};
+
+/* ACKs carry the kernel's extended error message, and the reply buffer
+ * must hold a whole datagram or the rest is lost. */
+union nl_reply {
+	struct nlmsghdr n;
+	char buf[8192];
+};
+
+int zt_nl_open(struct zt_nl *nl)
+{
+	/* A lost reply must not hang the caller's event loop forever. */
+	struct timeval tv = { .tv_sec = 2 };
+	int one = 1;
+
+	nl->seq = 0;
+	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (nl->fd < 0) {
+		log_error("netlink: socket: %s", strerror(errno));
+		return ZT_EIO;
+	}
+	if (setsockopt(nl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		log_error("netlink: SO_RCVTIMEO: %s", strerror(errno));
+		zt_nl_close(nl);
+		return ZT_EIO;
+	}
+	/* Optional: better error messages and shorter ACKs. Old kernels
+	 * without them still work. */
+	setsockopt(nl->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	return 0;
+}
+
+void zt_nl_close(struct zt_nl *nl)
+{
+	if (nl->fd >= 0)
+		close(nl->fd);
+	nl->fd = -1;
+}
+
+int zt_nl_ifindex(const char *ifname)
+{
+	unsigned idx = if_nametoindex(ifname);
+
+	if (idx == 0) {
+		log_error("interface %s: %s", ifname, strerror(errno));
+		return ZT_ENOTFOUND;
+	}
+	return (int)idx;
+}
+
+char *zt_nl_cidr_str(const struct zt_cidr *c, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if ((c->family != AF_INET && c->family != AF_INET6) ||
+	    !inet_ntop(c->family, c->addr, ip, sizeof(ip)))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%s/%u", ip, c->prefix);
+	return buf;
+}
+
+static void *msg_init(union nl_msg *m, uint16_t type, uint16_t flags,
+		      size_t fixed)
+{
+	memset(m, 0, sizeof(*m));
+	m->n.nlmsg_len = NLMSG_LENGTH(fixed);
+	m->n.nlmsg_type = type;
+	m->n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	return NLMSG_DATA(&m->n);
+}
+
+static void msg_attr(union nl_msg *m, uint16_t type, const void *data,
+		     size_t len)
+{
+	struct rtattr *rta =
+		(struct rtattr *)(m->buf + NLMSG_ALIGN(m->n.nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	m->n.nlmsg_len = NLMSG_ALIGN(m->n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* Copies the kernel's extended ACK message (NLMSGERR_ATTR_MSG), if any. */
+static void ext_ack_msg(const struct nlmsghdr *h, char *out, size_t len)
+{
+	const struct nlmsgerr *e = NLMSG_DATA(h);
+	const char *end = (const char *)h + h->nlmsg_len;
+	const char *p = (const char *)(e + 1);
+	const struct rtattr *a;
+
+	out[0] = '\0';
+	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(h->nlmsg_flags & NLM_F_CAPPED)) {
+		if (e->msg.nlmsg_len < sizeof(e->msg))
+			return;
+		p += e->msg.nlmsg_len - sizeof(e->msg);
+	}
+	while (p + sizeof(*a) <= end) {
+		a = (const struct rtattr *)p;
+		if (a->rta_len < sizeof(*a) || p + a->rta_len > end)
+			return;
+		if (a->rta_type == NLMSGERR_ATTR_MSG) {
+			snprintf(out, len, " (%.*s)",
+				 (int)(a->rta_len - RTA_LENGTH(0)),
+				 (const char *)RTA_DATA(a));
+			return;
+		}
+		p += RTA_ALIGN(a->rta_len);
+	}
+}
+
+/* Sends m and waits for its ACK. Returns 0 or an errno value, with the
+ * kernel's explanation (if any) in why. */
+static int nl_talk(struct zt_nl *nl, union nl_msg *m, char *why, size_t len)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	union nl_reply r;
+	struct nlmsghdr *h;
+	ssize_t n;
+
+	why[0] = '\0';
+	m->n.nlmsg_seq = ++nl->seq;
+	do
+		n = sendto(nl->fd, m, m->n.nlmsg_len, 0, (struct sockaddr *)&sa,
+			   sizeof(sa));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno;
+	for (;;) {
+		n = recv(nl->fd, &r, sizeof(r), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		/* Replies to earlier requests that timed out are skipped. */
+		for (h = &r.n; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			if (h->nlmsg_seq != m->n.nlmsg_seq ||
+			    h->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				return EPROTO;
+			if (e->error != 0)
+				ext_ack_msg(h, why, len);
+			return -e->error;
+		}
+	}
+}
+
+/* Runs one request; ok_err is an errno value that also counts as success
+ * (0 for none). what and arg name the operation for the log line. */
+static int request(struct zt_nl *nl, union nl_msg *m, int ifindex,
+		   const char *what, const char *arg, int ok_err)
+{
+	char ifname[IF_NAMESIZE], why[160];
+	int err = nl_talk(nl, m, why, sizeof(why));
+
+	if (err == 0 || err == ok_err)
+		return 0;
+	if (!if_indextoname((unsigned)ifindex, ifname))
+		snprintf(ifname, sizeof(ifname), "#%d", ifindex);
+	log_error("netlink: %s %s dev %s: %s%s", what, arg, ifname,
+		  strerror(err), why);
+	return ZT_EIO;
+}
+
+int zt_nl_set_mtu(struct zt_nl *nl, int ifindex, uint32_t mtu)
+{
+	union nl_msg m;
+	struct ifinfomsg *ifi = msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
+	char arg[16];
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	msg_attr(&m, IFLA_MTU, &mtu, sizeof(mtu));
+	snprintf(arg, sizeof(arg), "%u", mtu);
+	return request(nl, &m, ifindex, "set mtu", arg, 0);
+}
+
+int zt_nl_set_up(struct zt_nl *nl, int ifindex)
+{
+	union nl_msg m;
+	struct ifinfomsg *ifi = msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return request(nl, &m, ifindex, "set link", "up", 0);
+}
+
+static size_t addr_len(const struct zt_cidr *c)
+{
+	if (c->family == AF_INET && c->prefix <= 32)
+		return 4;
+	if (c->family == AF_INET6 && c->prefix <= 128)
+		return 16;
+	return 0;
+}
+
+int zt_nl_add_addr(struct zt_nl *nl, int ifindex, const struct zt_cidr *a)
+{
+	union nl_msg m;
+	struct ifaddrmsg *ifa = msg_init(
+		&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof(*ifa));
+	char s[ZT_CIDR_STRLEN];
+	size_t len = addr_len(a);
+
+	zt_nl_cidr_str(a, s, sizeof(s));
+	if (len == 0) {
+		log_error("netlink: add address %s: bad family or prefix", s);
+		return ZT_EIO;
+	}
+	ifa->ifa_family = a->family;
+	ifa->ifa_prefixlen = a->prefix;
+	ifa->ifa_index = (unsigned)ifindex;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	/* Without NODAD the address stays "tentative" for a second or more
+	 * and cannot be used as a source; there is no one else on a TUN. */
+	if (a->family == AF_INET6)
+		ifa->ifa_flags = IFA_F_NODAD;
+	msg_attr(&m, IFA_LOCAL, a->addr, len);
+	msg_attr(&m, IFA_ADDRESS, a->addr, len);
+	return request(nl, &m, ifindex, "add address", s, 0);
+}
+
+/* Builds and runs RTM_NEWROUTE or RTM_DELROUTE for c via ifindex. */
+static int route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c,
+		 int add)
+{
+	union nl_msg m;
+	struct rtmsg *rtm = msg_init(&m, add ? RTM_NEWROUTE : RTM_DELROUTE,
+				     add ? NLM_F_CREATE | NLM_F_REPLACE : 0,
+				     sizeof(*rtm));
+	struct zt_cidr dst = *c;
+	uint32_t oif = (uint32_t)ifindex;
+	char s[ZT_CIDR_STRLEN];
+	size_t len = addr_len(c);
+
+	zt_nl_cidr_str(c, s, sizeof(s));
+	if (len == 0) {
+		log_error("netlink: route %s: bad family or prefix", s);
+		return ZT_EIO;
+	}
+	/* The kernel refuses IPv4 destinations with host bits set. */
+	for (size_t i = 0; i < len; i++) {
+		size_t bits = (size_t)c->prefix > i * 8 ? c->prefix - i * 8 : 0;
+
+		if (bits < 8)
+			dst.addr[i] &= (uint8_t)(0xff00 >> bits);
+	}
+	rtm->rtm_family = c->family;
+	rtm->rtm_dst_len = c->prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	/* On delete, "nowhere" matches any scope; the protocol still limits
+	 * the match to routes we added, not the kernel's own. */
+	rtm->rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE;
+	rtm->rtm_type = RTN_UNICAST;
+	msg_attr(&m, RTA_DST, dst.addr, len);
+	msg_attr(&m, RTA_OIF, &oif, sizeof(oif));
+	return request(nl, &m, ifindex, add ? "add route" : "delete route", s,
+		       add ? 0 : ESRCH);
+}
+
+int zt_nl_add_route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c)
+{
+	return route(nl, ifindex, c, 1);
+}
+
+int zt_nl_del_route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c)
+{
+	return route(nl, ifindex, c, 0);
+}
