@@ -184,6 +184,8 @@ int zt_netstack_listen_ref(struct zt_netstack *ns, uint16_t port)
 		}
 	l = calloc(1, sizeof(*l));
 	pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+	if (pcb)
+		ip_set_option(pcb, SOF_REUSEADDR);
 	if (!l || !pcb || tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
 		if (pcb)
 			tcp_abort(pcb);

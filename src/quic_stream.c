@@ -104,14 +104,19 @@ int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 		       uint64_t app_error, void *ud, void *sud)
 {
 	struct zt_qconn *c = ud;
-	struct zt_stream *s = zt_stream_find(c, sid);
+	struct zt_stream *s;
 
+	/* The application first: it finds its state through the stream. */
+	if (c->ep->cfg.cb.stream_closed)
+		c->ep->cfg.cb.stream_closed(c, sid,
+					    (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)
+						    ? app_error : 0,
+					    c->ep->cfg.ud);
+	s = zt_stream_find(c, sid);
 	if (s)
 		stream_unlink(c, s);
 	if (!ngtcp2_conn_is_local_stream(conn, sid))
 		ngtcp2_conn_extend_max_streams_bidi(conn, 1);
-	if (c->ep->cfg.cb.stream_closed)
-		c->ep->cfg.cb.stream_closed(c, sid, app_error, c->ep->cfg.ud);
 	return 0;
 }
 

@@ -244,8 +244,9 @@ static int session_connect(struct asession *s)
 
 	if (s->n_addrs == 0)
 		return ZT_ENOTFOUND;
-	/* Announced addresses in turn: the observed (public) one first. */
-	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr++ % s->n_addrs], &ss);
+	/* The observed (public) address first; the next one only after an
+	 * attempt failed (see zt_aflows_closed). */
+	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr % s->n_addrs], &ss);
 	rv = zt_ep_connect(d->ep, &d->net.pio, (struct sockaddr *)&ss, len,
 			   NULL, ZT_ROLE_CONNECTOR, s, &s->c, zt_now());
 	if (rv != 0)
@@ -316,6 +317,7 @@ void zt_aflows_closed(struct zt_aflows *af, struct zt_qconn *c,
 		 s->up ? "lost" : "failed", ci->reason[0] ? ": " : "",
 		 ci->reason);
 	s->c = NULL;
+	s->next_addr = s->up ? 0 : s->next_addr + 1;
 	s->up = 0;
 	/* Its flows die with it: RST to the applications, which will retry
 	 * and get a fresh session. */
@@ -389,8 +391,14 @@ static void flow_reset_app(struct aflow *f, const char *why)
 	}
 	if (f->s && f->s->c && f->sid >= 0)
 		zt_qconn_stream_reset(f->s->c, f->sid, ZT_FLOW_ERR_RESET);
-	if (f->state >= A_HANDSHAKE)
+	if (f->state >= A_HANDSHAKE) {
 		flow_log_end(f, why);
+	} else if (why) {
+		char d[64];
+
+		log_warn("flow tcp -> %s (%s) failed: %s",
+			 zt_addr_str(&f->dst, d, sizeof(d)), f->service, why);
+	}
 	flow_free(f);
 }
 
@@ -443,6 +451,21 @@ static void flow_new(struct zt_aflows *af, const struct zt_pkt *p,
 		flow_send_header(f);
 }
 
+/* Both directions finished at the application: let lwIP finish the TCP
+ * close on its own, and forget the pcb. */
+static void flow_app_done(struct aflow *f)
+{
+	if (!f->pcb || !f->app_fin || !f->fin_to_app)
+		return;
+	tcp_arg(f->pcb, NULL);
+	tcp_recv(f->pcb, NULL);
+	tcp_sent(f->pcb, NULL);
+	tcp_err(f->pcb, NULL);
+	if (tcp_close(f->pcb) != ERR_OK)
+		tcp_abort(f->pcb);
+	f->pcb = NULL;
+}
+
 /* Moves connector bytes into lwIP as far as its send buffer allows; what
  * went in is credited back to the connector (backpressure). */
 static void flow_drain_to_app(struct aflow *f)
@@ -480,10 +503,12 @@ static void flow_drain_to_app(struct aflow *f)
 	if (!f->ph && f->conn_fin && !f->fin_to_app && f->pcb) {
 		f->fin_to_app = 1;
 		tcp_shutdown(f->pcb, 0, 1);
+		flow_app_done(f);
 	}
 	if (!f->ph && f->stream_done && f->fin_to_app)
 		flow_free(f);
 }
+
 
 static void credit_app(struct aflow *f)
 {
@@ -507,8 +532,10 @@ static err_t lw_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
 		return ERR_OK;
 	}
 	if (!p) {
+		log_debug("flow %s: application sent FIN", f->service);
 		f->app_fin = 1;
 		zt_qconn_stream_send(c, f->sid, NULL, 0, 1);
+		flow_app_done(f);
 		return ERR_OK;
 	}
 	for (struct pbuf *q = p; q; q = q->next)
@@ -537,6 +564,15 @@ static void lw_err(void *arg, err_t err)
 	if (!f)
 		return;
 	f->pcb = NULL; /* lwIP freed it */
+	if (err == ERR_CLSD) {
+		/* Both sides closed cleanly; our FIN is on the stream already. */
+		if (f->s && f->s->c && f->sid >= 0)
+			zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
+		flow_log_end(f, NULL);
+		f->sid = -1;
+		flow_free(f);
+		return;
+	}
 	if (f->s && f->s->c && f->sid >= 0)
 		zt_qconn_stream_reset(f->s->c, f->sid, ZT_FLOW_ERR_RESET);
 	flow_log_end(f, "reset by application");
@@ -634,8 +670,10 @@ void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
 			f->ph = p;
 		f->pt = p;
 	}
-	if (fin)
+	if (fin) {
+		log_debug("flow %s: connector sent FIN", f->service);
 		f->conn_fin = 1;
+	}
 	flow_drain_to_app(f);
 }
 
@@ -655,6 +693,8 @@ void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
 
 	if (!f)
 		return;
+	log_debug("flow %s: stream closed (%llu)", f->service,
+		  (unsigned long long)app_error);
 	f->sid = -1;
 	if (app_error) {
 		flow_reset_app(f, "reset by target");

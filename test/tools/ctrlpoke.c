@@ -14,6 +14,8 @@
 #include <ngtcp2/ngtcp2_crypto_wolfssl.h>
 
 #include "ctrl.h"
+#include "flowhdr.h"
+#include "pkt.h"
 #include "daemon.h"
 #include "err.h"
 #include "log.h"
@@ -21,6 +23,7 @@
 
 struct poke {
 	const char *mode;
+	const char *service;
 	int expect; /* app error code expected, -1 = handshake failure,
 		       -2 = success (OBSERVED_ADDRESS received) */
 	int result;
@@ -80,6 +83,22 @@ static void on_est(struct zt_qconn *c, void *ud)
 	strcpy(hello.u.hello.software, "ctrlpoke");
 	if (zt_qconn_stream_open(c, &sid) != 0)
 		return;
+	if (!strcmp(p->mode, "flow")) {
+		/* Straight to a connector, skipping the agent's own policy. */
+		struct zt_flow_hdr h = { .proto = ZT_IPPROTO_TCP };
+		uint8_t b[ZT_FLOW_HDR_MAX];
+		size_t n;
+
+		h.dst.family = AF_INET;
+		h.dst.port = 80;
+		h.dst.ip[0] = 100;
+		h.dst.ip[1] = 64;
+		h.dst.ip[2] = 1;
+		snprintf(h.service, sizeof(h.service), "%s", p->service);
+		n = zt_flow_hdr_encode(&h, b, sizeof(b));
+		send_raw(c, sid, b, n);
+		return;
+	}
 	if (!strcmp(p->mode, "register")) {
 		send_msg(c, sid, &hello);
 		send_msg(c, sid, &reg);
@@ -111,6 +130,16 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 	struct zt_ctrl_msg m;
 
 	zt_qconn_stream_consumed(c, sid, n);
+	if (!strcmp(p->mode, "flow")) {
+		char what[96];
+
+		if (n == 0)
+			return;
+		snprintf(what, sizeof(what), "connector answered %u (%s)", d[0],
+			 zt_flow_status_name(d[0]));
+		finish(p, d[0] == p->expect ? 0 : 1, what);
+		return;
+	}
 	zt_ctrl_reader_feed(&p->rd, d, n);
 	while (zt_ctrl_reader_next(&p->rd, &m) == 0) {
 		if (m.type == ZT_CTRL_OBSERVED_ADDRESS && p->expect == -2)
@@ -155,7 +184,9 @@ static int tls_nocert(struct zt_tls *t, const char *ca)
 int main(int argc, char **argv)
 {
 	const char *ca = NULL, *cert = NULL, *key = NULL, *relay = NULL;
-	struct poke p = { .mode = "ok", .expect = -2, .result = 1 };
+	struct poke p = { .mode = "ok", .expect = -2, .result = 1,
+			  .service = "wiki" };
+	int role = ZT_ROLE_RELAY;
 	struct zt_ep_config ec = { 0 };
 	struct zt_tls tls;
 	struct zt_addr any = { .family = AF_INET };
@@ -163,7 +194,7 @@ int main(int argc, char **argv)
 	char host[64];
 	int o, port;
 
-	while ((o = getopt(argc, argv, "a:c:k:r:m:e:")) != -1) {
+	while ((o = getopt(argc, argv, "a:c:k:r:m:e:s:R")) != -1) {
 		switch (o) {
 		case 'a': ca = optarg; break;
 		case 'c': cert = optarg; break;
@@ -171,12 +202,15 @@ int main(int argc, char **argv)
 		case 'r': relay = optarg; break;
 		case 'm': p.mode = optarg; break;
 		case 'e': p.expect = atoi(optarg); break;
+		case 's': p.service = optarg; break;
+		case 'R': role = ZT_ROLE_CONNECTOR; break;
 		default: return 2;
 		}
 	}
 	if (!ca || !relay || sscanf(relay, "%63[^:]:%d", host, &port) != 2 ||
 	    inet_pton(AF_INET, host, &ra.sin_addr) != 1) {
-		fprintf(stderr, "usage: ctrlpoke -a CA [-c CERT -k KEY] -r IP:PORT -m MODE -e CODE\n");
+		fprintf(stderr, "usage: ctrlpoke -a CA [-c CERT -k KEY] -r IP:PORT -m MODE -e CODE [-R -s SERVICE]\n"
+			"  -R: the server is a connector (mode flow: -e is the expected flow status)\n");
 		return 2;
 	}
 	ra.sin_port = htons((uint16_t)port);
@@ -199,7 +233,8 @@ int main(int argc, char **argv)
 	p.deadline.data = &p;
 	uv_timer_start(&p.deadline, on_deadline, 10000, 0);
 	zt_ep_connect(p.ep, &p.net.pio, (struct sockaddr *)&ra, sizeof(ra),
-		      host, ZT_ROLE_RELAY, NULL, &p.c, zt_now());
+		      role == ZT_ROLE_RELAY ? host : NULL, role, NULL, &p.c,
+		      zt_now());
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 	zt_ep_free(p.ep);
 	zt_ctrl_reader_free(&p.rd);
