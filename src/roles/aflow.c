@@ -96,12 +96,15 @@ static void flow_unhash(struct zt_aflows *af, struct aflow *f)
 		}
 }
 
+static void ns_output(void *ud, const struct iovec *iov, int cnt);
+static void poll_update(struct zt_aflows *af);
+
 static void write_tun(struct zt_aflows *af, const uint8_t *p, size_t n)
 {
 	struct iovec v = { (void *)p, n };
 
 	if (n)
-		af->src.ops->write(&af->src, &v, 1);
+		ns_output(af, &v, 1);
 }
 
 static const char *proto_str(int p)
@@ -803,9 +806,19 @@ static void poll_stop(struct zt_aflows *af)
 static void poll_update(struct zt_aflows *af)
 {
 	int fd = af->src.ops->fd(&af->src);
+	int ev = UV_READABLE;
 
-	if (fd == af->poll_fd)
+	/* The shim backend queues output when its socket is full: poll for
+	 * writability only while something waits. */
+	if (af->src.ops->pending && af->src.ops->pending(&af->src))
+		ev |= UV_WRITABLE;
+	if (fd == af->poll_fd && (fd < 0 || ev == af->poll_events))
 		return;
+	if (fd == af->poll_fd && af->poll) {
+		af->poll_events = ev;
+		uv_poll_start(af->poll, ev, poll_cb);
+		return;
+	}
 	poll_stop(af);
 	af->poll_fd = fd;
 	if (fd < 0)
@@ -817,13 +830,16 @@ static void poll_update(struct zt_aflows *af)
 		return;
 	uv_poll_init(af->d->loop, af->poll, fd);
 	af->poll->data = af;
-	uv_poll_start(af->poll, UV_READABLE, poll_cb);
+	af->poll_events = ev;
+	uv_poll_start(af->poll, ev, poll_cb);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct zt_aflows *af = h->data;
 
+	if ((events & UV_WRITABLE) && af->src.ops->flush)
+		af->src.ops->flush(&af->src);
 	/* A bounded batch per wake-up so other events get their turn. */
 	for (int i = 0; i < 256; i++) {
 		ssize_t n = af->src.ops->read(&af->src, af->rbuf, sizeof(af->rbuf));
@@ -840,6 +856,9 @@ static void ns_output(void *ud, const struct iovec *iov, int cnt)
 	struct zt_aflows *af = ud;
 
 	af->src.ops->write(&af->src, iov, cnt);
+	if (af->src.ops->pending && af->poll_events == UV_READABLE &&
+	    af->src.ops->pending(&af->src))
+		poll_update(af);
 }
 
 static const struct zt_netstack_ops ns_ops = {

@@ -29,7 +29,7 @@ struct zt_aflows {
 	struct zt_netstack ns;
 	struct zt_pktsrc src;
 	uv_poll_t *poll;
-	int poll_fd;
+	int poll_fd, poll_events;
 	struct zt_synth *synth;
 	struct asession *sessions;
 	struct aflow **table; /* 4-tuple hash */
