@@ -28,7 +28,7 @@ jq_ok agent '.relays[0].state == "up" and (.relays[0].observed_address | startsw
 jq_ok connector '.relays[0].state == "up" and (.relays[0].observed_address | startswith("10.77.0.2:"))' ||
 	lab_fail "connector observed address"
 wait_for 5 "relay counts" jq_ok relay '.agents == 1 and .connectors == 1'
-jq_ok relay '[.peers[] | select(.role=="connector")][0].services == 2' || lab_fail "relay registry"
+jq_ok relay '[.peers[] | select(.role=="connector")][0].services == 3' || lab_fail "relay registry"
 "$BIN" status --socket "$LAB/run/agent.sock" | grep -q "wiki" || lab_fail "text status"
 perm=$(stat -c %a "$LAB/run/agent.sock")
 case $perm in ?00) ;; *) lab_fail "status socket mode $perm (group/other access)" ;; esac
@@ -48,7 +48,7 @@ lab_start relay
 # with a stateless reset it can still compute (the secret derives from its
 # key), so they reconnect at once instead of waiting for the idle timeout.
 wait_for 30 "both peers registered with the new relay" jq_ok relay '.agents == 1 and .connectors == 1'
-wait_for 10 "agent catalog" jq_ok agent '.relays[0].state == "up" and (.catalog | length == 1)'
+wait_for 10 "agent catalog" jq_ok agent '.relays[0].state == "up" and (.catalog | length == 2)'
 grep -q "stateless reset" "$LAB/agent.log" || lab_fail "agent did not see a stateless reset"
 
 lab_log "SIGHUP with a broken config keeps the old one running"

@@ -22,7 +22,7 @@ now=$(date +%s)
 lab_start relay
 lab_start connector
 lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 1'
+wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
 
 poke() { # mode expect cert-prefix(or -) [ca]
 	if [ "$3" = - ]; then
@@ -66,7 +66,7 @@ lab_log "unknown message type: UNKNOWN (3)"
 poke unknown 3 "$P/agent" || lab_fail "unknown"
 
 lab_log "the real agent and connector were not disturbed"
-jq_ok agent '.relays[0].state == "up" and (.catalog | length == 1)' || lab_fail "agent disturbed"
+jq_ok agent '.relays[0].state == "up" and (.catalog | length == 2)' || lab_fail "agent disturbed"
 jq_ok connector '.relays[0].state == "up"' || lab_fail "connector disturbed"
 kill -0 "$(lab_pid relay)" || lab_fail "relay died"
 

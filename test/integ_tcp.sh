@@ -26,7 +26,7 @@ wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null
 lab_start relay
 lab_start connector
 lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 1'
+wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
 
 lab_log "curl by hostname through the tunnel"
 out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl"

@@ -48,8 +48,12 @@ struct aflow {
 	struct asession *s;
 	int64_t sid;
 	int state;
+	uint8_t proto;         /* ZT_IPPROTO_TCP or _UDP */
 	struct zt_addr src, dst;
 	char service[ZT_NAME_MAX];
+	struct pend *uq;       /* UDP payloads waiting for the connector's OK */
+	size_t uq_n;
+	uint64_t last_ns;
 	uint8_t *syn;
 	size_t syn_len;
 	struct tcp_pcb *pcb;
@@ -73,13 +77,14 @@ static size_t tuple_hash(const struct zt_addr *s, const struct zt_addr *d,
 	return (size_t)(h & (nb - 1));
 }
 
-static struct aflow *flow_find(struct zt_aflows *af, const struct zt_addr *s,
-			       const struct zt_addr *d)
+static struct aflow *flow_find(struct zt_aflows *af, int proto,
+			       const struct zt_addr *s, const struct zt_addr *d)
 {
 	struct aflow *f = af->table[tuple_hash(s, d, af->nbuckets)];
 
 	for (; f; f = f->next)
-		if (zt_addr_equal(&f->src, s) && zt_addr_equal(&f->dst, d))
+		if (f->proto == proto && zt_addr_equal(&f->src, s) &&
+		    zt_addr_equal(&f->dst, d))
 			return f;
 	return NULL;
 }
@@ -227,7 +232,7 @@ static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
 /* --- sessions to connectors --- */
 
 static void flow_free(struct aflow *f);
-static void flow_send_header(struct aflow *f);
+static int flow_send_header(struct aflow *f);
 static void flow_reset_app(struct aflow *f, const char *why);
 
 static struct asession *session_find(struct zt_aflows *af, const char *name)
@@ -340,8 +345,8 @@ static void flow_log_end(struct aflow *f, const char *why)
 {
 	char s[64], d[64];
 
-	log_info("flow end: tcp %s -> %s (%s): up %llu B, down %llu B, %.2f s%s%s",
-		 zt_addr_str(&f->src, s, sizeof(s)),
+	log_info("flow end: %s %s -> %s (%s): up %llu B, down %llu B, %.2f s%s%s",
+		 proto_str(f->proto), zt_addr_str(&f->src, s, sizeof(s)),
 		 zt_addr_str(&f->dst, d, sizeof(d)), f->service,
 		 (unsigned long long)f->up, (unsigned long long)f->down,
 		 (double)(uv_hrtime() - f->start_ns) / 1e9, why ? ": " : "",
@@ -368,6 +373,12 @@ static void flow_free(struct aflow *f)
 		struct pend *p = f->ph;
 
 		f->ph = p->next;
+		free(p);
+	}
+	while (f->uq) {
+		struct pend *p = f->uq;
+
+		f->uq = p->next;
 		free(p);
 	}
 	flow_unhash(af, f);
@@ -399,15 +410,16 @@ static void flow_reset_app(struct aflow *f, const char *why)
 	} else if (why) {
 		char d[64];
 
-		log_warn("flow tcp -> %s (%s) failed: %s",
+		log_warn("flow %s -> %s (%s) failed: %s", proto_str(f->proto),
 			 zt_addr_str(&f->dst, d, sizeof(d)), f->service, why);
 	}
 	flow_free(f);
 }
 
-static void flow_send_header(struct aflow *f)
+/* Returns 0, or -1 when the flow failed and was freed. */
+static int flow_send_header(struct aflow *f)
 {
-	struct zt_flow_hdr h = { .proto = ZT_IPPROTO_TCP, .dst = f->dst };
+	struct zt_flow_hdr h = { .proto = f->proto, .dst = f->dst };
 	uint8_t buf[ZT_FLOW_HDR_MAX];
 	size_t n;
 
@@ -415,26 +427,34 @@ static void flow_send_header(struct aflow *f)
 	n = zt_flow_hdr_encode(&h, buf, sizeof(buf));
 	if (n == 0 || zt_qconn_stream_open(f->s->c, &f->sid) != 0) {
 		flow_reset_app(f, "cannot open a stream");
-		return;
+		return -1;
 	}
 	zt_qconn_stream_set_user(f->s->c, f->sid, f);
 	zt_qconn_stream_send(f->s->c, f->sid, buf, n, 0);
 	f->state = A_WAIT_REPLY;
+	return 0;
 }
 
-static void flow_new(struct zt_aflows *af, const struct zt_pkt *p,
-		     const uint8_t *raw, size_t len,
-		     const struct zt_catalog_entry *e)
+static struct aflow *flow_new(struct zt_aflows *af, const struct zt_pkt *p,
+			      const uint8_t *raw, size_t len,
+			      const struct zt_catalog_entry *e)
 {
 	struct aflow *f = calloc(1, sizeof(*f));
 	size_t b;
 
-	if (!f || !(f->syn = malloc(len))) {
-		free(f);
-		return;
+	if (!f)
+		return NULL;
+	if (p->proto == ZT_IPPROTO_TCP) {
+		f->syn = malloc(len);
+		if (!f->syn) {
+			free(f);
+			return NULL;
+		}
+		memcpy(f->syn, raw, len);
+		f->syn_len = len;
 	}
-	memcpy(f->syn, raw, len);
-	f->syn_len = len;
+	f->proto = p->proto;
+	f->last_ns = uv_hrtime();
 	f->af = af;
 	f->sid = -1;
 	f->src = p->src;
@@ -448,10 +468,11 @@ static void flow_new(struct zt_aflows *af, const struct zt_pkt *p,
 	f->s = session_get(af, e);
 	if (!f->s) {
 		flow_reset_app(f, "no address for the connector");
-		return;
+		return NULL;
 	}
-	if (f->s->up)
-		flow_send_header(f);
+	if (f->s->up && flow_send_header(f) != 0)
+		return NULL;
+	return f;
 }
 
 /* Both directions finished at the application: let lwIP finish the TCP
@@ -601,7 +622,7 @@ static int lw_accepted(void *ud, struct tcp_pcb *pcb)
 	}
 	dst.port = pcb->local_port;
 	src.port = pcb->remote_port;
-	f = flow_find(af, &src, &dst);
+	f = flow_find(af, ZT_IPPROTO_TCP, &src, &dst);
 	if (!f || f->state != A_HANDSHAKE)
 		return -1;
 	zt_netstack_listen_unref(&af->ns, f->dst.port);
@@ -616,6 +637,118 @@ static int lw_accepted(void *ud, struct tcp_pcb *pcb)
 	return 0;
 }
 
+/* --- UDP flows: payloads as DATAGRAM frames prefixed with the flow id --- */
+
+#define UDP_QUEUE_MAX 32
+#define UDP_IDLE_NS (60ULL * 1000000000ULL)
+
+static void udp_send(struct aflow *f, const uint8_t *d, size_t n)
+{
+	uint8_t *buf = f->af->dgbuf;
+	size_t pl;
+
+	if (!f->s || !f->s->c || n + 8 > sizeof(f->af->dgbuf))
+		return;
+	pl = zt_flow_dgram_put(buf, 8, f->sid);
+	memcpy(buf + pl, d, n);
+	if (zt_qconn_send_datagram(f->s->c, buf, pl + n) == 0)
+		f->up += n;
+}
+
+static void udp_flush_queue(struct aflow *f)
+{
+	while (f->uq) {
+		struct pend *p = f->uq;
+
+		f->uq = p->next;
+		udp_send(f, p->data, p->len);
+		free(p);
+	}
+	f->uq_n = 0;
+}
+
+static void udp_packet(struct zt_aflows *af, const struct zt_pkt *p,
+		       const uint8_t *raw, size_t len)
+{
+	struct aflow *f = flow_find(af, ZT_IPPROTO_UDP, &p->src, &p->dst);
+	const struct zt_catalog_entry *e;
+	const char *why = NULL;
+	struct pend *q;
+
+	if (!f) {
+		e = policy(af, p, &why);
+		if (!e) {
+			deny_other(af, p, raw, len, why);
+			return;
+		}
+		f = flow_new(af, p, raw, len, e);
+		if (!f)
+			return;
+	}
+	f->last_ns = uv_hrtime();
+	if (f->state == A_OPEN) {
+		udp_send(f, p->payload, p->payload_len);
+		return;
+	}
+	/* Until the connector said yes: a few packets wait, then drop. */
+	if (f->uq_n >= UDP_QUEUE_MAX)
+		return;
+	q = malloc(sizeof(*q) + p->payload_len);
+	if (!q)
+		return;
+	q->next = NULL;
+	q->len = p->payload_len;
+	memcpy(q->data, p->payload, p->payload_len);
+	struct pend **pp = &f->uq;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = q;
+	f->uq_n++;
+}
+
+void zt_aflows_datagram(struct zt_aflows *af, struct zt_qconn *c,
+			const uint8_t *d, size_t n)
+{
+	int64_t sid;
+	size_t pl = zt_flow_dgram_get(d, n, &sid), out;
+	struct aflow *f;
+
+	if (!pl)
+		return;
+	f = zt_qconn_stream_user(c, sid);
+	if (!f || f->proto != ZT_IPPROTO_UDP || f->state != A_OPEN)
+		return;
+	out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), &f->dst, &f->src,
+			       d + pl, n - pl);
+	if (out) {
+		f->down += n - pl;
+		f->last_ns = uv_hrtime();
+		write_tun(af, af->dgout, out);
+	}
+}
+
+/* Idle UDP flows end: the stream's FIN tells the connector. */
+static void sweep_cb(uv_timer_t *t)
+{
+	struct zt_aflows *af = t->data;
+	uint64_t now = uv_hrtime();
+
+	for (size_t b = 0; b < af->nbuckets; b++)
+		for (struct aflow *f = af->table[b], *n; f; f = n) {
+			n = f->next;
+			if (f->proto != ZT_IPPROTO_UDP ||
+			    now - f->last_ns < UDP_IDLE_NS)
+				continue;
+			if (f->s && f->s->c && f->sid >= 0) {
+				zt_qconn_stream_send(f->s->c, f->sid, NULL, 0, 1);
+				zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
+			}
+			flow_log_end(f, "idle");
+			f->sid = -1;
+			flow_free(f);
+		}
+}
+
 /* The connector's one-byte answer: go ahead with the handshake, or RST. */
 static void flow_reply(struct aflow *f, uint8_t status)
 {
@@ -623,10 +756,15 @@ static void flow_reply(struct aflow *f, uint8_t status)
 	char d[64];
 
 	if (status != ZT_FLOW_OK) {
-		log_info("deny tcp -> %s (%s): connector: %s",
-			 zt_addr_str(&f->dst, d, sizeof(d)), f->service,
-			 zt_flow_status_name(status));
+		log_info("deny %s -> %s (%s): connector: %s",
+			 proto_str(f->proto), zt_addr_str(&f->dst, d, sizeof(d)),
+			 f->service, zt_flow_status_name(status));
 		flow_reset_app(f, NULL);
+		return;
+	}
+	if (f->proto == ZT_IPPROTO_UDP) {
+		f->state = A_OPEN;
+		udp_flush_queue(f);
 		return;
 	}
 	if (zt_netstack_listen_ref(&f->af->ns, f->dst.port) != 0 ||
@@ -706,6 +844,10 @@ void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
 	f->stream_done = 1;
 	if (f->state == A_OPEN)
 		flow_log_end(f, NULL);
+	if (f->proto == ZT_IPPROTO_UDP) {
+		flow_free(f);
+		return;
+	}
 	flow_drain_to_app(f);
 }
 
@@ -735,7 +877,7 @@ static int is_local_noise(const struct zt_pkt *p)
 static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 		       const uint8_t *raw, size_t len)
 {
-	struct aflow *f = flow_find(af, &p->src, &p->dst);
+	struct aflow *f = flow_find(af, ZT_IPPROTO_TCP, &p->src, &p->dst);
 	const struct zt_catalog_entry *e;
 	const char *why = NULL;
 
@@ -783,9 +925,13 @@ static void packet_in(struct zt_aflows *af, const uint8_t *raw, size_t len)
 		tcp_packet(af, &p, raw, len);
 		return;
 	}
-	/* UDP and ICMP flows are not carried yet: refuse visibly. */
+	if (p.proto == ZT_IPPROTO_UDP) {
+		udp_packet(af, &p, raw, len);
+		return;
+	}
+	/* ICMP flows are not carried yet: refuse visibly. */
 	if (policy(af, &p, &why))
-		why = "udp/icmp flows are not supported yet";
+		why = "icmp is not carried yet";
 	deny_other(af, &p, raw, len, why);
 }
 
@@ -917,6 +1063,10 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 		return rv;
 	if ((rv = zt_netstack_init(&af->ns, d->loop, &ns_ops, af)) != 0)
 		return rv;
+	uv_timer_init(d->loop, &af->sweep);
+	af->sweep.data = af;
+	uv_timer_start(&af->sweep, sweep_cb, 5000, 5000);
+	af->sweep_on = 1;
 	poll_update(af);
 	return 0;
 }
@@ -935,6 +1085,8 @@ void zt_aflows_stop(struct zt_aflows *af)
 		free(s);
 	}
 	poll_stop(af);
+	if (af->sweep_on)
+		uv_close((uv_handle_t *)&af->sweep, NULL);
 	if (af->src.ops)
 		af->src.ops->close(&af->src);
 	if (af->table)
@@ -1008,14 +1160,15 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 			zt_addr_str(&f->src, s, sizeof(s));
 			zt_addr_str(&f->dst, d, sizeof(d));
 			if (json)
-				zt_sb_printf(b, "%s{\"proto\":\"tcp\",\"src\":\"%s\",\"dst\":\"%s\","
+				zt_sb_printf(b, "%s{\"proto\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
 					     "\"service\":\"%s\",\"up\":%llu,\"down\":%llu,"
-					     "\"age_s\":%.1f}", first ? "" : ",", s, d,
+					     "\"age_s\":%.1f}", first ? "" : ",",
+					     proto_str(f->proto), s, d,
 					     f->service, (unsigned long long)f->up,
 					     (unsigned long long)f->down, age);
 			else
-				zt_sb_printf(b, "  tcp %s -> %s  %s  up %llu down %llu  %.1fs\n",
-					     s, d, f->service, (unsigned long long)f->up,
+				zt_sb_printf(b, "  %s %s -> %s  %s  up %llu down %llu  %.1fs\n",
+					     proto_str(f->proto), s, d, f->service, (unsigned long long)f->up,
 					     (unsigned long long)f->down, age);
 		}
 	if (json)

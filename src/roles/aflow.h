@@ -46,6 +46,10 @@ struct zt_aflows {
 	unsigned denylog_next;
 	uint8_t rbuf[65536];
 	uint8_t wbuf[2048];
+	uint8_t dgbuf[65536];
+	uint8_t dgout[65536];
+	uv_timer_t sweep;
+	int sweep_on;
 };
 
 int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d);
@@ -63,6 +67,8 @@ void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
 			    int64_t sid);
 void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
 			     int64_t sid, uint64_t app_error);
+void zt_aflows_datagram(struct zt_aflows *af, struct zt_qconn *c,
+			const uint8_t *d, size_t n);
 void zt_aflows_closed(struct zt_aflows *af, struct zt_qconn *c,
 		      const struct zt_close_info *ci);
 

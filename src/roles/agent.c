@@ -229,6 +229,13 @@ static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
 		zt_aflows_stream_acked(aflows(ud), c, sid);
 }
 
+static void on_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
+			void *ud)
+{
+	if (is_session(c) && aflows(ud))
+		zt_aflows_datagram(aflows(ud), c, d, n);
+}
+
 static void on_stream_closed(struct zt_qconn *c, int64_t sid,
 			     uint64_t app_error, void *ud)
 {
@@ -258,6 +265,7 @@ const struct zt_role_ops zt_agent_ops = {
 		.stream_data = on_data,
 		.stream_acked = on_acked,
 		.stream_closed = on_stream_closed,
+		.datagram = on_datagram,
 		.closed = on_closed,
 	},
 };

@@ -32,13 +32,14 @@ struct cflow {
 	struct zt_flow_hdr hdr;
 	char target[ZT_HOST_MAX + 16];
 	uv_tcp_t tcp;
+	uv_udp_t *udp;        /* UDP flows */
 	uv_connect_t creq;
 	uv_getaddrinfo_t gai;
 	uv_timer_t timer;
 	uv_shutdown_t sreq;
 	int handles;          /* open uv handles; freed when 0 */
 	int reading, paused, agent_fin, target_eof, gai_busy;
-	uint64_t up, down, start_ns;
+	uint64_t up, down, start_ns, last_ns;
 	const char *end_reason;
 };
 
@@ -61,8 +62,8 @@ static void flow_log_end(struct cflow *f)
 	const char *who = f->sess ? zt_qconn_peer(f->sess->c)->name : "?";
 	double secs = (double)(uv_hrtime() - f->start_ns) / 1e9;
 
-	log_info("flow end: %s tcp %s -> %s: up %llu B, down %llu B, %.2f s (%s)",
-		 who, f->hdr.service, f->target[0] ? f->target : "-",
+	log_info("flow end: %s %s %s -> %s: up %llu B, down %llu B, %.2f s (%s)",
+		 who, f->udp ? "udp" : "tcp", f->hdr.service, f->target[0] ? f->target : "-",
 		 (unsigned long long)f->up, (unsigned long long)f->down, secs,
 		 f->end_reason ? f->end_reason : "closed");
 }
@@ -92,6 +93,15 @@ static void handle_closed(uv_handle_t *h)
 		free(f);
 }
 
+static void udp_closed(uv_handle_t *h)
+{
+	struct cflow *f = h->data;
+
+	free(h);
+	if (--f->handles == 0)
+		free(f);
+}
+
 /* Ends the flow: logs once, closes the handles; freed when they are. */
 static void flow_finish(struct cflow *f, const char *reason, int rst_tcp)
 {
@@ -104,6 +114,8 @@ static void flow_finish(struct cflow *f, const char *reason, int rst_tcp)
 	f->state = F_DONE;
 	flow_unlink(f);
 	uv_close((uv_handle_t *)&f->timer, handle_closed);
+	if (f->udp)
+		uv_close((uv_handle_t *)f->udp, udp_closed);
 	if (f->gai_busy)
 		uv_cancel((uv_req_t *)&f->gai);
 	if (uv_is_closing((uv_handle_t *)&f->tcp))
@@ -209,6 +221,67 @@ static void dial_timeout(uv_timer_t *t)
 	refuse(f, ZT_FLOW_UNREACHABLE, "connect timed out");
 }
 
+static void udp_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	struct cflow *f = h->data;
+
+	/* Room for the flow id in front of the payload. */
+	b->base = (char *)f->cf->rbuf + 8;
+	b->len = sizeof(f->cf->rbuf) - 8;
+}
+
+static void udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b,
+		     const struct sockaddr *from, unsigned flags)
+{
+	struct cflow *f = u->data;
+	uint8_t *p = (uint8_t *)b->base;
+	size_t pl;
+
+	if (n <= 0 || !f->sess || f->state != F_OPEN)
+		return;
+	/* The prefix is written right before the payload: no copy. */
+	pl = zt_flow_dgram_put(f->cf->dgbuf, sizeof(f->cf->dgbuf), f->sid);
+	memcpy(p - pl, f->cf->dgbuf, pl);
+	if (zt_qconn_send_datagram(f->sess->c, p - pl, pl + (size_t)n) == 0)
+		f->down += (uint64_t)n;
+	f->last_ns = uv_hrtime();
+}
+
+static int udp_open(struct cflow *f, const struct sockaddr *to)
+{
+	int rv;
+
+	f->udp = malloc(sizeof(*f->udp));
+	if (!f->udp)
+		return UV_ENOMEM;
+	uv_udp_init(f->cf->loop, f->udp);
+	f->udp->data = f;
+	f->handles++;
+	rv = uv_udp_connect(f->udp, to);
+	if (rv == 0)
+		rv = uv_udp_recv_start(f->udp, udp_alloc, udp_recv);
+	if (rv != 0)
+		return rv;
+	f->state = F_OPEN;
+	f->last_ns = uv_hrtime();
+	uv_timer_stop(&f->timer);
+	reply(f, ZT_FLOW_OK);
+	return 0;
+}
+
+/* A datagram from the agent for flow sid. */
+static void udp_to_target(struct cflow *f, const uint8_t *d, size_t n)
+{
+	uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
+
+	if (!f->udp || f->state != F_OPEN)
+		return;
+	/* Datagrams stay unreliable end to end: a full socket drops. */
+	if (uv_udp_try_send(f->udp, &b, 1, NULL) >= 0)
+		f->up += n;
+	f->last_ns = uv_hrtime();
+}
+
 static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct cflow *f = req->data;
@@ -228,6 +301,15 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		f->reading = -1;
 		refuse(f, ZT_FLOW_UNREACHABLE, "target name did not resolve");
 		uv_freeaddrinfo(res);
+		return;
+	}
+	if (f->hdr.proto == ZT_IPPROTO_UDP) {
+		rv = udp_open(f, res->ai_addr);
+		uv_freeaddrinfo(res);
+		if (rv == 0)
+			return;
+		f->reading = -1;
+		refuse(f, ZT_FLOW_UNREACHABLE, uv_strerror(rv));
 		return;
 	}
 	f->creq.data = f;
@@ -287,6 +369,8 @@ static void flow_dial(struct cflow *f, const struct zt_service *svc)
 	int in_cidr = zt_service_has_addr(svc, &f->hdr.dst);
 	int rv;
 
+	if (f->hdr.proto == ZT_IPPROTO_UDP)
+		hints.ai_socktype = SOCK_DGRAM;
 	pick_target(svc, f, in_cidr, host, sizeof(host), port, sizeof(port));
 	snprintf(f->target, sizeof(f->target), "%s:%s", host, port);
 	f->state = F_DIAL;
@@ -318,7 +402,8 @@ static void flow_open(struct cflow *f)
 		refuse(f, ZT_FLOW_DENIED, "identity not in the allow list");
 		return;
 	}
-	if (f->hdr.proto != ZT_IPPROTO_TCP ||
+	if ((f->hdr.proto != ZT_IPPROTO_TCP &&
+	     f->hdr.proto != ZT_IPPROTO_UDP) ||
 	    !zt_service_match(svc, f->hdr.proto, f->hdr.dst.port)) {
 		refuse(f, ZT_FLOW_NO_SERVICE, "protocol or port not served");
 		return;
@@ -459,6 +544,16 @@ static void on_stream_data(struct zt_cflows *cf, struct csession *s,
 		}
 		return;
 	}
+	if (f->udp) {
+		/* UDP payloads travel as datagrams; the stream only says when
+		 * the agent is done with the flow. */
+		zt_qconn_stream_consumed(s->c, sid, n);
+		if (fin) {
+			zt_qconn_stream_send(s->c, sid, NULL, 0, 1);
+			flow_finish(f, "closed", 0);
+		}
+		return;
+	}
 	to_target(f, d, n, fin);
 }
 
@@ -487,6 +582,11 @@ static void on_stream_closed(struct csession *s, int64_t sid,
 
 /* --- sessions --- */
 
+static void sweep_cb(uv_timer_t *t)
+{
+	zt_cflows_sweep(t->data, uv_hrtime());
+}
+
 void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 		    const struct zt_config *cfg)
 {
@@ -494,6 +594,9 @@ void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 	cf->loop = loop;
 	cf->cfg = cfg;
 	cf->max_flows = 4096;
+	uv_timer_init(loop, &cf->sweep);
+	cf->sweep.data = cf;
+	uv_timer_start(&cf->sweep, sweep_cb, 5000, 5000);
 }
 
 void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c)
@@ -551,6 +654,34 @@ void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
 	on_stream_data(cf, s, sid, d, n, fin);
 }
 
+void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
+			const uint8_t *d, size_t n)
+{
+	int64_t sid;
+	size_t pl = zt_flow_dgram_get(d, n, &sid);
+	struct cflow *f;
+
+	if (!pl || !zt_qconn_user(c))
+		return;
+	f = zt_qconn_stream_user(c, sid);
+	if (f && f->udp)
+		udp_to_target(f, d + pl, n - pl);
+}
+
+/* UDP flows end after a minute without traffic either way. */
+void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now)
+{
+	for (struct csession *s = cf->sessions; s; s = s->next)
+		for (struct cflow *f = s->flows, *n; f; f = n) {
+			n = f->next;
+			if (f->udp && f->state == F_OPEN &&
+			    now - f->last_ns > ZT_UDP_IDLE_NS) {
+				zt_qconn_stream_send(s->c, f->sid, NULL, 0, 1);
+				flow_finish(f, "idle", 0);
+			}
+		}
+}
+
 void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
 			    int64_t sid)
 {
@@ -571,6 +702,7 @@ void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
 
 void zt_cflows_stop(struct zt_cflows *cf)
 {
+	uv_close((uv_handle_t *)&cf->sweep, NULL);
 	while (cf->sessions) {
 		zt_qconn_set_user(cf->sessions->c, NULL);
 		session_free(cf, cf->sessions);

@@ -15,8 +15,12 @@ struct zt_cflows {
 	const struct zt_config *cfg; /* services; follows reloads */
 	struct csession *sessions;
 	size_t max_flows;            /* per agent */
-	uint8_t rbuf[65536];         /* TCP read buffer shared by flows */
+	uint8_t rbuf[65536];         /* read buffer shared by flows */
+	uint8_t dgbuf[8];
+	uv_timer_t sweep;
 };
+
+#define ZT_UDP_IDLE_NS (60ULL * 1000000000ULL)
 
 void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 		    const struct zt_config *cfg);
@@ -30,6 +34,9 @@ void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
 			    int64_t sid);
 void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
 			     int64_t sid, uint64_t app_error);
+void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
+			const uint8_t *d, size_t n);
+void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now);
 void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json);
 
 #endif

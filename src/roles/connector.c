@@ -161,6 +161,15 @@ static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
 		zt_cflows_stream_acked(&k->flows, c, sid);
 }
 
+static void on_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
+			void *ud)
+{
+	struct connector *k = ((struct zt_daemon *)ud)->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_datagram(&k->flows, c, d, n);
+}
+
 static void on_stream_closed(struct zt_qconn *c, int64_t sid,
 			     uint64_t app_error, void *ud)
 {
@@ -195,6 +204,7 @@ const struct zt_role_ops zt_connector_ops = {
 		.stream_data = on_data,
 		.stream_acked = on_acked,
 		.stream_closed = on_stream_closed,
+		.datagram = on_datagram,
 		.closed = on_closed,
 	},
 };

@@ -1,0 +1,66 @@
+#!/bin/sh
+# UDP flows as QUIC DATAGRAMs: a DNS query to a DNS server behind the
+# connector, a UDP echo, a burst of datagrams, and a UDP destination outside
+# the catalog refused with ICMP unreachable.
+set -eu
+. "$(dirname "$0")/lib/lab.sh"
+lab_init "$1"
+lab_pki
+lab_conf
+lab_target
+lab_bg "$(lab_ns target)" udp python3 "$(dirname "$0")/tools/udpsrv.py" 10.77.1.2
+lab_start relay
+lab_start connector
+lab_start agent
+wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+dns=$(lab_in_agent dig +short +time=2 +tries=1 dns.corp.internal)
+lab_log "dns.corp.internal = $dns"
+
+lab_log "DNS query to the target network's DNS server through the tunnel"
+ans=$(lab_in_agent dig +short +time=2 +tries=3 "@$dns" intranet.corp.internal) || lab_fail "dig"
+[ "$ans" = 10.77.1.53 ] || lab_fail "DNS answer '$ans'"
+
+lab_log "UDP echo: 200 datagrams of 1000 bytes"
+got=$(lab_in_agent python3 - "$dns" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], 7))
+ok = 0
+for i in range(200):
+    msg = (b"%05d" % i) * 200
+    s.send(msg)
+    try:
+        if s.recv(2000) == msg:
+            ok += 1
+    except socket.timeout:
+        pass
+print(ok)
+PY
+)
+lab_log "echoed $got of 200"
+[ "$got" -ge 198 ] || lab_fail "only $got of 200 echoes"
+jq_ok agent '[.flows[] | select(.proto == "udp")] | length >= 1' || lab_fail "no UDP flow in status"
+
+lab_log "UDP to a port outside the service: ICMP unreachable, logged"
+lab_in_agent python3 - "$dns" <<'PY' || lab_fail "no ICMP unreachable"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], 9999))
+try:
+    s.send(b"x")
+    s.recv(10)
+    sys.exit(1)
+except socket.timeout:
+    sys.exit(1)
+except OSError as e:
+    # ICMP "administratively prohibited" reaches a connected socket as
+    # EHOSTUNREACH: the application learned at once.
+    sys.exit(0 if e.errno in (113, 111) else 1)
+PY
+grep -q "deny udp .* -> $dns:9999: port or protocol not in the service" "$LAB/agent.log" ||
+	lab_fail "no deny log line"
+lab_stop agent TERM
+lab_stop connector TERM
+lab_log "PASS"
