@@ -510,3 +510,30 @@ size_t zt_pkt_build_udp(uint8_t *out, size_t cap, const struct zt_addr *src,
 		put16(u + 6, 0xffff);
 	return total;
 }
+
+size_t zt_pkt_build_icmp(uint8_t *out, size_t cap, const struct zt_addr *src,
+			 const struct zt_addr *dst, const uint8_t *msg,
+			 size_t len)
+{
+	size_t hl, total;
+	int v6;
+	uint8_t *m;
+
+	if (!addrs_ok(src, dst) || len < 8)
+		return 0;
+	v6 = src->family == AF_INET6;
+	hl = ip_hdr_len(src);
+	if (len > 0xffff - (v6 ? 0 : hl))
+		return 0;
+	total = hl + len;
+	if (cap < total)
+		return 0;
+	put_ip(out, src, dst, v6 ? ZT_IPPROTO_ICMPV6 : ZT_IPPROTO_ICMP, len);
+	m = out + hl;
+	memcpy(m, msg, len);
+	put16(m + 2, 0);
+	/* ICMPv4 sums the message only; ICMPv6 adds the pseudo-header. */
+	put_l4_csum(m, len, 2, src, dst, v6 ? ZT_IPPROTO_ICMPV6 : ZT_IPPROTO_ICMP,
+		    v6);
+	return total;
+}

@@ -69,4 +69,10 @@ size_t zt_pkt_build_udp(uint8_t *out, size_t cap, const struct zt_addr *src,
 			const struct zt_addr *dst, const uint8_t *payload,
 			size_t len);
 
+/* Builds an IPv4 ICMP or IPv6 ICMPv6 packet around msg (type, code, a
+ * checksum field that is recomputed, and the rest), e.g. an echo reply. */
+size_t zt_pkt_build_icmp(uint8_t *out, size_t cap, const struct zt_addr *src,
+			 const struct zt_addr *dst, const uint8_t *msg,
+			 size_t len);
+
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # UDP flows as QUIC DATAGRAMs: a DNS query to a DNS server behind the
-# connector, a UDP echo, a burst of datagrams, and a UDP destination outside
-# the catalog refused with ICMP unreachable.
+# connector, a UDP echo, a burst of datagrams, a UDP destination outside the
+# catalog refused with ICMP unreachable, and ping to a service address
+# answered by the real target through the connector's ICMP socket.
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
 lab_init "$1"
@@ -61,6 +62,15 @@ except OSError as e:
 PY
 grep -q "deny udp .* -> $dns:9999: port or protocol not in the service" "$LAB/agent.log" ||
 	lab_fail "no deny log line"
+lab_log "ping a service address: answered by the real target"
+# Unprivileged ICMP sockets for the connector (root would not need it, but
+# the connector should not need root).
+ip netns exec "$(lab_ns conn)" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+wiki=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
+lab_in_agent ping -c 3 -i 0.2 -W 2 "$wiki" >"$LAB/ping.out" || lab_fail "ping $wiki"
+grep -q "3 received" "$LAB/ping.out" || lab_fail "ping: $(tail -2 "$LAB/ping.out")"
+lab_log "$(grep rtt "$LAB/ping.out")"
+
 lab_stop agent TERM
 lab_stop connector TERM
 lab_log "PASS"

@@ -642,6 +642,7 @@ static int lw_accepted(void *ud, struct tcp_pcb *pcb)
 #define UDP_QUEUE_MAX 32
 #define UDP_IDLE_NS (60ULL * 1000000000ULL)
 
+/* UDP flows carry the payload; ICMP echo flows the whole ICMP message. */
 static void udp_send(struct aflow *f, const uint8_t *d, size_t n)
 {
 	uint8_t *buf = f->af->dgbuf;
@@ -670,7 +671,9 @@ static void udp_flush_queue(struct aflow *f)
 static void udp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 		       const uint8_t *raw, size_t len)
 {
-	struct aflow *f = flow_find(af, ZT_IPPROTO_UDP, &p->src, &p->dst);
+	struct aflow *f = flow_find(af, p->proto, &p->src, &p->dst);
+	const uint8_t *data = p->proto == ZT_IPPROTO_UDP ? p->payload : p->l4;
+	size_t dlen = p->proto == ZT_IPPROTO_UDP ? p->payload_len : p->l4_len;
 	const struct zt_catalog_entry *e;
 	const char *why = NULL;
 	struct pend *q;
@@ -687,18 +690,18 @@ static void udp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 	}
 	f->last_ns = uv_hrtime();
 	if (f->state == A_OPEN) {
-		udp_send(f, p->payload, p->payload_len);
+		udp_send(f, data, dlen);
 		return;
 	}
 	/* Until the connector said yes: a few packets wait, then drop. */
 	if (f->uq_n >= UDP_QUEUE_MAX)
 		return;
-	q = malloc(sizeof(*q) + p->payload_len);
+	q = malloc(sizeof(*q) + dlen);
 	if (!q)
 		return;
 	q->next = NULL;
-	q->len = p->payload_len;
-	memcpy(q->data, p->payload, p->payload_len);
+	q->len = dlen;
+	memcpy(q->data, data, dlen);
 	struct pend **pp = &f->uq;
 	while (*pp)
 		pp = &(*pp)->next;
@@ -716,10 +719,24 @@ void zt_aflows_datagram(struct zt_aflows *af, struct zt_qconn *c,
 	if (!pl)
 		return;
 	f = zt_qconn_stream_user(c, sid);
-	if (!f || f->proto != ZT_IPPROTO_UDP || f->state != A_OPEN)
+	if (!f || f->proto == ZT_IPPROTO_TCP || f->state != A_OPEN)
 		return;
-	out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), &f->dst, &f->src,
-			       d + pl, n - pl);
+	if (f->proto == ZT_IPPROTO_ICMP) {
+		uint8_t *m = af->dgbuf;
+
+		/* An echo reply: the connector's socket had its own id; the
+		 * application waits for the one it sent. */
+		if (n - pl < 8 || n - pl > sizeof(af->dgbuf) || d[pl] != 0)
+			return;
+		memcpy(m, d + pl, n - pl);
+		m[4] = (uint8_t)(f->src.port >> 8);
+		m[5] = (uint8_t)f->src.port;
+		out = zt_pkt_build_icmp(af->dgout, sizeof(af->dgout), &f->dst,
+					&f->src, m, n - pl);
+	} else {
+		out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), &f->dst,
+				       &f->src, d + pl, n - pl);
+	}
 	if (out) {
 		f->down += n - pl;
 		f->last_ns = uv_hrtime();
@@ -736,7 +753,7 @@ static void sweep_cb(uv_timer_t *t)
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
-			if (f->proto != ZT_IPPROTO_UDP ||
+			if (f->proto == ZT_IPPROTO_TCP ||
 			    now - f->last_ns < UDP_IDLE_NS)
 				continue;
 			if (f->s && f->s->c && f->sid >= 0) {
@@ -762,7 +779,7 @@ static void flow_reply(struct aflow *f, uint8_t status)
 		flow_reset_app(f, NULL);
 		return;
 	}
-	if (f->proto == ZT_IPPROTO_UDP) {
+	if (f->proto != ZT_IPPROTO_TCP) {
 		f->state = A_OPEN;
 		udp_flush_queue(f);
 		return;
@@ -844,7 +861,7 @@ void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
 	f->stream_done = 1;
 	if (f->state == A_OPEN)
 		flow_log_end(f, NULL);
-	if (f->proto == ZT_IPPROTO_UDP) {
+	if (f->proto != ZT_IPPROTO_TCP) {
 		flow_free(f);
 		return;
 	}
@@ -906,7 +923,6 @@ static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 static void packet_in(struct zt_aflows *af, const uint8_t *raw, size_t len)
 {
 	struct zt_pkt p;
-	const char *why = NULL;
 	int r = zt_pkt_parse(&p, raw, len);
 
 	if (r != ZT_PKT_OK) {
@@ -925,14 +941,17 @@ static void packet_in(struct zt_aflows *af, const uint8_t *raw, size_t len)
 		tcp_packet(af, &p, raw, len);
 		return;
 	}
-	if (p.proto == ZT_IPPROTO_UDP) {
+	if (p.proto == ZT_IPPROTO_UDP ||
+	    (p.proto == ZT_IPPROTO_ICMP && p.icmp_type == 8)) {
 		udp_packet(af, &p, raw, len);
 		return;
 	}
-	/* ICMP flows are not carried yet: refuse visibly. */
-	if (policy(af, &p, &why))
-		why = "icmp is not carried yet";
-	deny_other(af, &p, raw, len, why);
+	if (p.proto == ZT_IPPROTO_ICMP || p.proto == ZT_IPPROTO_ICMPV6) {
+		/* Other ICMP (errors, replies, ICMPv6 echo): not flows. */
+		if (p.proto == ZT_IPPROTO_ICMPV6 && p.icmp_type == 128)
+			deny_other(af, &p, raw, len, "no IPv6 services");
+		return;
+	}
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events);

@@ -6,6 +6,8 @@
 #include "cflow.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +65,11 @@ static void flow_log_end(struct cflow *f)
 	double secs = (double)(uv_hrtime() - f->start_ns) / 1e9;
 
 	log_info("flow end: %s %s %s -> %s: up %llu B, down %llu B, %.2f s (%s)",
-		 who, f->udp ? "udp" : "tcp", f->hdr.service, f->target[0] ? f->target : "-",
+		 who,
+		 f->hdr.proto == ZT_IPPROTO_TCP	  ? "tcp"
+		 : f->hdr.proto == ZT_IPPROTO_UDP ? "udp"
+						  : "icmp",
+		 f->hdr.service, f->target[0] ? f->target : "-",
 		 (unsigned long long)f->up, (unsigned long long)f->down, secs,
 		 f->end_reason ? f->end_reason : "closed");
 }
@@ -247,16 +253,36 @@ static void udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b,
 	f->last_ns = uv_hrtime();
 }
 
+/* UDP flows get a connected UDP socket; ICMP echo flows an unprivileged
+ * ICMP socket ("ping socket"), which libuv drives like a UDP one. */
 static int udp_open(struct cflow *f, const struct sockaddr *to)
 {
-	int rv;
+	int rv, fd = -1;
 
+	if (f->hdr.proto == ZT_IPPROTO_ICMP) {
+		fd = socket(to->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    to->sa_family == AF_INET6 ? IPPROTO_ICMPV6
+						      : IPPROTO_ICMP);
+		if (fd < 0) {
+			log_warn("icmp: no unprivileged ICMP socket here "
+				 "(net.ipv4.ping_group_range): %s",
+				 strerror(errno));
+			return UV_EACCES;
+		}
+	}
 	f->udp = malloc(sizeof(*f->udp));
-	if (!f->udp)
+	if (!f->udp) {
+		if (fd >= 0)
+			close(fd);
 		return UV_ENOMEM;
+	}
 	uv_udp_init(f->cf->loop, f->udp);
 	f->udp->data = f;
 	f->handles++;
+	if (fd >= 0 && (rv = uv_udp_open(f->udp, fd)) != 0) {
+		close(fd);
+		return rv;
+	}
 	rv = uv_udp_connect(f->udp, to);
 	if (rv == 0)
 		rv = uv_udp_recv_start(f->udp, udp_alloc, udp_recv);
@@ -303,7 +329,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		uv_freeaddrinfo(res);
 		return;
 	}
-	if (f->hdr.proto == ZT_IPPROTO_UDP) {
+	if (f->hdr.proto != ZT_IPPROTO_TCP) {
 		rv = udp_open(f, res->ai_addr);
 		uv_freeaddrinfo(res);
 		if (rv == 0)
@@ -369,7 +395,7 @@ static void flow_dial(struct cflow *f, const struct zt_service *svc)
 	int in_cidr = zt_service_has_addr(svc, &f->hdr.dst);
 	int rv;
 
-	if (f->hdr.proto == ZT_IPPROTO_UDP)
+	if (f->hdr.proto != ZT_IPPROTO_TCP)
 		hints.ai_socktype = SOCK_DGRAM;
 	pick_target(svc, f, in_cidr, host, sizeof(host), port, sizeof(port));
 	snprintf(f->target, sizeof(f->target), "%s:%s", host, port);
@@ -402,9 +428,7 @@ static void flow_open(struct cflow *f)
 		refuse(f, ZT_FLOW_DENIED, "identity not in the allow list");
 		return;
 	}
-	if ((f->hdr.proto != ZT_IPPROTO_TCP &&
-	     f->hdr.proto != ZT_IPPROTO_UDP) ||
-	    !zt_service_match(svc, f->hdr.proto, f->hdr.dst.port)) {
+	if (!zt_service_match(svc, f->hdr.proto, f->hdr.dst.port)) {
 		refuse(f, ZT_FLOW_NO_SERVICE, "protocol or port not served");
 		return;
 	}
