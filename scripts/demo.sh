@@ -1,8 +1,9 @@
 #!/bin/sh
-# `make demo`: a relay, a connector and an agent in three network
-# namespaces, using the example configs in conf/. Shows the agent
-# discovering the connector's services, the connector leaving and coming
-# back, then cleans everything up.
+# `make demo`: a relay, a connector, an agent and a private web server in
+# four network namespaces, using the example configs in conf/. Shows the
+# agent discovering the connector's services, a real request by name through
+# the tunnel, a denied one, the connector leaving and coming back, then
+# cleans everything up.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/build/ztnad}
@@ -17,7 +18,13 @@ lab_pki
 "$BIN" pki show "$LAB/pki/agent.crt" | sed 's/^/    /'
 lab_conf
 
-say "Starting relay (10.77.0.1), connector (10.77.0.2), agent (10.77.0.3)"
+lab_target
+mkdir -p "$LAB/www"
+echo "Welcome to the corp wiki (served from 10.77.1.2, a network only the connector reaches)" >"$LAB/www/index.html"
+lab_bg "$(lab_ns target)" http python3 "$ROOT/test/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
+wait_for 10 "the web server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/
+
+say "Starting relay (10.77.0.1), connector (10.77.0.2, next to 10.77.1.0/24), agent (10.77.0.3)"
 lab_start relay
 lab_start connector
 lab_start agent
@@ -29,6 +36,18 @@ say "ztnad status on the connector"
 "$BIN" status --socket "$LAB/run/connector.sock" | sed 's/^/    /'
 say "ztnad status on the agent (alice, group engineering: sees wiki, not db)"
 "$BIN" status --socket "$LAB/run/agent.sock" | sed 's/^/    /'
+
+say "On the agent's machine: curl http://wiki.corp.internal/"
+echo "    \$ getent hosts wiki.corp.internal   # answered by the agent's DNS stub"
+lab_in_agent getent hosts wiki.corp.internal | sed 's/^/    /'
+echo "    \$ curl http://wiki.corp.internal/"
+lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/ | sed 's/^/    /'
+echo "    \$ curl http://wiki.corp.internal:8080/   # a port the service does not publish"
+lab_in_agent curl -sS --max-time 5 http://wiki.corp.internal:8080/ 2>&1 | sed 's/^/    /' || true
+echo "    \$ ztnad status (agent): the session and flows"
+"$BIN" status --socket "$LAB/run/agent.sock" | sed -n '/^dropped/,$p' | sed 's/^/    /'
+echo "    connector log:"
+grep "flow end\|agent .* connected" "$LAB/connector.log" | sed 's/^/    /'
 
 say "The connector stops: its services leave the agent's catalog"
 lab_stop connector TERM

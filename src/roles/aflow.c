@@ -1060,7 +1060,8 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 	af->table = calloc(af->nbuckets, sizeof(*af->table));
 	if (!af->table)
 		return ZT_ENOMEM;
-	rv = zt_synth_new(&af->synth, 0x64400000u, 10, 256,
+	/* 100.64.0.x is ours (tunnel, DNS stub): names start at 100.64.1.1. */
+	rv = zt_synth_new(&af->synth, 0x64400000u, 10, 257,
 			  600ULL * 1000000000ULL);
 	if (rv != 0)
 		return rv;

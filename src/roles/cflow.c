@@ -635,7 +635,7 @@ void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c)
 	s->next = cf->sessions;
 	cf->sessions = s;
 	zt_qconn_set_user(c, s);
-	log_info("agent %s connected", zt_qconn_label(c));
+	log_info("%s connected", zt_qconn_label(c));
 }
 
 static void session_free(struct zt_cflows *cf, struct csession *s)
@@ -661,7 +661,7 @@ void zt_cflows_session_closed(struct zt_cflows *cf, struct zt_qconn *c,
 
 	if (!s)
 		return;
-	log_info("agent %s disconnected%s%s", zt_qconn_label(c),
+	log_info("%s disconnected%s%s", zt_qconn_label(c),
 		 ci->reason[0] ? ": " : "", ci->reason);
 	session_free(cf, s);
 }
