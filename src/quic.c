@@ -334,6 +334,17 @@ static int validate_address(struct zt_ep *ep, struct zt_pathio *pio,
 	return 2;
 }
 
+#define ZT_MAX_HANDSHAKING 1024
+
+static size_t handshaking(struct zt_ep *ep)
+{
+	size_t n = 0;
+
+	for (struct zt_qconn *c = ep->conns; c; c = c->next)
+		n += c->state == ZT_QCONN_HANDSHAKE;
+	return n;
+}
+
 static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 			  const struct sockaddr *remote, socklen_t remote_len,
 			  const uint8_t *data, size_t len, uint64_t now)
@@ -352,6 +363,12 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 
 	if (!ep->cfg.accept_roles || ngtcp2_accept(&hd, data, len) != 0)
 		return;
+	/* A bound on connections still in their handshake: each costs a TLS
+	 * object for up to the handshake timeout. */
+	if (handshaking(ep) >= ZT_MAX_HANDSHAKING) {
+		log_debug("quic: too many handshakes in progress, dropping");
+		return;
+	}
 	v = validate_address(ep, pio, remote, remote_len, &hd, &odcid, now);
 	if (v == 0)
 		return;

@@ -276,8 +276,12 @@ void zt_qconn_read(struct zt_qconn *c, struct zt_pathio *pio,
 	int rv;
 
 	if (c->state == ZT_QCONN_CLOSING) {
-		/* Repeat our CONNECTION_CLOSE for a peer that missed it. */
-		if (c->close_pkt)
+		/* Repeat our CONNECTION_CLOSE for a peer that missed it, but
+		 * only on the 1st, 2nd, 4th, 8th... packet and only to the
+		 * path's address: no amplifier for spoofed sources. */
+		c->close_rx++;
+		if (c->close_pkt && (c->close_rx & (c->close_rx - 1)) == 0 &&
+		    zt_qconn_remote_is(c, remote, remote_len))
 			pio->ops->send(pio, remote, remote_len, c->close_pkt,
 				       c->close_len);
 		return;

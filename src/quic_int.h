@@ -73,6 +73,7 @@ struct zt_qconn {
 	struct zt_addr last_remote;
 	uint8_t *close_pkt;
 	size_t close_len;
+	uint64_t close_rx;       /* packets received while closing */
 	uint64_t close_deadline;
 	struct zt_close_info ci;
 	int ci_reported;

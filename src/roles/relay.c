@@ -110,6 +110,16 @@ static void push_catalog(struct relay *r, struct peer *a)
 	rv = build_catalog(r, a, &m);
 	if (rv == 0)
 		rv = zt_ctrl_encode(&m, &buf, &len);
+	/* Too big for one message (many large services): send what fits,
+	 * rather than nothing, and say so. */
+	while (rv == ZT_ETOOBIG && m.u.catalog.n > 0) {
+		m.u.catalog.n = m.u.catalog.n * 3 / 4;
+		rv = zt_ctrl_encode(&m, &buf, &len);
+		if (rv == 0)
+			log_warn("relay: catalog for %s truncated to %zu services "
+				 "(message size limit)",
+				 zt_qconn_label(a->c), m.u.catalog.n);
+	}
 	if (rv != 0) {
 		log_error("relay: cannot build the catalog for %s: %s",
 			  zt_qconn_label(a->c), zt_strerror(rv));

@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# run-bench.sh — data-plane benchmark of ztnad against the plain routed path,
+# in the network-namespace lab of the integration tests (test/lib/lab.sh).
+#
+#   sudo bench/run-bench.sh                 # RUNS=3 DUR=10
+#   sudo RUNS=1 DUR=5 bench/run-bench.sh    # quick look
+#
+# One run builds the lab once (relay 10.77.0.1, connector 10.77.0.2, agent
+# 10.77.0.3, target 10.77.1.2 behind the connector), starts iperf3 -s and a
+# TCP echo server (bench/echo.py) on the target, and then, RUNS times and
+# interleaved so that both paths see the same machine noise:
+#   plain  the agent namespace reaches 10.77.1.2 through kernel routing
+#          (route via the connector namespace, ip_forward on there);
+#   ztnad  the agent namespace reaches perf.corp.internal (the agent's DNS
+#          stub answers a synthetic address; TUN -> lwIP -> QUIC stream ->
+#          connector -> TCP to 10.77.1.2).
+# Per path and run: iperf3 1 stream, iperf3 -P 4, 1-byte TCP request/response
+# (tcprr.py) and the same request/response while an iperf3 single stream runs.
+# For ztnad also: agent and connector CPU (% of one core over each iperf3 run,
+# /proc/PID/stat utime+stime), peak RSS (VmHWM) after the runs, and the
+# agent's RSS with FLOWS idle TCP flows open. Medians over RUNS are printed.
+#
+# env: RUNS (default 3), DUR (iperf3 seconds, default 10, at most 10),
+#      FLOWS (idle flows, default 1000), OUT (results directory, default
+#      /tmp/ztnad-bench: raw.tsv, table.md, iperf3 JSON, daemon logs).
+# Needs root, iperf3, python3, jq, iproute2, dig. Not part of `make test`.
+# Everything it starts is stopped by PID; the namespaces are removed on exit
+# (also on Ctrl-C) by lab_cleanup.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+REPO=$(dirname "$HERE")
+ZTNAD=$REPO/build/ztnad
+RUNS=${RUNS:-3}
+DUR=${DUR:-10}
+FLOWS=${FLOWS:-1000}
+OUT=${OUT:-/tmp/ztnad-bench}
+RR_N=100      # request/response samples per measurement
+RR_GAP=0.005  # seconds between samples
+TGT=10.77.1.2 # the target namespace (iperf3 :5201, echo :7777)
+NAME=perf.corp.internal
+
+say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+die() {
+	echo "run-bench: $*" >&2
+	exit 1
+}
+
+case $RUNS in '' | *[!0-9]*) die "RUNS must be a positive integer" ;; esac
+case $DUR in '' | *[!0-9]*) die "DUR must be a positive integer (seconds)" ;; esac
+case $FLOWS in '' | *[!0-9]*) die "FLOWS must be a positive integer" ;; esac
+[ "$RUNS" -ge 1 ] || die "RUNS must be at least 1"
+[ "$DUR" -ge 1 ] || die "DUR must be at least 1"
+[ "$DUR" -le 10 ] || {
+	say "DUR=$DUR capped at 10 s"
+	DUR=10
+}
+[ -x "$ZTNAD" ] || die "$ZTNAD is missing or not executable; build it first: cd $REPO && make build"
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces): sudo $0"
+PY=$(command -v python3) || die "python3 is missing"
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3 # no pyenv shim start-up in timings
+for b in ip iperf3 jq dig timeout ss awk; do
+	command -v "$b" >/dev/null || die "$b is missing (apt-get install iperf3 jq dnsutils iproute2)"
+done
+# The idle-flow test holds FLOWS sockets in the client, the connector and the
+# echo server; daemons and servers inherit this limit.
+ulimit -n $((FLOWS * 2 + 4096)) 2>/dev/null || ulimit -n hard 2>/dev/null ||
+	say "warning: could not raise the open-file limit (now $(ulimit -n))"
+
+# shellcheck source=../test/lib/lab.sh
+. "$REPO/test/lib/lab.sh"
+LAB_ROOT=$REPO
+lab_init "$ZTNAD"
+
+# ---------- our own processes (clients), stopped by PID ----------
+BENCH_PIDS=""
+CLEANING=0
+bench_cleanup() {
+	local rc=${1:-$?} p
+	[ "$CLEANING" = 1 ] && return
+	CLEANING=1
+	trap - INT TERM
+	# timeout(1) forwards TERM to the command it runs; KILL would orphan it.
+	for p in $BENCH_PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $BENCH_PIDS; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -d "${LAB:-}" ]; then
+		mkdir -p "$OUT/logs"
+		cp "$LAB"/*.log "$LAB"/*.ini "$OUT/logs/" 2>/dev/null
+	fi
+	(exit "$rc")
+	lab_cleanup # kills the daemons and servers (LAB_PIDS), deletes the namespaces, exits
+}
+trap 'bench_cleanup' EXIT
+trap 'say "interrupted"; bench_cleanup 130' INT
+trap 'bench_cleanup 143' TERM
+
+# bg_start FILE CMD...: runs CMD in the background with output to FILE and
+# sets BG_PID. bg_wait PID: waits for it (a trapped signal interrupts wait).
+bg_start() {
+	local f=$1
+	shift
+	"$@" >"$f" 2>&1 &
+	BG_PID=$!
+	BENCH_PIDS="$BENCH_PIDS $BG_PID"
+}
+bg_wait() {
+	local st=0
+	wait "$1" || st=$?
+	BENCH_PIDS=$(echo "$BENCH_PIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+	return $st
+}
+bg_run() { # FILE CMD...: foreground-like, but interruptible
+	bg_start "$@"
+	bg_wait "$BG_PID"
+}
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime+stime
+hostbusy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+now() { date +%s.%N; }
+kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null; } # PID FIELD -> kB
+HZ=$(getconf CLK_TCK)
+rm -rf "$OUT/json" "$OUT/logs"
+mkdir -p "$OUT/json" || die "cannot create $OUT"
+RAW=$OUT/raw.tsv
+: >"$RAW"
+rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; } # path run metric value
+TNS=$(lab_ns target)
+ANS=$(lab_ns agent)
+CNS=$(lab_ns conn)
+alive() { kill -0 "$(lab_pid agent)" 2>/dev/null && kill -0 "$(lab_pid connector)" 2>/dev/null; }
+
+# ---------- lab ----------
+say "machine: nproc=$(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+say "RUNS=$RUNS DUR=${DUR}s FLOWS=$FLOWS; $(iperf3 --version | head -n 1); ztnad $ZTNAD; results in $OUT"
+lab_pki
+lab_conf
+lab_target
+cat >>"$LAB/connector.ini" <<'EOF'
+
+# Added by bench/run-bench.sh: iperf3 and the TCP echo on the target.
+[service perf]
+hostname = perf.corp.internal
+ports = 5201, 7777
+protocol = tcp
+allow = group:engineering
+target = 10.77.1.2
+EOF
+
+lab_bg "$TNS" iperf3 iperf3 -s -B "$TGT" -p 5201
+lab_bg "$TNS" echo "$PY" "$HERE/echo.py" "$TGT" 7777
+srv_up() { ip netns exec "$TNS" ss -Hltn "sport = :$1" | grep -q .; }
+wait_for 10 "iperf3 server on $TGT:5201" srv_up 5201
+wait_for 10 "echo server on $TGT:7777" srv_up 7777
+
+# Plain routed path (bench only): agent -> connector namespace -> target.
+ip -n "$ANS" route add 10.77.1.0/24 via 10.77.0.2 || lab_fail "route in the agent namespace"
+ip netns exec "$CNS" sysctl -qw net.ipv4.ip_forward=1 || lab_fail "ip_forward in the connector namespace"
+wait_for 10 "plain path to $TGT:7777" ip netns exec "$ANS" timeout 5 "$PY" "$HERE/tcprr.py" "$TGT" 7777 1 0
+
+lab_start relay
+lab_start connector
+lab_start agent
+resolves() { ip netns exec "$ANS" dig +short +time=1 +tries=1 "$NAME" | grep -q '^100\.'; }
+wait_for 20 "$NAME resolving through the agent's DNS stub" resolves
+ADDR=$(ip netns exec "$ANS" dig +short +time=1 +tries=1 "$NAME" | head -n 1)
+say "$NAME = $ADDR (synthetic); agent pid $(lab_pid agent), connector pid $(lab_pid connector)"
+wait_for 15 "ztnad path to $NAME:7777" ip netns exec "$ANS" timeout 5 "$PY" "$HERE/tcprr.py" "$NAME" 7777 1 0
+rec ztnad 0 rss_start_kb "$(kb "$(lab_pid agent)" VmRSS)"
+rec ztnad 0 crss_start_kb "$(kb "$(lab_pid connector)" VmRSS)"
+rec ztnad 0 tun_mtu "$(ip -n "$ANS" -o link show | awk '/POINTOPOINT/ {for (i = 1; i < NF; i++) if ($i == "mtu") print $(i + 1)}' | head -n 1)"
+
+# ---------- measurements ----------
+# iperf_once PATH RUN TAG STREAMS HOST
+iperf_once() {
+	local p=$1 r=$2 tag=$3 n=$4 host=$5 j a0 c0 h0 t0 t1 el err
+	j=$OUT/json/$p.$r.$tag.json
+	a0=$(ticks "$(lab_pid agent)")
+	c0=$(ticks "$(lab_pid connector)")
+	h0=$(hostbusy)
+	t0=$(now)
+	bg_run "$j" timeout $((DUR + 20)) ip netns exec "$ANS" \
+		iperf3 -c "$host" -p 5201 -t "$DUR" -P "$n" -J --connect-timeout 5000
+	t1=$(now)
+	el=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+	err=$(jq -r '.error // empty' "$j" 2>/dev/null)
+	if [ -n "$err" ] || ! jq -e '.end.sum_received.bits_per_second' "$j" >/dev/null 2>&1; then
+		say "$p run $r $tag: iperf3 failed: ${err:-$(head -c 300 "$j")}"
+		rec "$p" "$r" "${tag}_mbps" NA
+		return 1
+	fi
+	rec "$p" "$r" "${tag}_mbps" "$(jq -r '.end.sum_received.bits_per_second / 1e6' "$j")"
+	rec "$p" "$r" "${tag}_retr" "$(jq -r '.end.sum_sent.retransmits // 0' "$j")"
+	rec "$p" "$r" "${tag}_host" "$(awk -v a="$h0" -v b="$(hostbusy)" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) / hz / el}')"
+	if [ "$p" = ztnad ]; then
+		rec "$p" "$r" "${tag}_cpu_agent" "$(awk -v a="$a0" -v b="$(ticks "$(lab_pid agent)")" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) * 100 / hz / el}')"
+		rec "$p" "$r" "${tag}_cpu_conn" "$(awk -v a="$c0" -v b="$(ticks "$(lab_pid connector)")" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) * 100 / hz / el}')"
+	fi
+	say "$p run $r $tag: $(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$j") Mbit/s"
+}
+
+# rr_once PATH RUN TAG HOST: 1-byte TCP request/response, RR_N samples.
+rr_once() {
+	local p=$1 r=$2 tag=$3 host=$4 f out
+	f=$LAB/rr.$p.$r.$tag.out
+	if bg_run "$f" timeout 30 ip netns exec "$ANS" "$PY" "$HERE/tcprr.py" "$host" 7777 "$RR_N" "$RR_GAP"; then
+		out=$(tail -n 1 "$f")
+		rec "$p" "$r" "${tag}_avg" "${out% *}"
+		rec "$p" "$r" "${tag}_p50" "${out#* }"
+		say "$p run $r $tag: avg/p50 $out ms"
+	else
+		say "$p run $r $tag: tcprr failed: $(tail -n 3 "$f" | tr '\n' ' ')"
+		rec "$p" "$r" "${tag}_avg" NA
+		rec "$p" "$r" "${tag}_p50" NA
+	fi
+}
+
+# load_rr PATH RUN HOST: request/response while an iperf3 single stream runs.
+load_rr() {
+	local p=$1 r=$2 host=$3 j ipid
+	j=$OUT/json/$p.$r.load.json
+	bg_start "$j" timeout $((DUR + 20)) ip netns exec "$ANS" \
+		iperf3 -c "$host" -p 5201 -t "$DUR" -P 1 -J --connect-timeout 5000
+	ipid=$BG_PID
+	sleep 1.5 # past slow start
+	rr_once "$p" "$r" rrload "$host"
+	kill -0 "$ipid" 2>/dev/null || say "$p run $r: iperf3 load ended before the request/response finished"
+	bg_wait "$ipid"
+	rec "$p" "$r" load_mbps "$(jq -r '.end.sum_received.bits_per_second / 1e6 // "NA"' "$j" 2>/dev/null || echo NA)"
+}
+
+for r in $(seq 1 "$RUNS"); do
+	for p in plain ztnad; do
+		[ $p = plain ] && host=$TGT || host=$NAME
+		say "== run $r/$RUNS, $p ($host)"
+		iperf_once $p "$r" st 1 "$host"
+		sleep 1
+		iperf_once $p "$r" p4 4 "$host"
+		sleep 1
+		rr_once $p "$r" rr "$host"
+		load_rr $p "$r" "$host"
+		sleep 1
+		alive || lab_fail "a ztnad daemon died during run $r ($p)"
+	done
+done
+
+rec ztnad 0 hwm_agent_kb "$(kb "$(lab_pid agent)" VmHWM)"
+rec ztnad 0 hwm_conn_kb "$(kb "$(lab_pid connector)" VmHWM)"
+
+# ---------- idle flows ----------
+say "== $FLOWS idle flows to $NAME:7777"
+base=$(kb "$(lab_pid agent)" VmRSS)
+cbase=$(kb "$(lab_pid connector)" VmRSS)
+rec ztnad 0 rss_before_idle_kb "$base"
+f=$LAB/idleflows.out
+bg_start "$f" ip netns exec "$ANS" "$PY" "$HERE/idleflows.py" "$NAME" 7777 "$FLOWS"
+ipid=$BG_PID
+n=0
+until grep -q '^READY' "$f" 2>/dev/null; do
+	kill -0 "$ipid" 2>/dev/null || break
+	n=$((n + 1))
+	[ $n -le 1800 ] || break # 180 s
+	sleep 0.1
+done
+if grep -q '^READY' "$f"; then
+	sleep 2 # let the daemons settle
+	summary=$(grep '^connected=' "$f")
+	say "idle flows: $summary"
+	rec ztnad 0 idle_summary "$summary"
+	rec ztnad 0 idle_connected "$(echo "$summary" | grep -o '^connected=[0-9]*' | cut -d= -f2)"
+	rec ztnad 0 idle_echoed "$(echo "$summary" | grep -o 'echoed=[0-9]*' | cut -d= -f2)"
+	rec ztnad 0 rss_idle_kb "$(kb "$(lab_pid agent)" VmRSS)"
+	rec ztnad 0 crss_idle_kb "$(kb "$(lab_pid connector)" VmRSS)"
+	rec ztnad 0 crss_before_idle_kb "$cbase"
+	rec ztnad 0 idle_agent_flows "$(lab_status agent | jq '.flows | length' 2>/dev/null || echo NA)"
+	rec ztnad 0 idle_conn_flows "$(lab_status connector | jq '[.agents[].flows[]] | length' 2>/dev/null || echo NA)"
+else
+	say "idle flows: not ready: $(tr '\n' ' ' <"$f" | head -c 400)"
+	rec ztnad 0 idle_summary "not ready: $(tr '\n\t' '  ' <"$f" | head -c 200)"
+fi
+kill -TERM "$ipid" 2>/dev/null
+bg_wait "$ipid"
+closed() { [ "$(lab_status agent | jq '.flows | length')" = 0 ]; }
+n=0
+until closed; do
+	n=$((n + 1))
+	[ $n -le 150 ] || {
+		say "warning: agent still lists $(lab_status agent | jq '.flows | length') flows 15 s after the client exited"
+		break
+	}
+	sleep 0.1
+done
+alive || lab_fail "a ztnad daemon died during the idle-flow test"
+for role in agent connector; do
+	rec ztnad 0 "loglines_$role" "$(grep -c . "$LAB/$role.log")"
+	rec ztnad 0 "logwarn_$role" "$(grep -ciE 'warn|error|fail' "$LAB/$role.log")"
+done
+
+# ---------- report ----------
+med() { # PATH METRIC -> median over runs, NA if none
+	awk -F'\t' -v p="$1" -v m="$2" '$1 == p && $3 == m && $2 > 0 && $4 != "NA" {print $4}' "$RAW" | sort -g |
+		awk '{a[NR] = $1} END {if (!NR) {print "NA"; exit} print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'
+}
+rng() { # PATH METRIC DECIMALS -> min–max
+	awk -F'\t' -v p="$1" -v m="$2" '$1 == p && $3 == m && $2 > 0 && $4 != "NA" {print $4}' "$RAW" | sort -g |
+		awk -v d="$3" 'NR == 1 {lo = $1} {hi = $1} END {if (NR) printf "%.*f–%.*f", d, lo, d, hi; else print "NA"}'
+}
+get() { awk -F'\t' -v p="$1" -v m="$2" '$1 == p && $3 == m {v = $4} END {print (v == "" ? "NA" : v)}' "$RAW"; }
+fmt() { # DECIMALS VALUE
+	case $2 in NA | '') echo NA ;; *) printf "%.${1}f" "$2" ;; esac
+}
+mb() { case $1 in NA | '') echo NA ;; *) awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}' ;; esac; }
+ratio() {
+	case "$1$2" in *NA* | '') echo — ;; *) awk -v a="$1" -v b="$2" 'BEGIN {if (a == 0) print "—"; else printf "%.2f", b / a}' ;; esac
+}
+meets() { # VALUE OP LIMIT -> "met" / "MISSED"
+	case $1 in NA | '') echo "not measured" ;; *) awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {ok = (op == ">=" ? v >= l : v < l); print (ok ? "met" : "MISSED")}' ;; esac
+}
+row() { echo "| $1 | $2 | $3 | $4 | $5 |"; }
+
+report() {
+	local pst zst pp4 zp4 prr zrr pld zld ca cc ha hc idle base inc conn
+	pst=$(med plain st_mbps) zst=$(med ztnad st_mbps)
+	pp4=$(med plain p4_mbps) zp4=$(med ztnad p4_mbps)
+	prr=$(med plain rr_p50) zrr=$(med ztnad rr_p50)
+	pld=$(med plain rrload_p50) zld=$(med ztnad rrload_p50)
+	ca=$(med ztnad st_cpu_agent) cc=$(med ztnad st_cpu_conn)
+	ha=$(mb "$(get ztnad hwm_agent_kb)") hc=$(mb "$(get ztnad hwm_conn_kb)")
+	idle=$(mb "$(get ztnad rss_idle_kb)") base=$(mb "$(get ztnad rss_before_idle_kb)")
+	inc=NA
+	[ "$idle" != NA ] && inc=$(awk -v a="$idle" -v b="$base" 'BEGIN {printf "%+.1f", a - b}')
+	conn=$(get ztnad idle_connected)
+	echo "ztnad data-plane benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'); nproc $(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+	echo "RUNS=$RUNS (median), DUR=${DUR}s per iperf3 run, RR = $RR_N x 1-byte TCP request/response (tcprr.py), agent TUN MTU $(get ztnad tun_mtu)"
+	echo
+	row metric plain ztnad "ratio (ztnad/plain)" "target (issue)"
+	echo "|---|---:|---:|---:|---|"
+	row "1-stream Mbit/s" "$(fmt 0 "$pst")" "$(fmt 0 "$zst")" "$(ratio "$pst" "$zst")" ">= 1000: $(meets "$zst" ">=" 1000)"
+	row "4-stream Mbit/s" "$(fmt 0 "$pp4")" "$(fmt 0 "$zp4")" "$(ratio "$pp4" "$zp4")" ""
+	row "1-byte RR ms (p50)" "$(fmt 3 "$prr")" "$(fmt 3 "$zrr")" "$(ratio "$prr" "$zrr")" "< 0.2: $(meets "$zrr" "<" 0.2)"
+	row "RR under load ms (p50, 1 iperf3 stream running)" "$(fmt 3 "$pld")" "$(fmt 3 "$zld")" "$(ratio "$pld" "$zld")" ""
+	row "agent CPU % of one core (1-stream run)" — "$(fmt 0 "$ca")" — ""
+	row "connector CPU % of one core (1-stream run)" — "$(fmt 0 "$cc")" — ""
+	row "agent peak RSS MB (VmHWM)" — "$ha" — ""
+	row "connector peak RSS MB (VmHWM)" — "$hc" — ""
+	row "agent RSS with $FLOWS idle flows MB (VmRSS)" — "$idle ($inc; ${conn:-NA} of $FLOWS connected)" — "< 32 with 1000 flows: $(
+		if [ "$conn" = 1000 ] && [ "$FLOWS" = 1000 ]; then meets "$idle" "<" 32; else echo "not measured with 1000 open flows"; fi
+	)"
+	echo
+	echo "Details (median; ranges min–max over $RUNS runs; CPU = % of one core over the iperf3 run; host = busy cores of $(nproc)):"
+	echo
+	echo "| path | 1-stream range | 4-stream range | retransmits 1s / 4s | RR avg ms | RR under load avg ms | iperf3 Mbit/s during RR under load | host cores busy 1s / 4s |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for p in plain ztnad; do
+		echo "| $p | $(rng $p st_mbps 0) | $(rng $p p4_mbps 0) | $(fmt 0 "$(med $p st_retr)") / $(fmt 0 "$(med $p p4_retr)") |" \
+			"$(fmt 3 "$(med $p rr_avg)") | $(fmt 3 "$(med $p rrload_avg)") | $(fmt 0 "$(med $p load_mbps)") |" \
+			"$(fmt 2 "$(med $p st_host)") / $(fmt 2 "$(med $p p4_host)") |"
+	done
+	echo
+	echo "ztnad CPU 1 stream / 4 streams: agent $(fmt 0 "$ca") / $(fmt 0 "$(med ztnad p4_cpu_agent)") %," \
+		"connector $(fmt 0 "$cc") / $(fmt 0 "$(med ztnad p4_cpu_conn)") %;" \
+		"agent+connector core-% per Gbit/s (1 stream): $(
+			case "$ca$cc$zst" in *NA*) echo NA ;; *) awk -v a="$ca" -v c="$cc" -v m="$zst" 'BEGIN {printf "%.0f", (a + c) / (m / 1000)}' ;; esac
+		)"
+	echo "RSS: agent $(mb "$(get ztnad rss_start_kb)") MB at start, $base MB before the idle flows, $idle MB with them;" \
+		"connector $(mb "$(get ztnad crss_start_kb)") MB at start, $(mb "$(get ztnad crss_before_idle_kb)") MB before, $(mb "$(get ztnad crss_idle_kb)") MB with the idle flows"
+	echo "Idle flows: $(get ztnad idle_summary); flows listed by agent / connector status: $(get ztnad idle_agent_flows) / $(get ztnad idle_conn_flows)"
+	echo "Daemon logs: agent $(get ztnad loglines_agent) lines ($(get ztnad logwarn_agent) matching warn|error|fail), connector $(get ztnad loglines_connector) lines ($(get ztnad logwarn_connector) matching)"
+	echo
+	echo "Reference only — NOT measured in this run: peer tunnels measured earlier by someone else on the same"
+	echo "2-core VM kind (../shared/notes/performance-baselines.md, 2026-11-25, median of 3 x 10 s, different"
+	echo "namespaces; compare ratios, not absolute numbers; their loaded latency is iperf3's smoothed RTT):"
+	echo "  plain routed veth   20020 / 44892 Mbit/s (1 / 4 streams), TCP-RR 0.045 ms, loaded 0.04 ms"
+	echo "  wireguard-go        651 / 647 Mbit/s, TCP-RR 0.292 ms, 222 core-% per Gbit/s, loaded 3.1 ms"
+	echo "  OpenVPN 2.6 UDP     789 / 857 Mbit/s, TCP-RR 0.182 ms, 188 core-% per Gbit/s, loaded 4.6 ms"
+	echo "  socat TLS 8 KiB     3567 / 5439 Mbit/s, TCP-RR 0.227 ms, 34 core-% per Gbit/s"
+	echo "  socat TLS 128 KiB   5980 / 8581 Mbit/s, TCP-RR 0.175 ms, 21 core-% per Gbit/s"
+}
+echo
+report | tee "$OUT/table.md"
+echo
+echo "raw per-run data: $RAW; iperf3 JSON: $OUT/json/; daemon logs: $OUT/logs/ (copied at exit)"
+say "stopping the daemons with SIGTERM (each must exit 0)"
+lab_stop agent TERM
+lab_stop connector TERM
+lab_stop relay TERM
