@@ -30,7 +30,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(dirname "$HERE")
-ZTNAD=$REPO/build/ztnad
+ZTNAD=${ZTNAD:-$REPO/build/ztnad} # another build (e.g. build-asan/ztnad) for diagnosis
 RUNS=${RUNS:-3}
 DUR=${DUR:-10}
 FLOWS=${FLOWS:-1000}
@@ -134,7 +134,27 @@ rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; } # path run met
 TNS=$(lab_ns target)
 ANS=$(lab_ns agent)
 CNS=$(lab_ns conn)
-alive() { kill -0 "$(lab_pid agent)" 2>/dev/null && kill -0 "$(lab_pid connector)" 2>/dev/null; }
+# check_alive PHASE: when a daemon has exited, records which one, how (exit
+# status or signal) and when; later ztnad measurements are skipped and the
+# script exits 1 after the report.
+ZT_DEAD=""
+check_alive() {
+	local role pid st
+	[ -z "$ZT_DEAD" ] || return 1
+	for role in relay connector agent; do
+		pid=$(lab_pid "$role")
+		kill -0 "$pid" 2>/dev/null && continue
+		st=0
+		wait "$pid" 2>/dev/null || st=$?
+		LAB_PIDS=$(echo "$LAB_PIDS" | tr ' ' '\n' | grep -vx "$pid" | tr '\n' ' ')
+		[ "$st" -gt 128 ] && st="$st (signal $((st - 128)), $(kill -l $((st - 128)) 2>/dev/null))"
+		ZT_DEAD="the $role (pid $pid) exited with status $st during $1"
+		say "ERROR: $ZT_DEAD; the remaining ztnad measurements are skipped"
+		echo "--- $role.log (last 15 lines)" >&2
+		tail -n 15 "$LAB/$role.log" >&2
+		return 1
+	done
+}
 
 # ---------- lab ----------
 say "machine: nproc=$(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
@@ -238,15 +258,18 @@ load_rr() {
 for r in $(seq 1 "$RUNS"); do
 	for p in plain ztnad; do
 		[ $p = plain ] && host=$TGT || host=$NAME
+		[ $p = ztnad ] && ! check_alive "run $r" && continue
 		say "== run $r/$RUNS, $p ($host)"
 		iperf_once $p "$r" st 1 "$host"
 		sleep 1
+		[ $p = ztnad ] && ! check_alive "run $r, 1 stream" && continue
 		iperf_once $p "$r" p4 4 "$host"
 		sleep 1
+		[ $p = ztnad ] && ! check_alive "run $r, 4 streams" && continue
 		rr_once $p "$r" rr "$host"
 		load_rr $p "$r" "$host"
 		sleep 1
-		alive || lab_fail "a ztnad daemon died during run $r ($p)"
+		[ $p = ztnad ] && ! check_alive "run $r, request/response" && continue
 	done
 done
 
@@ -254,49 +277,54 @@ rec ztnad 0 hwm_agent_kb "$(kb "$(lab_pid agent)" VmHWM)"
 rec ztnad 0 hwm_conn_kb "$(kb "$(lab_pid connector)" VmHWM)"
 
 # ---------- idle flows ----------
-say "== $FLOWS idle flows to $NAME:7777"
-base=$(kb "$(lab_pid agent)" VmRSS)
-cbase=$(kb "$(lab_pid connector)" VmRSS)
-rec ztnad 0 rss_before_idle_kb "$base"
-f=$LAB/idleflows.out
-bg_start "$f" ip netns exec "$ANS" "$PY" "$HERE/idleflows.py" "$NAME" 7777 "$FLOWS"
-ipid=$BG_PID
-n=0
-until grep -q '^READY' "$f" 2>/dev/null; do
-	kill -0 "$ipid" 2>/dev/null || break
-	n=$((n + 1))
-	[ $n -le 1800 ] || break # 180 s
-	sleep 0.1
-done
-if grep -q '^READY' "$f"; then
-	sleep 2 # let the daemons settle
-	summary=$(grep '^connected=' "$f")
-	say "idle flows: $summary"
-	rec ztnad 0 idle_summary "$summary"
-	rec ztnad 0 idle_connected "$(echo "$summary" | grep -o '^connected=[0-9]*' | cut -d= -f2)"
-	rec ztnad 0 idle_echoed "$(echo "$summary" | grep -o 'echoed=[0-9]*' | cut -d= -f2)"
-	rec ztnad 0 rss_idle_kb "$(kb "$(lab_pid agent)" VmRSS)"
-	rec ztnad 0 crss_idle_kb "$(kb "$(lab_pid connector)" VmRSS)"
-	rec ztnad 0 crss_before_idle_kb "$cbase"
-	rec ztnad 0 idle_agent_flows "$(lab_status agent | jq '.flows | length' 2>/dev/null || echo NA)"
-	rec ztnad 0 idle_conn_flows "$(lab_status connector | jq '[.agents[].flows[]] | length' 2>/dev/null || echo NA)"
-else
-	say "idle flows: not ready: $(tr '\n' ' ' <"$f" | head -c 400)"
-	rec ztnad 0 idle_summary "not ready: $(tr '\n\t' '  ' <"$f" | head -c 200)"
-fi
-kill -TERM "$ipid" 2>/dev/null
-bg_wait "$ipid"
+idle_flows() {
+	local base cbase f ipid n summary
+	say "== $FLOWS idle flows to $NAME:7777"
+	base=$(kb "$(lab_pid agent)" VmRSS)
+	cbase=$(kb "$(lab_pid connector)" VmRSS)
+	rec ztnad 0 rss_before_idle_kb "$base"
+	f=$LAB/idleflows.out
+	bg_start "$f" ip netns exec "$ANS" "$PY" "$HERE/idleflows.py" "$NAME" 7777 "$FLOWS"
+	ipid=$BG_PID
+	n=0
+	until grep -q '^READY' "$f" 2>/dev/null; do
+		kill -0 "$ipid" 2>/dev/null || break
+		n=$((n + 1))
+		[ $n -le 1800 ] || break # 180 s
+		sleep 0.1
+	done
+	if grep -q '^READY' "$f"; then
+		sleep 2 # let the daemons settle
+		summary=$(grep '^connected=' "$f")
+		say "idle flows: $summary"
+		rec ztnad 0 idle_summary "$summary"
+		rec ztnad 0 idle_connected "$(echo "$summary" | grep -o '^connected=[0-9]*' | cut -d= -f2)"
+		rec ztnad 0 idle_echoed "$(echo "$summary" | grep -o 'echoed=[0-9]*' | cut -d= -f2)"
+		rec ztnad 0 rss_idle_kb "$(kb "$(lab_pid agent)" VmRSS)"
+		rec ztnad 0 crss_idle_kb "$(kb "$(lab_pid connector)" VmRSS)"
+		rec ztnad 0 crss_before_idle_kb "$cbase"
+		rec ztnad 0 idle_agent_flows "$(lab_status agent | jq '.flows | length' 2>/dev/null || echo NA)"
+		rec ztnad 0 idle_conn_flows "$(lab_status connector | jq '[.agents[].flows[]] | length' 2>/dev/null || echo NA)"
+	else
+		say "idle flows: not ready: $(tr '\n' ' ' <"$f" | head -c 400)"
+		rec ztnad 0 idle_summary "not ready: $(tr '\n\t' '  ' <"$f" | head -c 200)"
+	fi
+	kill -TERM "$ipid" 2>/dev/null
+	bg_wait "$ipid"
+	n=0
+	until closed; do
+		n=$((n + 1))
+		[ $n -le 150 ] || {
+			say "warning: agent still lists $(lab_status agent | jq '.flows | length') flows 15 s after the client exited"
+			break
+		}
+		sleep 0.1
+	done
+}
 closed() { [ "$(lab_status agent | jq '.flows | length')" = 0 ]; }
-n=0
-until closed; do
-	n=$((n + 1))
-	[ $n -le 150 ] || {
-		say "warning: agent still lists $(lab_status agent | jq '.flows | length') flows 15 s after the client exited"
-		break
-	}
-	sleep 0.1
-done
-alive || lab_fail "a ztnad daemon died during the idle-flow test"
+check_alive "the runs" && idle_flows
+check_alive "the idle-flow test"
+
 for role in agent connector; do
 	rec ztnad 0 "loglines_$role" "$(grep -c . "$LAB/$role.log")"
 	rec ztnad 0 "logwarn_$role" "$(grep -ciE 'warn|error|fail' "$LAB/$role.log")"

@@ -10,6 +10,26 @@
 #define ZT_MAX_PKT 1500
 #define ZT_WRITE_IOV 16
 
+/* Copies data into a new chunk at the end of a head/tail list. */
+static struct zt_chunk *chunk_append(struct zt_chunk **head,
+				     struct zt_chunk **tail,
+				     const uint8_t *data, size_t len)
+{
+	struct zt_chunk *k = malloc(sizeof(*k) + len);
+
+	if (!k)
+		return NULL;
+	k->next = NULL;
+	k->len = len;
+	memcpy(k->data, data, len);
+	if (*tail)
+		(*tail)->next = k;
+	else
+		*head = k;
+	*tail = k;
+	return k;
+}
+
 struct zt_stream *zt_stream_find(struct zt_qconn *c, int64_t id)
 {
 	for (struct zt_stream *s = c->streams; s; s = s->next)
@@ -200,17 +220,9 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	if (!s || s->fin_queued || s->shut_wr)
 		return ZT_ECLOSED;
 	if (len) {
-		k = malloc(sizeof(*k) + len);
+		k = chunk_append(&s->head, &s->tail, data, len);
 		if (!k)
 			return ZT_ENOMEM;
-		k->next = NULL;
-		k->len = len;
-		memcpy(k->data, data, len);
-		if (s->tail)
-			s->tail->next = k;
-		else
-			s->head = k;
-		s->tail = k;
 		s->end_off += len;
 	}
 	if (fin)
@@ -286,17 +298,9 @@ int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 	 * dropping is the right answer. */
 	if (c->n_dgrams >= ZT_DGRAM_QUEUE_MAX)
 		return ZT_EAGAIN;
-	k = malloc(sizeof(*k) + len);
+	k = chunk_append(&c->dg_head, &c->dg_tail, data, len);
 	if (!k)
 		return ZT_ENOMEM;
-	k->next = NULL;
-	k->len = len;
-	memcpy(k->data, data, len);
-	if (c->dg_tail)
-		c->dg_tail->next = k;
-	else
-		c->dg_head = k;
-	c->dg_tail = k;
 	c->n_dgrams++;
 	c->ep->dirty = 1;
 	return 0;

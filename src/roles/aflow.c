@@ -353,20 +353,25 @@ static void flow_log_end(struct aflow *f, const char *why)
 		 why ? why : "");
 }
 
+/* Detaches a pcb from its flow; lwIP finishes (or aborts) the close. */
+static void pcb_release(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+	if (tcp_close(pcb) != ERR_OK)
+		tcp_abort(pcb);
+}
+
 static void flow_free(struct aflow *f)
 {
 	struct zt_aflows *af = f->af;
 
 	if (f->state == A_HANDSHAKE)
 		zt_netstack_listen_unref(&af->ns, f->dst.port);
-	if (f->pcb) {
-		tcp_arg(f->pcb, NULL);
-		tcp_recv(f->pcb, NULL);
-		tcp_sent(f->pcb, NULL);
-		tcp_err(f->pcb, NULL);
-		if (tcp_close(f->pcb) != ERR_OK)
-			tcp_abort(f->pcb);
-	}
+	if (f->pcb)
+		pcb_release(f->pcb);
 	if (f->s && f->s->c && f->sid >= 0)
 		zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
 	while (f->ph) {
@@ -481,12 +486,7 @@ static void flow_app_done(struct aflow *f)
 {
 	if (!f->pcb || !f->app_fin || !f->fin_to_app)
 		return;
-	tcp_arg(f->pcb, NULL);
-	tcp_recv(f->pcb, NULL);
-	tcp_sent(f->pcb, NULL);
-	tcp_err(f->pcb, NULL);
-	if (tcp_close(f->pcb) != ERR_OK)
-		tcp_abort(f->pcb);
+	pcb_release(f->pcb);
 	f->pcb = NULL;
 }
 
