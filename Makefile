@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 20
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all setup deps build asan fuzz test test-unit test-asan test-fuzz demo clean format
+.PHONY: all setup deps build asan fuzz test test-unit test-release test-asan test-fuzz demo clean format
 
 all: build
 

@@ -399,6 +399,7 @@ report() {
 	echo "RSS: agent $(mb "$(get ztnad rss_start_kb)") MB at start, $base MB before the idle flows, $idle MB with them;" \
 		"connector $(mb "$(get ztnad crss_start_kb)") MB at start, $(mb "$(get ztnad crss_before_idle_kb)") MB before, $(mb "$(get ztnad crss_idle_kb)") MB with the idle flows"
 	echo "Idle flows: $(get ztnad idle_summary); flows listed by agent / connector status: $(get ztnad idle_agent_flows) / $(get ztnad idle_conn_flows)"
+	[ -z "$ZT_DEAD" ] || echo "**ztnad FAILED: $ZT_DEAD; the ztnad measurements after that point are missing (NA).**"
 	echo "Daemon logs: agent $(get ztnad loglines_agent) lines ($(get ztnad logwarn_agent) matching warn|error|fail), connector $(get ztnad loglines_connector) lines ($(get ztnad logwarn_connector) matching)"
 	echo
 	echo "Reference only — NOT measured in this run: peer tunnels measured earlier by someone else on the same"
@@ -414,6 +415,10 @@ echo
 report | tee "$OUT/table.md"
 echo
 echo "raw per-run data: $RAW; iperf3 JSON: $OUT/json/; daemon logs: $OUT/logs/ (copied at exit)"
+if [ -n "$ZT_DEAD" ]; then
+	say "FAILED: $ZT_DEAD (log: $OUT/logs/)"
+	exit 1
+fi
 say "stopping the daemons with SIGTERM (each must exit 0)"
 lab_stop agent TERM
 lab_stop connector TERM

@@ -84,7 +84,7 @@ fetch-sources: cannot get $name $ver ($file).
      (upstream release: $name $ver; Debian's orig tarball of that version is what is pinned)
    - or, if the archive moved on, bump the pin in scripts/deps.pins: see which
      versions exist with 'apt-cache showsrc $pkg' (with deb-src enabled), set
-     ${name}_VERSION, ${name}_FILE and ${name}_SHA256 (sha256sum of the new
+     ${name}_DEBVER, ${name}_FILE and ${name}_SHA256 (sha256sum of the new
      tarball) and rebuild; the dependency cache key changes by itself.
 EOT
 	return 1

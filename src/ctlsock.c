@@ -102,6 +102,20 @@ static void on_connect(uv_stream_t *srv, int status)
 		client_close(c);
 }
 
+static void make_parent(const char *path)
+{
+	char dir[108];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		log_warn("status socket directory %s: %s", dir, strerror(errno));
+}
+
 int zt_ctlsock_init(struct zt_ctlsock *s, uv_loop_t *loop, const char *path,
 		    zt_ctl_status_fn fn, void *ud)
 {
@@ -114,6 +128,8 @@ int zt_ctlsock_init(struct zt_ctlsock *s, uv_loop_t *loop, const char *path,
 	strcpy(s->path, path);
 	s->fn = fn;
 	s->ud = ud;
+	/* The directory may not exist yet (/run/ztnad after a reboot). */
+	make_parent(path);
 	/* A stale socket from a crashed daemon would make bind fail. */
 	unlink(path);
 	uv_pipe_init(loop, &s->srv, 0);

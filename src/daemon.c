@@ -102,8 +102,18 @@ static void reload(struct zt_daemon *d)
 	if (strcmp(nc.cert_file, d->cfg.cert_file) ||
 	    strcmp(nc.key_file, d->cfg.key_file) ||
 	    strcmp(nc.ca_file, d->cfg.ca_file) ||
-	    !zt_addr_equal(&nc.listen, &d->cfg.listen))
-		log_warn("reload: [identity] and [quic] listen changes take effect after a restart");
+	    !zt_addr_equal(&nc.listen, &d->cfg.listen) ||
+	    nc.idle_timeout_ms != d->cfg.idle_timeout_ms ||
+	    nc.keepalive_ms != d->cfg.keepalive_ms ||
+	    nc.require_retry != d->cfg.require_retry ||
+	    nc.n_relays != d->cfg.n_relays ||
+	    memcmp(nc.relays, d->cfg.relays, sizeof(nc.relays)) ||
+	    strcmp(nc.tun_ifname, d->cfg.tun_ifname) ||
+	    nc.tun_mtu != d->cfg.tun_mtu ||
+	    strcmp(nc.shim_socket, d->cfg.shim_socket))
+		log_warn("reload: changes to [identity], [quic], [relays] and [tun] "
+			 "take effect after a restart; services, log_level and "
+			 "qlog_dir apply now");
 	/* Keep what the running process is bound to. */
 	memcpy(nc.ca_file, d->cfg.ca_file, sizeof(nc.ca_file));
 	memcpy(nc.cert_file, d->cfg.cert_file, sizeof(nc.cert_file));

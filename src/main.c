@@ -18,7 +18,7 @@ static const struct {
 	const char *help;
 } roles[] = {
 	{ "agent", &zt_agent_ops, "laptop side: catalog, DNS, flows to connectors" },
-	{ "relay", &zt_relay_ops, "public rendezvous and encrypted relay" },
+	{ "relay", &zt_relay_ops, "public rendezvous: authenticates peers, serves catalogs" },
 	{ "connector", &zt_connector_ops, "sidecar next to an app: serves its services" },
 };
 

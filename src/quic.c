@@ -173,7 +173,7 @@ static void open_qlog(struct zt_qconn *c, const ngtcp2_cid *scid)
 	char path[4096], hex[2 * NGTCP2_MAX_CIDLEN + 1];
 	int n;
 
-	if (!c->ep->cfg.qlog_dir)
+	if (!c->ep->cfg.qlog_dir || !c->ep->cfg.qlog_dir[0])
 		return;
 	for (size_t i = 0; i < scid->datalen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", scid->data[i]);
