@@ -52,6 +52,15 @@ if lab_in_agent curl -s --max-time 5 -o /dev/null http://100.64.200.1/; then
 fi
 grep -q "deny tcp .* -> 100.64.200.1:80: no service" "$LAB/agent.log" || lab_fail "no 'no service' log"
 
+lab_log "a published port with nothing listening behind the connector looks closed"
+t0=$(date +%s%N)
+rc=0
+lab_in_agent curl -s --max-time 5 -o /dev/null http://wiki.corp.internal:443/ || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $rc = 7 ] || lab_fail "curl to a closed port: exit $rc, expected 7 (connection refused)"
+lab_log "refused by the target after $ms ms"
+grep -q "deny tcp -> $addr:443 (wiki): connector: refused" "$LAB/agent.log" || lab_fail "no refusal log"
+
 lab_log "1 GiB through the tunnel, same sha256"
 lab_in_agent curl -sS --max-time 120 -o "$LAB/got.bin" -w "%{speed_download}\n" \
 	http://wiki.corp.internal/big.bin >"$LAB/speed" || lab_fail "1 GiB transfer"
