@@ -42,7 +42,8 @@ struct zt_config {
 	/* [tun] (agent): a TUN device, or a shim on a Unix socket */
 	char tun_ifname[16];       /* default "ztun0" */
 	uint32_t tun_mtu;          /* default 15040 */
-	char shim_socket[108];     /* "" = TUN; else listen here for a shim */
+	char shim_socket[PATH_MAX]; /* "" = TUN; else listen here for a shim
+				       (checked to fit sun_path) */
 
 	/* [service NAME] sections (connector only) */
 	struct zt_service *services;

@@ -161,7 +161,9 @@ static void fill_params(struct zt_ep *ep, ngtcp2_transport_params *p)
 	p->initial_max_stream_data_bidi_local = 1024 * 1024;
 	p->initial_max_stream_data_bidi_remote = 1024 * 1024;
 	p->initial_max_data = 4 * 1024 * 1024;
-	p->initial_max_streams_bidi = 128;
+	/* One stream per TCP/UDP flow: as many as a connector allows flows
+	 * per agent (each closed stream gives one back). */
+	p->initial_max_streams_bidi = 4096;
 	p->initial_max_streams_uni = 0;
 	p->max_idle_timeout = ep->cfg.idle_timeout_ns;
 	p->max_datagram_frame_size = 65535;

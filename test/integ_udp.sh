@@ -63,8 +63,8 @@ PY
 grep -q "deny udp .* -> $dns:9999: port or protocol not in the service" "$LAB/agent.log" ||
 	lab_fail "no deny log line"
 lab_log "ping a service address: answered by the real target"
-# Unprivileged ICMP sockets for the connector (root would not need it, but
-# the connector should not need root).
+# Unprivileged ICMP sockets for the connector: ping sockets obey this range
+# for every user, root included, and a new namespace starts with none.
 ip netns exec "$(lab_ns conn)" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 wiki=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
 lab_in_agent ping -c 3 -i 0.2 -W 2 "$wiki" >"$LAB/ping.out" || lab_fail "ping $wiki"

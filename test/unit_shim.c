@@ -1,6 +1,6 @@
 /* Shim socket backend, without root: a test client plays the shim over the
  * Unix socket in a temporary directory. Frame layout and key names are
- * written out here from docs/SHIM.md on purpose: the test pins the wire
+ * written out here from docs/PROTOCOL.md ("Shim socket") on purpose: the test pins the wire
  * format, not the implementation's constants. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -641,6 +641,7 @@ static int lw_accepted(void *ud, struct tcp_pcb *pcb)
 
 #define UDP_QUEUE_MAX 32
 #define UDP_IDLE_NS (60ULL * 1000000000ULL)
+#define UDP_REFUSED_NS (10ULL * 1000000000ULL)
 
 /* UDP flows carry the payload; ICMP echo flows the whole ICMP message. */
 static void udp_send(struct aflow *f, const uint8_t *d, size_t n)
@@ -687,6 +688,10 @@ static void udp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 		f = flow_new(af, p, raw, len, e);
 		if (!f)
 			return;
+	}
+	if (f->state == A_DONE) {
+		deny_other(af, p, raw, len, "refused by the connector");
+		return;
 	}
 	f->last_ns = uv_hrtime();
 	if (f->state == A_OPEN) {
@@ -753,8 +758,13 @@ static void sweep_cb(uv_timer_t *t)
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
-			if (f->proto == ZT_IPPROTO_TCP ||
-			    now - f->last_ns < UDP_IDLE_NS)
+			if (f->proto == ZT_IPPROTO_TCP)
+				continue;
+			if (f->state == A_DONE && now - f->last_ns > UDP_REFUSED_NS) {
+				flow_free(f);
+				continue;
+			}
+			if (now - f->last_ns < UDP_IDLE_NS)
 				continue;
 			if (f->s && f->s->c && f->sid >= 0) {
 				zt_qconn_stream_send(f->s->c, f->sid, NULL, 0, 1);
@@ -776,6 +786,15 @@ static void flow_reply(struct aflow *f, uint8_t status)
 		log_info("deny %s -> %s (%s): connector: %s",
 			 proto_str(f->proto), zt_addr_str(&f->dst, d, sizeof(d)),
 			 f->service, zt_flow_status_name(status));
+		if (f->proto != ZT_IPPROTO_TCP) {
+			/* Keep the refusal for a while: asking the connector
+			 * again for every datagram would flood it. */
+			zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
+			f->sid = -1;
+			f->state = A_DONE;
+			f->last_ns = uv_hrtime();
+			return;
+		}
 		flow_reset_app(f, NULL);
 		return;
 	}
@@ -801,6 +820,18 @@ void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
 
 	if (!f) {
 		zt_qconn_stream_consumed(c, sid, n);
+		return;
+	}
+	if (f->proto != ZT_IPPROTO_TCP && f->state == A_OPEN) {
+		/* Datagram flows: the stream only carries the end. */
+		zt_qconn_stream_consumed(c, sid, n);
+		if (fin) {
+			zt_qconn_stream_send(c, sid, NULL, 0, 1);
+			zt_qconn_stream_set_user(c, sid, NULL);
+			f->sid = -1;
+			flow_log_end(f, "ended by the connector");
+			flow_free(f);
+		}
 		return;
 	}
 	if (f->state == A_WAIT_REPLY && n > 0) {
@@ -1067,8 +1098,9 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 		return rv;
 	memset(&pc, 0, sizeof(pc));
 	snprintf(pc.ifname, sizeof(pc.ifname), "%s", d->cfg.tun_ifname);
-	snprintf(pc.shim_socket, sizeof(pc.shim_socket), "%s",
-		 d->cfg.shim_socket);
+	if (snprintf(pc.shim_socket, sizeof(pc.shim_socket), "%s",
+		     d->cfg.shim_socket) >= (int)sizeof(pc.shim_socket))
+		return ZT_EINVAL; /* the config loader already refuses this */
 	pc.mtu = d->cfg.tun_mtu;
 	pc.addr4.family = AF_INET;
 	pc.addr4.prefix = 32;

@@ -74,6 +74,11 @@ static void flow_log_end(struct cflow *f)
 		 f->end_reason ? f->end_reason : "closed");
 }
 
+/* A stream whose flow ended points here, so late data or a FIN on it is
+ * not taken for a new flow's header. Read-only: only its address is used. */
+static const char finished_stream;
+#define FINISHED ((void *)&finished_stream)
+
 static void flow_unlink(struct cflow *f)
 {
 	struct cflow **pp;
@@ -87,7 +92,7 @@ static void flow_unlink(struct cflow *f)
 		f->sess->n_flows--;
 	}
 	if (f->sess->c)
-		zt_qconn_stream_set_user(f->sess->c, f->sid, NULL);
+		zt_qconn_stream_set_user(f->sess->c, f->sid, FINISHED);
 	f->sess = NULL;
 }
 
@@ -512,6 +517,7 @@ static void to_target(struct cflow *f, const uint8_t *d, size_t n, int fin)
 		if (uv_write(&r->w, (uv_stream_t *)&f->tcp, &b, 1, wrote) != 0) {
 			f->handles--;
 			free(r);
+			zt_qconn_stream_reset(f->sess->c, f->sid, ZT_FLOW_ERR_RESET);
 			flow_finish(f, "write failed", 1);
 			return;
 		}
@@ -531,6 +537,10 @@ static void on_stream_data(struct zt_cflows *cf, struct csession *s,
 	struct cflow *f = zt_qconn_stream_user(s->c, sid);
 	int used;
 
+	if (f == FINISHED) {
+		zt_qconn_stream_consumed(s->c, sid, n);
+		return;
+	}
 	if (!f) {
 		f = flow_new(cf, s, sid);
 		if (!f) {
@@ -585,7 +595,7 @@ static void on_stream_acked(struct csession *s, int64_t sid)
 {
 	struct cflow *f = zt_qconn_stream_user(s->c, sid);
 
-	if (f && f->paused && f->state == F_OPEN && !f->target_eof &&
+	if (f != FINISHED && f && f->paused && f->state == F_OPEN && !f->target_eof &&
 	    zt_qconn_stream_buffered(s->c, sid) < RESUME_BELOW) {
 		f->paused = 0;
 		uv_read_start((uv_stream_t *)&f->tcp, alloc_cb, read_cb);
@@ -597,7 +607,7 @@ static void on_stream_closed(struct csession *s, int64_t sid,
 {
 	struct cflow *f = zt_qconn_stream_user(s->c, sid);
 
-	if (!f)
+	if (!f || f == FINISHED)
 		return;
 	/* A reset from the agent becomes a TCP RST to the target. */
 	flow_finish(f, app_error ? "reset by agent" : "closed",
@@ -688,7 +698,7 @@ void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
 	if (!pl || !zt_qconn_user(c))
 		return;
 	f = zt_qconn_stream_user(c, sid);
-	if (f && f->udp)
+	if (f && f != FINISHED && f->udp)
 		udp_to_target(f, d + pl, n - pl);
 }
 
@@ -760,7 +770,10 @@ void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json)
 					     f->target, (unsigned long long)f->up,
 					     (unsigned long long)f->down, age);
 			else
-				zt_sb_printf(b, "    tcp %-12s -> %-22s up %llu down %llu  %.1fs\n",
+				zt_sb_printf(b, "    %s %-12s -> %-22s up %llu down %llu  %.1fs\n",
+					     f->hdr.proto == ZT_IPPROTO_TCP   ? "tcp "
+					     : f->hdr.proto == ZT_IPPROTO_UDP ? "udp "
+									      : "icmp",
 					     f->hdr.service, f->target,
 					     (unsigned long long)f->up,
 					     (unsigned long long)f->down, age);

@@ -2,7 +2,7 @@
  * Backends sit behind an ops table: a Linux TUN device, or a Unix socket to
  * a shim (the macOS Network Extension, or the Linux stand-in shim used in
  * tests). Framing on the shim socket: docs/PROTOCOL.md "Shim socket" (for now
- * docs/SHIM.md). */
+ * docs/PROTOCOL.md ("Shim socket")). */
 #ifndef ZT_PKTSRC_H
 #define ZT_PKTSRC_H
 
@@ -80,7 +80,7 @@ struct zt_pktsrc {
 	size_t wpos, wlen, wcap;
 };
 
-/* Shim socket framing (docs/SHIM.md): u8 type | u8 version | u16 length
+/* Shim socket framing (docs/PROTOCOL.md ("Shim socket")): u8 type | u8 version | u16 length
  * (big-endian) | body. */
 #define ZT_SHIM_HDR_LEN 4
 #define ZT_SHIM_VERSION 1

@@ -1,7 +1,7 @@
 /* ztnad-shim-linux: the Linux stand-in for the macOS Network Extension.
  * It owns a TUN device, connects to ztnad's shim socket, applies the CONFIG
  * frames it receives (MTU, addresses, routes) and bridges packets between
- * the two, so the shim backend and its framing (docs/SHIM.md) are tested
+ * the two, so the shim backend and its framing (docs/PROTOCOL.md ("Shim socket")) are tested
  * end to end on Linux exactly as the macOS provider uses them.
  *
  *   ztnad-shim-linux --socket PATH [--ifname NAME] [--verbose]

@@ -1,6 +1,6 @@
 /* Shim backend: ztnad listens on a Unix stream socket and exchanges framed
  * packets with one shim (the macOS Network Extension, or ztnad-shim-linux)
- * that owns the real tunnel interface. Framing: docs/SHIM.md.
+ * that owns the real tunnel interface. Framing: docs/PROTOCOL.md ("Shim socket").
  *
  * Nothing here blocks. Input is reassembled in rbuf (two frames at most).
  * Output goes through wbuf, a 1 MiB queue of whole frames: write() appends

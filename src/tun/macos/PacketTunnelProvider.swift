@@ -1,6 +1,6 @@
 // macOS shim: a Network Extension packet tunnel that owns the utun device
 // and bridges it to ztnad over ztnad's Unix socket. Framing and CONFIG keys:
-// docs/SHIM.md ("Shim socket (version 1)"). Linux runs the same protocol
+// docs/PROTOCOL.md ("Shim socket") ("Shim socket (version 1)"). Linux runs the same protocol
 // through ztnad-shim-linux (src/tun/shim_linux.c), which is what the tests
 // exercise; this file cannot be built on the Linux dev machine.
 //
@@ -246,7 +246,7 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
                     v4Routes.append(NEIPv4Route(destinationAddress: c.ip, subnetMask: c.mask))
                 }
             default:
-                continue // unknown keys are ignored (docs/SHIM.md)
+                continue // unknown keys are ignored (docs/PROTOCOL.md ("Shim socket"))
             }
         }
         if !v4Addrs.isEmpty {
