@@ -237,6 +237,10 @@ iperf_once() {
 	fi
 	rec "$p" "$r" "${tag}_mbps" "$(jq -r '.end.sum_received.bits_per_second / 1e6' "$j")"
 	rec "$p" "$r" "${tag}_retr" "$(jq -r '.end.sum_sent.retransmits // 0' "$j")"
+	if [ "$n" -gt 1 ]; then # fairness: the slowest and the fastest stream
+		rec "$p" "$r" "${tag}_smin" "$(jq -r '[.end.streams[].receiver.bits_per_second] | min / 1e6' "$j")"
+		rec "$p" "$r" "${tag}_smax" "$(jq -r '[.end.streams[].receiver.bits_per_second] | max / 1e6' "$j")"
+	fi
 	rec "$p" "$r" "${tag}_host" "$(awk -v a="$h0" -v b="$(hostbusy)" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) / hz / el}')"
 	if [ "$p" = ztnad ]; then
 		rec "$p" "$r" "${tag}_cpu_agent" "$(awk -v a="$a0" -v b="$(ticks "$(lab_pid agent)")" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) * 100 / hz / el}')"
@@ -431,11 +435,12 @@ report() {
 	echo
 	echo "Details (median; ranges min–max over $RUNS runs; CPU = % of one core over the iperf3 run; host = busy cores of $(nproc)):"
 	echo
-	echo "| path | 1-stream range | 4-stream range | retransmits 1s / 4s | RR avg ms | RR under load avg ms | iperf3 Mbit/s during RR under load | host cores busy 1s / 4s |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| path | 1-stream range | 4-stream range | 4-stream: slowest / fastest stream | retransmits 1s / 4s | RR p50 range (avg) ms | RR under load p50 range (avg) ms | iperf3 Mbit/s during RR under load | host cores busy 1s / 4s |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for p in plain ztnad; do
-		echo "| $p | $(rng $p st_mbps 0) | $(rng $p p4_mbps 0) | $(fmt 0 "$(med $p st_retr)") / $(fmt 0 "$(med $p p4_retr)") |" \
-			"$(fmt 3 "$(med $p rr_avg)") | $(fmt 3 "$(med $p rrload_avg)") | $(fmt 0 "$(med $p load_mbps)") |" \
+		echo "| $p | $(rng $p st_mbps 0) | $(rng $p p4_mbps 0) | $(fmt 0 "$(med $p p4_smin)") / $(fmt 0 "$(med $p p4_smax)") |" \
+			"$(fmt 0 "$(med $p st_retr)") / $(fmt 0 "$(med $p p4_retr)") |" \
+			"$(rng $p rr_p50 3) ($(fmt 3 "$(med $p rr_avg)")) | $(rng $p rrload_p50 3) ($(fmt 3 "$(med $p rrload_avg)")) | $(fmt 0 "$(med $p load_mbps)") |" \
 			"$(fmt 2 "$(med $p st_host)") / $(fmt 2 "$(med $p p4_host)") |"
 	done
 	echo

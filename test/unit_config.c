@@ -683,6 +683,30 @@ static void test_control_socket_too_long(void **state)
 	}
 }
 
+/* Regression: a long [tun] shim_socket once overran the config struct
+ * before its length was checked. */
+static void test_tun_section(void **state)
+{
+	char text[512], path[180];
+	struct zt_config cfg;
+
+	memset(path, 'b', sizeof(path));
+	path[0] = '/';
+	path[170] = '\0';
+	snprintf(text, sizeof(text), AGENT_OK "[tun]\nshim_socket = %s\n", path);
+	expect_fail(ZT_ROLE_AGENT, text, ZT_EINVAL, "[tun] shim_socket = '/bbb",
+		    "a socket path of at most 107 bytes");
+	expect_ok(ZT_ROLE_AGENT, AGENT_OK "[tun]\nifname = zt9\nmtu = 9000\n", &cfg);
+	assert_string_equal(cfg.tun_ifname, "zt9");
+	assert_int_equal(cfg.tun_mtu, 9000);
+	assert_string_equal(cfg.shim_socket, "");
+	zt_config_free(&cfg);
+	expect_fail(ZT_ROLE_AGENT, AGENT_OK "[tun]\nmtu = 500\n", ZT_EINVAL,
+		    "[tun] mtu = '500'", "an MTU between 1280 and 65535");
+	expect_fail(ZT_ROLE_CONNECTOR, CONN_OK "[tun]\nmtu = 9000\n", ZT_EINVAL,
+		    "[tun] mtu", "not used by the connector role");
+}
+
 static void test_syntax_error(void **state)
 {
 	expect_fail(ZT_ROLE_RELAY, RELAY_OK "[daemon\nlog_level = info\n",
@@ -795,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_service),
 		cmocka_unit_test(test_service_incomplete),
 		cmocka_unit_test(test_control_socket_too_long),
+		cmocka_unit_test(test_tun_section),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_duplicate_key),
