@@ -40,7 +40,7 @@
 #define R_ALL (R_RELAY | R_CONN | R_AGENT)
 
 enum sect {
-	S_NONE, S_IDENTITY, S_DAEMON, S_QUIC, S_RELAYS, S_TUN, S_SERVICE,
+	S_NONE, S_IDENTITY, S_DAEMON, S_QUIC, S_RELAYS, S_TUN, S_DNS, S_SERVICE,
 	S_COUNT
 };
 
@@ -756,6 +756,44 @@ static const struct key_def tun_keys[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
+/* [dns] (agent): what the stub does with names outside the catalog. */
+static int set_forward(struct ctx *ctx, const struct key_def *k,
+		       const char *v)
+{
+	struct zt_addr *a = &ctx->cfg->dns_upstream;
+	struct hostport hp;
+	size_t n = strlen(v);
+
+	memset(a, 0, sizeof(*a));
+	ctx->cfg->dns_forward = ZT_DNS_FWD_REFUSE;
+	if (strcmp(v, "refuse") == 0)
+		return 0;
+	if (strcmp(v, "system") == 0) {
+		ctx->cfg->dns_forward = ZT_DNS_FWD_SYSTEM;
+		return 0;
+	}
+	ctx->cfg->dns_forward = ZT_DNS_FWD_ADDR;
+	a->family = AF_INET;
+	a->port = 53;
+	/* a.b.c.d, a.b.c.d:port, [v6] or [v6]:port */
+	if (split_hostport(v, n, &hp) ||
+	    (hp.port && parse_port(hp.port, hp.port_len, 1, &a->port)))
+		goto bad;
+	if (hp.bracketed)
+		a->family = AF_INET6;
+	if (parse_ip(hp.host, hp.host_len, a->family, a->ip) == 0)
+		return 0;
+bad:
+	return bad_value(ctx, v, n,
+			 "refuse, system, or a resolver address (a.b.c.d[:port] "
+			 "or [IPv6][:port])");
+}
+
+static const struct key_def dns_keys[] = {
+	{ "forward", R_AGENT, 0, set_forward, 0 },
+	{ NULL, 0, 0, NULL, 0 },
+};
+
 static const struct key_def service_keys[] = {
 	{ "hostname", R_CONN, 0, set_hostname, 0 },
 	{ "cidr", R_CONN, 1, set_cidr, 0 },
@@ -775,6 +813,7 @@ static const struct {
 	[S_QUIC] = { "quic", quic_keys },
 	[S_RELAYS] = { "relays", relays_keys },
 	[S_TUN] = { "tun", tun_keys },
+	[S_DNS] = { "dns", dns_keys },
 	[S_SERVICE] = { "service", service_keys },
 };
 

@@ -15,6 +15,12 @@ struct zt_relay_endpoint {
 	uint16_t port;
 };
 
+enum zt_dns_forward {
+	ZT_DNS_FWD_REFUSE = 0, /* answer REFUSED: the system tries its next */
+	ZT_DNS_FWD_SYSTEM = 1, /* to the first nameserver in resolv.conf */
+	ZT_DNS_FWD_ADDR = 2,   /* to dns_upstream */
+};
+
 struct zt_config {
 	int role;                  /* enum zt_role: set by the caller */
 	char path[PATH_MAX];       /* the file this came from */
@@ -44,6 +50,10 @@ struct zt_config {
 	uint32_t tun_mtu;          /* default 15040 */
 	char shim_socket[PATH_MAX]; /* "" = TUN; else listen here for a shim
 				       (checked to fit sun_path) */
+
+	/* [dns] (agent): names outside the catalog */
+	int dns_forward;           /* enum zt_dns_forward; default refuse */
+	struct zt_addr dns_upstream; /* ZT_DNS_FWD_ADDR */
 
 	/* [service NAME] sections (connector only) */
 	struct zt_service *services;

@@ -10,6 +10,9 @@ lab_pki
 lab_conf
 lab_target
 lab_bg "$(lab_ns target)" udp python3 "$(dirname "$0")/tools/udpsrv.py" 10.77.1.2
+# An ordinary resolver outside the tunnel for names the catalog lacks.
+lab_bg "$(lab_ns relay)" resolver python3 "$(dirname "$0")/tools/udpsrv.py" 10.77.0.1
+printf '\n[dns]\nforward = 10.77.0.1\n' >>"$LAB/agent.ini"
 lab_start relay
 lab_start connector
 lab_start agent
@@ -20,6 +23,10 @@ lab_log "dns.corp.internal = $dns"
 lab_log "DNS query to the target network's DNS server through the tunnel"
 ans=$(lab_in_agent dig +short +time=2 +tries=3 "@$dns" intranet.corp.internal) || lab_fail "dig"
 [ "$ans" = 10.77.1.53 ] || lab_fail "DNS answer '$ans'"
+
+lab_log "a name outside the catalog goes to the configured resolver"
+ans=$(lab_in_agent dig +short +time=2 +tries=2 www.example.org) || lab_fail "dig forwarded"
+[ "$ans" = 10.77.1.53 ] || lab_fail "forwarded answer '$ans'"
 
 lab_log "UDP echo: 200 datagrams of 1000 bytes"
 got=$(lab_in_agent python3 - "$dns" <<'PY'

@@ -191,6 +191,118 @@ static void deny_other(struct zt_aflows *af, const struct zt_pkt *p,
 
 /* --- DNS stub --- */
 
+#define DNS_FWD_TIMEOUT_NS (5ULL * 1000000000ULL)
+
+/* A resolver's answer to a forwarded query goes back to the application
+ * as if the stub had answered. */
+static void fwd_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b,
+		     const struct sockaddr *from, unsigned flags)
+{
+	struct zt_aflows *af = u->data;
+	uint8_t *m = (uint8_t *)b->base;
+	uint16_t id;
+	size_t out;
+
+	if (n < 12 || !from)
+		return;
+	id = (uint16_t)(m[0] << 8 | m[1]);
+	if (af->fwd_q[id & 0xff].id != id || af->fwd_q[id & 0xff].at == 0 ||
+	    uv_hrtime() - af->fwd_q[id & 0xff].at > DNS_FWD_TIMEOUT_NS)
+		return;
+	af->fwd_q[id & 0xff].at = 0;
+	m[0] = (uint8_t)(af->fwd_q[id & 0xff].orig_id >> 8);
+	m[1] = (uint8_t)af->fwd_q[id & 0xff].orig_id;
+	out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout),
+			       &af->fwd_q[id & 0xff].stub,
+			       &af->fwd_q[id & 0xff].client, m, (size_t)n);
+	write_tun(af, af->dgout, out);
+}
+
+static void fwd_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	struct zt_aflows *af = h->data;
+
+	b->base = (char *)af->fwd_buf;
+	b->len = sizeof(af->fwd_buf);
+}
+
+/* Sends the query on with an id of ours; 256 in flight at most, the
+ * oldest slot is reused (its client retries). */
+static int dns_forward(struct zt_aflows *af, const struct zt_pkt *p)
+{
+	uint16_t id = af->fwd_next++;
+	uv_buf_t b;
+
+	if (!af->fwd_on || p->payload_len < 12 ||
+	    p->payload_len > sizeof(af->wbuf))
+		return -1;
+	af->fwd_q[id & 0xff].id = id;
+	af->fwd_q[id & 0xff].orig_id =
+		(uint16_t)(p->payload[0] << 8 | p->payload[1]);
+	af->fwd_q[id & 0xff].client = p->src;
+	af->fwd_q[id & 0xff].stub = p->dst;
+	af->fwd_q[id & 0xff].at = uv_hrtime();
+	memcpy(af->wbuf, p->payload, p->payload_len);
+	af->wbuf[0] = (uint8_t)(id >> 8);
+	af->wbuf[1] = (uint8_t)id;
+	b = uv_buf_init((char *)af->wbuf, (unsigned)p->payload_len);
+	return uv_udp_try_send(&af->fwd, &b, 1,
+			       (struct sockaddr *)&af->fwd_to) >= 0 ? 0 : -1;
+}
+
+/* "system": the first IPv4 nameserver in resolv.conf that is not us. */
+static int system_resolver(struct zt_addr *a)
+{
+	FILE *f = fopen("/etc/resolv.conf", "r");
+	char line[256], ip[64];
+	uint32_t stub = htonl(ZT_AGENT_DNS4);
+	int rv = -1;
+
+	if (!f)
+		return -1;
+	while (rv != 0 && fgets(line, sizeof(line), f)) {
+		memset(a, 0, sizeof(*a));
+		if (sscanf(line, "nameserver %63s", ip) != 1 ||
+		    inet_pton(AF_INET, ip, a->ip) != 1 ||
+		    memcmp(a->ip, &stub, 4) == 0)
+			continue;
+		a->family = AF_INET;
+		a->port = 53;
+		rv = 0;
+	}
+	fclose(f);
+	return rv;
+}
+
+static void fwd_start(struct zt_aflows *af)
+{
+	const struct zt_config *cfg = &af->d->cfg;
+	struct zt_addr up = cfg->dns_upstream;
+	char s[64];
+
+	if (cfg->dns_forward == ZT_DNS_FWD_REFUSE)
+		return;
+	if (cfg->dns_forward == ZT_DNS_FWD_SYSTEM && system_resolver(&up) != 0) {
+		log_warn("dns: no usable nameserver in /etc/resolv.conf; "
+			 "names outside the catalog are refused");
+		return;
+	}
+	zt_addr_to_sockaddr(&up, &af->fwd_to);
+	uv_udp_init(af->d->loop, &af->fwd);
+	af->fwd.data = af;
+	af->fwd_on = 1;
+	if (uv_udp_recv_start(&af->fwd, fwd_alloc, fwd_recv) != 0) {
+		/* recv_start binds to any address: only fails if the system
+		 * is out of sockets. */
+		log_warn("dns: cannot open a socket to forward queries");
+		uv_close((uv_handle_t *)&af->fwd, NULL);
+		af->fwd_on = 0;
+		return;
+	}
+	log_info("dns: names outside the catalog go to %s",
+		 zt_addr_str(&up, s, sizeof(s)));
+}
+
 static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
 {
 	struct zt_dns_query q;
@@ -207,6 +319,8 @@ static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
 		    strcmp(af->catalog[i].svc.hostname, q.name) == 0)
 			hit = &af->catalog[i];
 	if (!hit) {
+		if (dns_forward(af, p) == 0)
+			return;
 		/* Only catalog names are ours to answer; refusing makes the
 		 * system try its next resolver at once. */
 		n = zt_dns_build_error(resp, sizeof(resp), &q, p->payload,
@@ -1119,6 +1233,7 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 	af->sweep.data = af;
 	uv_timer_start(&af->sweep, sweep_cb, 5000, 5000);
 	af->sweep_on = 1;
+	fwd_start(af);
 	poll_update(af);
 	return 0;
 }
@@ -1139,6 +1254,8 @@ void zt_aflows_stop(struct zt_aflows *af)
 	poll_stop(af);
 	if (af->sweep_on)
 		uv_close((uv_handle_t *)&af->sweep, NULL);
+	if (af->fwd_on)
+		uv_close((uv_handle_t *)&af->fwd, NULL);
 	if (af->src.ops)
 		af->src.ops->close(&af->src);
 	if (af->table)
