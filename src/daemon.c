@@ -4,6 +4,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,9 @@ int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,
 	char a[64];
 	int rc = 1;
 
+	/* A target or application closing its socket while we write must be
+	 * an error return on that one flow, not the end of the process. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&d, 0, sizeof(d));
 	d.ops = ops;
 	d.loop = uv_default_loop();
