@@ -98,6 +98,38 @@ sent=$(cat "$LAB/bad.sent")
 lab_log "sent $sent malformed packets, agent counted $drops drops"
 [ "$drops" -ge $((sent * 9 / 10)) ] || lab_fail "only $drops of $sent malformed packets counted"
 
+lab_log "a target that closes while we write (EPIPE) ends that flow only"
+lab_bg "$(lab_ns target)" closer python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.77.1.2", 9))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    # EOF first (the connector stops reading), then close with unread
+    # data: a RST the connector only learns about from its next write.
+    c.shutdown(socket.SHUT_WR)
+    c.recv(1)
+    import time
+    time.sleep(0.2)
+    c.close()
+'
+sleep 0.3
+for i in 1 2 3; do
+	lab_in_agent python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 9), timeout=5)
+try:
+    for _ in range(400):
+        s.sendall(b"x" * 65536)
+except OSError:
+    pass
+' "$addr" || true
+done
+kill -0 "$(lab_pid connector)" || lab_fail "the connector died writing to a closed socket"
+out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl after EPIPE"
+
 lab_log "connector restarts: new flows work again within 5 s"
 lab_stop connector TERM
 lab_start connector
