@@ -18,11 +18,15 @@
 # (tcprr.py) and the same request/response while an iperf3 single stream runs.
 # For ztnad also: agent and connector CPU (% of one core over each iperf3 run,
 # /proc/PID/stat utime+stime), peak RSS (VmHWM) after the runs, and the
-# agent's RSS with FLOWS idle TCP flows open. Medians over RUNS are printed.
+# agent's RSS with FLOWS idle TCP flows open (once with the agent that
+# carried the runs, once with a restarted one). Medians over RUNS are printed.
+# Exits 1 (after the table) when a ztnad daemon dies.
 #
 # env: RUNS (default 3), DUR (iperf3 seconds, default 10, at most 10),
 #      FLOWS (idle flows, default 1000), OUT (results directory, default
-#      /tmp/ztnad-bench: raw.tsv, table.md, iperf3 JSON, daemon logs).
+#      /tmp/ztnad-bench: raw.tsv, table.md, iperf3 JSON, daemon logs),
+#      SIGPIPE_WORKAROUND=1 (daemons start with SIGPIPE ignored, see below),
+#      ZTNAD (binary, default build/ztnad). See bench/README.md.
 # Needs root, iperf3, python3, jq, iproute2, dig. Not part of `make test`.
 # Everything it starts is stopped by PID; the namespaces are removed on exit
 # (also on Ctrl-C) by lab_cleanup.
@@ -68,7 +72,7 @@ done
 ulimit -n $((FLOWS * 2 + 4096)) 2>/dev/null || ulimit -n hard 2>/dev/null ||
 	say "warning: could not raise the open-file limit (now $(ulimit -n))"
 
-# shellcheck source=../test/lib/lab.sh
+# shellcheck source-path=SCRIPTDIR source=../test/lib/lab.sh
 . "$REPO/test/lib/lab.sh"
 LAB_ROOT=$REPO
 lab_init "$ZTNAD"
@@ -191,9 +195,9 @@ ip netns exec "$CNS" sysctl -qw net.ipv4.ip_forward=1 || lab_fail "ip_forward in
 wait_for 10 "plain path to $TGT:7777" ip netns exec "$ANS" timeout 5 "$PY" "$HERE/tcprr.py" "$TGT" 7777 1 0
 
 # SIGPIPE_WORKAROUND=1 starts the daemons with SIGPIPE ignored (an ignored
-# signal stays ignored across exec). ztnad does not ignore SIGPIPE itself, and
-# the connector has been seen to die of it when a target resets a connection
-# it is writing to; the default measures ztnad as it is.
+# signal stays ignored across exec). Builds before commit ae0696f did not
+# ignore SIGPIPE, and their connector died of it when a target reset a
+# connection it was writing to. The default measures ztnad as it is.
 [ "${SIGPIPE_WORKAROUND:-0}" = 1 ] && trap '' PIPE
 lab_start relay
 lab_start connector
@@ -211,6 +215,7 @@ sigpipe() { # PID -> "ignored" or "default" (signal 13 = bit 12 of SigIgn)
 	if (((0x$m >> 12) & 1)); then echo ignored; else echo default; fi
 }
 rec ztnad 0 sigpipe "$(sigpipe "$(lab_pid connector)")"
+rec ztnad 0 sigpipe_workaround "${SIGPIPE_WORKAROUND:-0}"
 say "daemons' SIGPIPE disposition: $(sigpipe "$(lab_pid connector)") (SIGPIPE_WORKAROUND=${SIGPIPE_WORKAROUND:-0})"
 rec ztnad 0 rss_start_kb "$(kb "$(lab_pid agent)" VmRSS)"
 rec ztnad 0 crss_start_kb "$(kb "$(lab_pid connector)" VmRSS)"
@@ -410,7 +415,7 @@ report() {
 	echo "ztnad data-plane benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'); nproc $(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
 	echo "RUNS=$RUNS (median), DUR=${DUR}s per iperf3 run, RR = $RR_N x 1-byte TCP request/response (tcprr.py; $RR_LOAD_N under load), agent TUN MTU $(get ztnad tun_mtu)"
 	echo "Load average at start / end: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg); other network namespaces at start: $OTHER_NS"
-	echo "ztnad daemons ran with SIGPIPE $(get ztnad sigpipe)$([ "$(get ztnad sigpipe)" = ignored ] && echo " (SIGPIPE_WORKAROUND=1, not ztnad's own behaviour)")"
+	echo "ztnad daemons' SIGPIPE disposition: $(get ztnad sigpipe); SIGPIPE_WORKAROUND=$(get ztnad sigpipe_workaround)$([ "$(get ztnad sigpipe_workaround)" = 1 ] && echo " (ignored by the script's doing, not necessarily ztnad's own)")"
 	echo
 	row metric plain ztnad "ratio (ztnad/plain)" "target (issue)"
 	echo "|---|---:|---:|---:|---|"

@@ -25,8 +25,9 @@ struct zt_stream {
 	uint64_t sent_off; /* bytes handed to ngtcp2 */
 	uint64_t end_off;  /* bytes queued in total */
 	int fin_queued, fin_sent;
-	int blocked;       /* flow-control blocked in the current write */
 	int shut_wr;       /* peer sent STOP_SENDING or we reset: no more */
+	int queued;        /* on the connection's send queue */
+	struct zt_stream *qnext;
 	void *user;
 };
 
@@ -61,6 +62,9 @@ struct zt_qconn {
 	struct zt_identity peer;
 	ngtcp2_cid initial_dcid; /* server: the client's first DCID */
 	struct zt_stream *streams;
+	/* Streams with data to send, served round-robin: one packet's worth
+	 * each in turn, so a bulk transfer cannot starve the others. */
+	struct zt_stream *sq_head, *sq_tail;
 	struct zt_chunk *dg_head, *dg_tail; /* queued DATAGRAM payloads */
 	size_t n_dgrams;
 	int dg_tries;

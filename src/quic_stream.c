@@ -66,10 +66,61 @@ static void stream_release(struct zt_stream *s, uint64_t upto)
 		s->tail = NULL;
 }
 
+static void sq_push(struct zt_qconn *c, struct zt_stream *s, int front)
+{
+	if (s->queued)
+		return;
+	s->queued = 1;
+	if (front) {
+		s->qnext = c->sq_head;
+		c->sq_head = s;
+		if (!c->sq_tail)
+			c->sq_tail = s;
+		return;
+	}
+	s->qnext = NULL;
+	if (c->sq_tail)
+		c->sq_tail->qnext = s;
+	else
+		c->sq_head = s;
+	c->sq_tail = s;
+}
+
+static struct zt_stream *sq_pop(struct zt_qconn *c)
+{
+	struct zt_stream *s = c->sq_head;
+
+	if (!s)
+		return NULL;
+	c->sq_head = s->qnext;
+	if (!c->sq_head)
+		c->sq_tail = NULL;
+	s->queued = 0;
+	s->qnext = NULL;
+	return s;
+}
+
+static void sq_remove(struct zt_qconn *c, struct zt_stream *s)
+{
+	struct zt_stream **pp = &c->sq_head, *prev = NULL;
+
+	if (!s->queued)
+		return;
+	for (; *pp && *pp != s; prev = *pp, pp = &(*pp)->qnext)
+		;
+	if (*pp) {
+		*pp = s->qnext;
+		if (c->sq_tail == s)
+			c->sq_tail = prev;
+	}
+	s->queued = 0;
+}
+
 static void stream_unlink(struct zt_qconn *c, struct zt_stream *s)
 {
 	struct zt_stream **pp = &c->streams;
 
+	sq_remove(c, s);
 	while (*pp && *pp != s)
 		pp = &(*pp)->next;
 	if (*pp)
@@ -227,6 +278,7 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	}
 	if (fin)
 		s->fin_queued = 1;
+	sq_push(c, s, 0);
 	c->ep->dirty = 1;
 	return 0;
 }
@@ -366,16 +418,17 @@ static ngtcp2_ssize write_dgram(struct zt_qconn *c, ngtcp2_path_storage *ps,
 
 static int has_pending(const struct zt_stream *s)
 {
-	return !s->blocked && (s->sent_off < s->end_off ||
-			       (s->fin_queued && !s->fin_sent));
+	return s->sent_off < s->end_off || (s->fin_queued && !s->fin_sent);
 }
 
+/* The next stream in turn with something to send (NULL: none). */
 static struct zt_stream *next_pending(struct zt_qconn *c)
 {
-	for (struct zt_stream *s = c->streams; s; s = s->next)
-		if (has_pending(s))
-			return s;
-	return NULL;
+	struct zt_stream *s;
+
+	while ((s = sq_pop(c)) && !has_pending(s))
+		;
+	return s;
 }
 
 /* Points iov at the unsent bytes; returns the count and whether they reach
@@ -424,8 +477,9 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 	uint8_t buf[ZT_MAX_PKT];
 	size_t quantum = ngtcp2_conn_get_send_quantum(c->conn), sent = 0;
 
-	for (struct zt_stream *s = c->streams; s; s = s->next)
-		s->blocked = 0;
+	struct zt_stream *blocked = NULL;
+	int rv = 0;
+
 	for (int i = 0; i < 1024; i++) {
 		struct zt_stream *s = next_pending(c);
 		ngtcp2_vec iov[ZT_WRITE_IOV];
@@ -439,9 +493,13 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 		ngtcp2_path_storage_zero(&ps);
 		if (c->dg_head) {
 			n = write_dgram(c, &ps, buf, sizeof(buf), now);
-			if (n < 0)
-				return (int)n;
+			if (n < 0) {
+				rv = (int)n;
+				break;
+			}
 			if (n > 0) {
+				if (s)
+					sq_push(c, s, 1);
 				send_ps(&ps, buf, (size_t)n);
 				sent += (size_t)n;
 				if (sent >= quantum)
@@ -460,18 +518,32 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 					      s ? s->id : -1, iov, niov, now);
 		if (n == NGTCP2_ERR_WRITE_MORE) {
 			advance(s, datalen, flags);
+			if (has_pending(s))
+				sq_push(c, s, 0);
 			continue;
 		}
 		if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
 		    n == NGTCP2_ERR_STREAM_SHUT_WR ||
 		    n == NGTCP2_ERR_STREAM_NOT_FOUND) {
-			s->blocked = 1;
+			/* Tried again on the next flush (after the peer's
+			 * credit arrived), not in this one. */
+			if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
+				s->qnext = blocked;
+				s->queued = 1;
+				blocked = s;
+			}
 			continue;
 		}
-		if (n < 0)
-			return (int)n;
-		if (s)
+		if (n < 0) {
+			rv = (int)n;
+			break;
+		}
+		if (s) {
 			advance(s, datalen, flags);
+			/* Congestion-limited (n == 0): it keeps its turn. */
+			if (has_pending(s))
+				sq_push(c, s, n == 0);
+		}
 		if (n == 0)
 			break;
 		send_ps(&ps, buf, (size_t)n);
@@ -479,6 +551,13 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 		if (sent >= quantum)
 			break;
 	}
+	while (blocked) {
+		struct zt_stream *b = blocked;
+
+		blocked = b->qnext;
+		b->queued = 0;
+		sq_push(c, b, 0);
+	}
 	ngtcp2_conn_update_pkt_tx_time(c->conn, now);
-	return 0;
+	return rv;
 }

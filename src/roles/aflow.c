@@ -18,7 +18,8 @@
 #include "log.h"
 #include "pkt.h"
 
-#define PAUSE_ABOVE (4u << 20) /* unacked stream bytes before app backs off */
+#define PAUSE_ABOVE (1u << 20) /* unacked stream bytes before app backs off */
+#define POLL_BATCH 32
 #define DENY_RELOG_NS (60ULL * 1000000000ULL)
 
 enum { A_WAIT_SESSION = 0, A_WAIT_REPLY, A_HANDSHAKE, A_OPEN, A_DONE };
@@ -37,9 +38,11 @@ struct asession {
 
 struct pend {
 	struct pend *next;
-	size_t len, off;
+	size_t len, off, cap;
 	uint8_t data[];
 };
+
+#define PEND_MIN 16384
 
 struct aflow {
 	struct aflow *next;   /* hash chain */
@@ -201,20 +204,21 @@ static void fwd_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b,
 	struct zt_aflows *af = u->data;
 	uint8_t *m = (uint8_t *)b->base;
 	uint16_t id;
-	size_t out;
+	size_t out, i;
 
 	if (n < 12 || !from)
 		return;
 	id = (uint16_t)(m[0] << 8 | m[1]);
-	if (af->fwd_q[id & 0xff].id != id || af->fwd_q[id & 0xff].at == 0 ||
-	    uv_hrtime() - af->fwd_q[id & 0xff].at > DNS_FWD_TIMEOUT_NS)
+	for (i = 0; i < 256; i++)
+		if (af->fwd_q[i].at && af->fwd_q[i].id == id)
+			break;
+	if (i == 256 || uv_hrtime() - af->fwd_q[i].at > DNS_FWD_TIMEOUT_NS)
 		return;
-	af->fwd_q[id & 0xff].at = 0;
-	m[0] = (uint8_t)(af->fwd_q[id & 0xff].orig_id >> 8);
-	m[1] = (uint8_t)af->fwd_q[id & 0xff].orig_id;
-	out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout),
-			       &af->fwd_q[id & 0xff].stub,
-			       &af->fwd_q[id & 0xff].client, m, (size_t)n);
+	af->fwd_q[i].at = 0;
+	m[0] = (uint8_t)(af->fwd_q[i].orig_id >> 8);
+	m[1] = (uint8_t)af->fwd_q[i].orig_id;
+	out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), &af->fwd_q[i].stub,
+			       &af->fwd_q[i].client, m, (size_t)n);
 	write_tun(af, af->dgout, out);
 }
 
@@ -226,28 +230,29 @@ static void fwd_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
 	b->len = sizeof(af->fwd_buf);
 }
 
-/* Sends the query on with an id of ours; 256 in flight at most, the
+/* Sends the query on with a random id of ours (the socket is connected
+ * to the resolver, so only its answers arrive); 256 in flight at most, the
  * oldest slot is reused (its client retries). */
 static int dns_forward(struct zt_aflows *af, const struct zt_pkt *p)
 {
-	uint16_t id = af->fwd_next++;
+	uint16_t slot = af->fwd_next++ & 0xff, id;
 	uv_buf_t b;
 
 	if (!af->fwd_on || p->payload_len < 12 ||
 	    p->payload_len > sizeof(af->wbuf))
 		return -1;
-	af->fwd_q[id & 0xff].id = id;
-	af->fwd_q[id & 0xff].orig_id =
-		(uint16_t)(p->payload[0] << 8 | p->payload[1]);
-	af->fwd_q[id & 0xff].client = p->src;
-	af->fwd_q[id & 0xff].stub = p->dst;
-	af->fwd_q[id & 0xff].at = uv_hrtime();
+	if (uv_random(NULL, NULL, &id, sizeof(id), 0, NULL) != 0)
+		return -1;
+	af->fwd_q[slot].id = id;
+	af->fwd_q[slot].orig_id = (uint16_t)(p->payload[0] << 8 | p->payload[1]);
+	af->fwd_q[slot].client = p->src;
+	af->fwd_q[slot].stub = p->dst;
+	af->fwd_q[slot].at = uv_hrtime();
 	memcpy(af->wbuf, p->payload, p->payload_len);
 	af->wbuf[0] = (uint8_t)(id >> 8);
 	af->wbuf[1] = (uint8_t)id;
 	b = uv_buf_init((char *)af->wbuf, (unsigned)p->payload_len);
-	return uv_udp_try_send(&af->fwd, &b, 1,
-			       (struct sockaddr *)&af->fwd_to) >= 0 ? 0 : -1;
+	return uv_udp_try_send(&af->fwd, &b, 1, NULL) >= 0 ? 0 : -1;
 }
 
 /* "system": the first IPv4 nameserver in resolv.conf that is not us. */
@@ -291,9 +296,8 @@ static void fwd_start(struct zt_aflows *af)
 	uv_udp_init(af->d->loop, &af->fwd);
 	af->fwd.data = af;
 	af->fwd_on = 1;
-	if (uv_udp_recv_start(&af->fwd, fwd_alloc, fwd_recv) != 0) {
-		/* recv_start binds to any address: only fails if the system
-		 * is out of sockets. */
+	if (uv_udp_connect(&af->fwd, (struct sockaddr *)&af->fwd_to) != 0 ||
+	    uv_udp_recv_start(&af->fwd, fwd_alloc, fwd_recv) != 0) {
 		log_warn("dns: cannot open a socket to forward queries");
 		uv_close((uv_handle_t *)&af->fwd, NULL);
 		af->fwd_on = 0;
@@ -491,6 +495,10 @@ static void flow_free(struct aflow *f)
 	while (f->ph) {
 		struct pend *p = f->ph;
 
+		/* Delivered to us, never to the application: the session's
+		 * connection credit must come back, or it stalls. */
+		if (f->s && f->s->c)
+			zt_qconn_stream_consumed(f->s->c, f->sid, p->len - p->off);
 		f->ph = p->next;
 		free(p);
 	}
@@ -756,6 +764,7 @@ static int lw_accepted(void *ud, struct tcp_pcb *pcb)
 #define UDP_QUEUE_MAX 32
 #define UDP_IDLE_NS (60ULL * 1000000000ULL)
 #define UDP_REFUSED_NS (10ULL * 1000000000ULL)
+#define TCP_SETUP_NS (30ULL * 1000000000ULL)
 
 /* UDP flows carry the payload; ICMP echo flows the whole ICMP message. */
 static void udp_send(struct aflow *f, const uint8_t *d, size_t n)
@@ -819,7 +828,8 @@ static void udp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 	if (!q)
 		return;
 	q->next = NULL;
-	q->len = dlen;
+	q->len = q->cap = dlen;
+	q->off = 0;
 	memcpy(q->data, data, dlen);
 	struct pend **pp = &f->uq;
 	while (*pp)
@@ -872,8 +882,14 @@ static void sweep_cb(uv_timer_t *t)
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
-			if (f->proto == ZT_IPPROTO_TCP)
+			if (f->proto == ZT_IPPROTO_TCP) {
+				/* A flow that never got its handshake done (the
+				 * application vanished, lwIP gave up). */
+				if (f->state < A_OPEN &&
+				    now - f->last_ns > TCP_SETUP_NS)
+					flow_reset_app(f, "handshake timed out");
 				continue;
+			}
 			if (f->state == A_DONE && now - f->last_ns > UDP_REFUSED_NS) {
 				flow_free(f);
 				continue;
@@ -902,7 +918,9 @@ static void flow_reply(struct aflow *f, uint8_t status)
 			 f->service, zt_flow_status_name(status));
 		if (f->proto != ZT_IPPROTO_TCP) {
 			/* Keep the refusal for a while: asking the connector
-			 * again for every datagram would flood it. */
+			 * again for every datagram would flood it. Our FIN
+			 * lets the stream close (and its slot come back). */
+			zt_qconn_stream_send(f->s->c, f->sid, NULL, 0, 1);
 			zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
 			f->sid = -1;
 			f->state = A_DONE;
@@ -923,6 +941,7 @@ static void flow_reply(struct aflow *f, uint8_t status)
 		return;
 	}
 	f->state = A_HANDSHAKE;
+	f->last_ns = uv_hrtime();
 	zt_netstack_input(&f->af->ns, f->syn, f->syn_len, p.version, p.dst.ip);
 }
 
@@ -957,14 +976,23 @@ void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
 		d++;
 		n--;
 	}
-	if (n) {
-		p = malloc(sizeof(*p) + n);
+	if (n && f->pt && f->pt->cap - f->pt->len >= n) {
+		/* Small frames fill the last buffer rather than each costing
+		 * an allocation: memory stays near the flow-control window. */
+		memcpy(f->pt->data + f->pt->len, d, n);
+		f->pt->len += n;
+	} else if (n) {
+		size_t cap = n < PEND_MIN ? PEND_MIN : n;
+
+		p = malloc(sizeof(*p) + cap);
 		if (!p) {
+			zt_qconn_stream_consumed(c, sid, n);
 			flow_reset_app(f, "out of memory");
 			return;
 		}
 		p->next = NULL;
 		p->len = n;
+		p->cap = cap;
 		p->off = 0;
 		memcpy(p->data, d, n);
 		if (f->pt)
@@ -1047,6 +1075,11 @@ static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 		/* SYN retransmits while the connector dials are absorbed. */
 		if (f->state >= A_HANDSHAKE)
 			zt_netstack_input(&af->ns, raw, len, p->version, p->dst.ip);
+		/* lwIP drops a half-open connection on RST without telling
+		 * us (no error callback before accept): so do we. */
+		f = flow_find(af, ZT_IPPROTO_TCP, &p->src, &p->dst);
+		if (f && (p->tcp_flags & ZT_TCP_RST) && f->state < A_OPEN)
+			flow_reset_app(f, "application gave up before the handshake");
 		return;
 	}
 	if ((p->tcp_flags & (ZT_TCP_SYN | ZT_TCP_ACK | ZT_TCP_RST)) !=
@@ -1150,8 +1183,10 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 
 	if ((events & UV_WRITABLE) && af->src.ops->flush)
 		af->src.ops->flush(&af->src);
-	/* A bounded batch per wake-up so other events get their turn. */
-	for (int i = 0; i < 256; i++) {
+	/* A bounded batch per wake-up so other events get their turn: what
+	 * is read here is only sent at the end of the loop iteration, so a
+	 * big batch is queueing delay for every other flow. */
+	for (int i = 0; i < POLL_BATCH; i++) {
 		ssize_t n = af->src.ops->read(&af->src, af->rbuf, sizeof(af->rbuf));
 
 		if (n <= 0)

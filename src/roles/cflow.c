@@ -18,8 +18,8 @@
 #include "pkt.h"
 
 #define DIAL_TIMEOUT_MS 10000
-#define PAUSE_ABOVE (4u << 20) /* unacked bytes on the stream */
-#define RESUME_BELOW (1u << 20)
+#define PAUSE_ABOVE (1u << 20) /* unacked bytes on the stream */
+#define RESUME_BELOW (512u << 10)
 
 enum { F_HDR = 0, F_DIAL, F_OPEN, F_DONE };
 
@@ -41,6 +41,10 @@ struct cflow {
 	uv_shutdown_t sreq;
 	int handles;          /* open uv handles; freed when 0 */
 	int reading, paused, agent_fin, target_eof, gai_busy;
+	int writing, shut_pending, shut_sent, close_when_done;
+	uint8_t *stage;       /* agent bytes waiting for the in-flight write */
+	size_t stage_len, stage_cap;
+	size_t inflight;      /* bytes in the write in flight */
 	uint64_t up, down, start_ns, last_ns;
 	const char *end_reason;
 };
@@ -96,12 +100,25 @@ static void flow_unlink(struct cflow *f)
 	f->sess = NULL;
 }
 
+/* Gives the agent back receive credit for n bytes we took off the stream
+ * (a no-op once the flow left its session). */
+static void credit(struct cflow *f, size_t n)
+{
+	if (f->sess && n)
+		zt_qconn_stream_consumed(f->sess->c, f->sid, n);
+}
+
+static void flow_release(struct cflow *f)
+{
+	if (--f->handles == 0) {
+		free(f->stage);
+		free(f);
+	}
+}
+
 static void handle_closed(uv_handle_t *h)
 {
-	struct cflow *f = h->data;
-
-	if (--f->handles == 0)
-		free(f);
+	flow_release(h->data);
 }
 
 static void udp_closed(uv_handle_t *h)
@@ -109,8 +126,7 @@ static void udp_closed(uv_handle_t *h)
 	struct cflow *f = h->data;
 
 	free(h);
-	if (--f->handles == 0)
-		free(f);
+	flow_release(f);
 }
 
 /* Ends the flow: logs once, closes the handles; freed when they are. */
@@ -123,6 +139,10 @@ static void flow_finish(struct cflow *f, const char *reason, int rst_tcp)
 	if (f->state != F_HDR)
 		flow_log_end(f);
 	f->state = F_DONE;
+	/* Bytes delivered to us but never written are still the agent's
+	 * connection credit: give it back, or the session stalls. */
+	credit(f, f->stage_len + f->inflight);
+	f->stage_len = 0;
 	flow_unlink(f);
 	uv_close((uv_handle_t *)&f->timer, handle_closed);
 	if (f->udp)
@@ -319,11 +339,12 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	int rv;
 
 	f->gai_busy = 0;
-	if (--f->handles == 0) { /* the flow ended while we resolved */
+	if (f->handles == 1) { /* the flow ended while we resolved */
 		uv_freeaddrinfo(res);
-		free(f);
+		flow_release(f);
 		return;
 	}
+	f->handles--;
 	if (f->state != F_DIAL) {
 		uv_freeaddrinfo(res);
 		return;
@@ -470,65 +491,132 @@ static struct cflow *flow_new(struct zt_cflows *cf, struct csession *s,
 	return f;
 }
 
+/* Agent -> target: at most one write in flight per flow; what arrives
+ * meanwhile is appended to one staging buffer (so a peer sending tiny STREAM
+ * frames costs one buffer, not a request each). Credit goes back to the
+ * agent only once the target took the bytes: a slow target slows the
+ * application. */
+static void submit(struct cflow *f);
+
+static void maybe_done(struct cflow *f)
+{
+	/* A clean close waits for the last bytes and the shutdown. */
+	if (f->close_when_done && !f->writing && !f->stage_len &&
+	    !f->shut_pending)
+		flow_finish(f, "closed", 0);
+}
+
 static void wrote(uv_write_t *w, int status)
 {
 	struct wreq *r = (struct wreq *)w;
 	struct cflow *f = r->f;
 
-	/* Credit goes back only once the target took the bytes: a slow
-	 * target slows the agent's application. */
-	if (f->sess && f->state == F_OPEN && status == 0)
-		zt_qconn_stream_consumed(f->sess->c, f->sid, r->len);
+	f->writing = 0;
+	f->inflight = 0;
+	if (f->state != F_DONE)
+		credit(f, r->len);
+	free(r);
 	if (status != 0 && f->state == F_OPEN) {
 		zt_qconn_stream_reset(f->sess->c, f->sid, ZT_FLOW_ERR_RESET);
 		flow_finish(f, uv_strerror(status), 1);
+	} else if (f->state != F_DONE || f->close_when_done) {
+		submit(f);
+		maybe_done(f);
 	}
-	free(r);
-	if (--f->handles == 0)
-		free(f);
+	flow_release(f);
 }
 
 static void shut_done(uv_shutdown_t *req, int status)
 {
 	struct cflow *f = req->data;
 
-	if (--f->handles == 0)
-		free(f);
+	f->shut_pending = 0;
+	if (f->state != F_DONE || f->close_when_done)
+		maybe_done(f);
+	flow_release(f);
 }
 
-static void to_target(struct cflow *f, const uint8_t *d, size_t n, int fin)
+static void start_shutdown(struct cflow *f)
+{
+	f->sreq.data = f;
+	f->handles++;
+	f->shut_pending = 1;
+	if (uv_shutdown(&f->sreq, (uv_stream_t *)&f->tcp, shut_done) != 0) {
+		f->handles--;
+		f->shut_pending = 0;
+	}
+}
+
+/* Sends the staged bytes if no write is in flight. */
+static void submit(struct cflow *f)
 {
 	struct wreq *r;
 	uv_buf_t b;
 
-	if (n) {
-		r = malloc(sizeof(*r) + n);
-		if (!r) {
+	if (f->writing || !f->stage_len) {
+		if (!f->writing && !f->stage_len && f->agent_fin &&
+		    !f->shut_sent) {
+			f->shut_sent = 1;
+			start_shutdown(f);
+		}
+		return;
+	}
+	r = malloc(sizeof(*r) + f->stage_len);
+	if (!r) {
+		credit(f, f->stage_len);
+		f->stage_len = 0;
+		if (f->sess)
 			zt_qconn_stream_reset(f->sess->c, f->sid, ZT_FLOW_ERR_ABORT);
-			flow_finish(f, "out of memory", 1);
-			return;
-		}
-		r->f = f;
-		r->len = n;
-		memcpy(r->data, d, n);
-		b = uv_buf_init((char *)r->data, (unsigned)n);
-		f->handles++; /* the request holds the flow */
-		f->up += n;
-		if (uv_write(&r->w, (uv_stream_t *)&f->tcp, &b, 1, wrote) != 0) {
-			f->handles--;
-			free(r);
+		flow_finish(f, "out of memory", 1);
+		return;
+	}
+	r->f = f;
+	r->len = f->stage_len;
+	memcpy(r->data, f->stage, f->stage_len);
+	f->stage_len = 0;
+	b = uv_buf_init((char *)r->data, (unsigned)r->len);
+	f->handles++; /* the request holds the flow */
+	f->writing = 1;
+	f->inflight = r->len;
+	if (uv_write(&r->w, (uv_stream_t *)&f->tcp, &b, 1, wrote) != 0) {
+		f->handles--;
+		f->writing = 0;
+		f->inflight = 0;
+		credit(f, r->len);
+		free(r);
+		if (f->sess)
 			zt_qconn_stream_reset(f->sess->c, f->sid, ZT_FLOW_ERR_RESET);
-			flow_finish(f, "write failed", 1);
-			return;
+		flow_finish(f, "write failed", 1);
+	}
+}
+
+static void to_target(struct cflow *f, const uint8_t *d, size_t n, int fin)
+{
+	if (n) {
+		if (f->stage_len + n > f->stage_cap) {
+			size_t cap = f->stage_cap ? f->stage_cap : 16384;
+			uint8_t *p;
+
+			while (cap < f->stage_len + n)
+				cap *= 2;
+			p = realloc(f->stage, cap);
+			if (!p) {
+				credit(f, n);
+				zt_qconn_stream_reset(f->sess->c, f->sid,
+						      ZT_FLOW_ERR_ABORT);
+				flow_finish(f, "out of memory", 1);
+				return;
+			}
+			f->stage = p;
+			f->stage_cap = cap;
 		}
+		memcpy(f->stage + f->stage_len, d, n);
+		f->stage_len += n;
+		f->up += n;
 	}
-	if (fin && !f->agent_fin) {
+	if (fin)
 		f->agent_fin = 1;
-		f->sreq.data = f;
-		f->handles++;
-		if (uv_shutdown(&f->sreq, (uv_stream_t *)&f->tcp, shut_done) != 0)
-			f->handles--;
-	}
+	submit(f);
 }
 
 static void on_stream_data(struct zt_cflows *cf, struct csession *s,
@@ -609,6 +697,19 @@ static void on_stream_closed(struct csession *s, int64_t sid,
 
 	if (!f || f == FINISHED)
 		return;
+	if (!app_error && f->state == F_OPEN &&
+	    (f->writing || f->stage_len || f->shut_pending ||
+	     (f->agent_fin && !f->shut_sent))) {
+		/* The stream is done but the target has not had every byte
+		 * yet: finish after the last write and the shutdown. The
+		 * stream is gone, so its credit is due now. */
+		f->close_when_done = 1;
+		credit(f, f->stage_len + f->inflight);
+		flow_unlink(f);
+		submit(f);
+		maybe_done(f);
+		return;
+	}
 	/* A reset from the agent becomes a TCP RST to the target. */
 	flow_finish(f, app_error ? "reset by agent" : "closed",
 		    app_error != 0 && f->state == F_OPEN);

@@ -204,6 +204,19 @@ int zt_nl_set_mtu(struct zt_nl *nl, int ifindex, uint32_t mtu)
 	return request(nl, &m, ifindex, "set mtu", arg, 0);
 }
 
+int zt_nl_set_txqlen(struct zt_nl *nl, int ifindex, uint32_t qlen)
+{
+	union nl_msg m;
+	struct ifinfomsg *ifi = msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
+	char arg[16];
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	msg_attr(&m, IFLA_TXQLEN, &qlen, sizeof(qlen));
+	snprintf(arg, sizeof(arg), "%u", qlen);
+	return request(nl, &m, ifindex, "set txqueuelen", arg, 0);
+}
+
 int zt_nl_set_up(struct zt_nl *nl, int ifindex)
 {
 	union nl_msg m;

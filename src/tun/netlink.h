@@ -25,6 +25,8 @@ void zt_nl_close(struct zt_nl *nl);
 /* Returns the interface index (> 0) or ZT_ENOTFOUND. */
 int zt_nl_ifindex(const char *ifname);
 int zt_nl_set_mtu(struct zt_nl *nl, int ifindex, uint32_t mtu);
+/* Packets the kernel queues for the device before dropping. */
+int zt_nl_set_txqlen(struct zt_nl *nl, int ifindex, uint32_t qlen);
 int zt_nl_set_up(struct zt_nl *nl, int ifindex);
 /* Adds (or replaces) an IPv4 or IPv6 address with its prefix length.
  * IPv6 addresses skip duplicate address detection: the link is ours. */
