@@ -110,6 +110,8 @@ const struct zt_identity *zt_qconn_peer(const struct zt_qconn *c);
 /* The peer's address on the active path. */
 void zt_qconn_remote(const struct zt_qconn *c, struct zt_addr *a);
 uint64_t zt_qconn_rtt_ns(const struct zt_qconn *c);
+/* UDP payload bytes sent and received on the connection so far. */
+void zt_qconn_bytes(const struct zt_qconn *c, uint64_t *sent, uint64_t *recv);
 /* Short printable id for logs: "peer-name@addr" once known. */
 const char *zt_qconn_label(const struct zt_qconn *c);
 

@@ -462,6 +462,15 @@ uint64_t zt_qconn_rtt_ns(const struct zt_qconn *c)
 	return ci.smoothed_rtt;
 }
 
+void zt_qconn_bytes(const struct zt_qconn *c, uint64_t *sent, uint64_t *recv)
+{
+	ngtcp2_conn_info ci;
+
+	ngtcp2_conn_get_conn_info(c->conn, &ci);
+	*sent = ci.bytes_sent;
+	*recv = ci.bytes_recv;
+}
+
 const char *zt_qconn_label(const struct zt_qconn *c)
 {
 	return c->label;

@@ -68,6 +68,8 @@ want=$(sha256sum <"$LAB/www/big.bin" | cut -d' ' -f1)
 got=$(sha256sum <"$LAB/got.bin" | cut -d' ' -f1)
 [ "$want" = "$got" ] || lab_fail "sha256 differs"
 lab_log "1 GiB ok at $(awk '{printf "%.0f Mbit/s", $1 * 8 / 1e6}' "$LAB/speed")"
+jq_ok agent '.sessions[0].bytes_received > 1073741824' || lab_fail "session byte count"
+jq_ok connector '.agents[0].bytes_sent > 1073741824' || lab_fail "connector session byte count"
 rm -f "$LAB/got.bin"
 
 lab_log "200 concurrent flows"

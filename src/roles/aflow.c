@@ -1340,19 +1340,25 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
 		double rtt = x->c && x->up ? zt_qconn_rtt_ns(x->c) / 1e6 : 0;
 		struct zt_addr ra = { 0 };
+		uint64_t tx = 0, rx = 0;
 
-		if (x->c)
+		if (x->c) {
 			zt_qconn_remote(x->c, &ra);
+			zt_qconn_bytes(x->c, &tx, &rx);
+		}
 		zt_addr_str(&ra, s, sizeof(s));
 		if (json) {
 			zt_sb_printf(b, "%s{\"connector\":", first ? "" : ",");
 			zt_sb_json_str(b, x->connector);
 			zt_sb_printf(b, ",\"state\":\"%s\",\"path\":\"direct %s\","
-				     "\"rtt_ms\":%.3f}", x->up ? "up" : "connecting",
-				     s, rtt);
+				     "\"rtt_ms\":%.3f,\"bytes_sent\":%llu,"
+				     "\"bytes_received\":%llu}",
+				     x->up ? "up" : "connecting", s, rtt,
+				     (unsigned long long)tx, (unsigned long long)rx);
 		} else {
-			zt_sb_printf(b, "  %-16s %-10s direct %s  rtt %.2f ms\n",
-				     x->connector, x->up ? "up" : "connecting", s, rtt);
+			zt_sb_printf(b, "  %-16s %-10s direct %s  rtt %.2f ms  sent %llu B  received %llu B\n",
+				     x->connector, x->up ? "up" : "connecting", s, rtt,
+				     (unsigned long long)tx, (unsigned long long)rx);
 		}
 	}
 	zt_sb_printf(b, json ? "],\"flows\":[" : "flows:\n");

@@ -852,14 +852,19 @@ void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json)
 	for (struct csession *s = cf->sessions; s; s = s->next) {
 		const struct zt_identity *id = zt_qconn_peer(s->c);
 		double rtt = zt_qconn_rtt_ns(s->c) / 1e6;
+		uint64_t tx, rx;
 
+		zt_qconn_bytes(s->c, &tx, &rx);
 		if (json) {
 			zt_sb_printf(b, "%s{\"name\":", first ? "" : ",");
 			zt_sb_json_str(b, id->name);
-			zt_sb_printf(b, ",\"rtt_ms\":%.3f,\"flows\":[", rtt);
+			zt_sb_printf(b, ",\"rtt_ms\":%.3f,\"bytes_sent\":%llu,"
+				     "\"bytes_received\":%llu,\"flows\":[", rtt,
+				     (unsigned long long)tx, (unsigned long long)rx);
 		} else {
-			zt_sb_printf(b, "  %-20s rtt %.2f ms  %zu flow(s)\n",
-				     id->name, rtt, s->n_flows);
+			zt_sb_printf(b, "  %-20s rtt %.2f ms  %zu flow(s)  sent %llu B  received %llu B\n",
+				     id->name, rtt, s->n_flows,
+				     (unsigned long long)tx, (unsigned long long)rx);
 		}
 		for (struct cflow *f = s->flows; f; f = f->next) {
 			double age = (double)(uv_hrtime() - f->start_ns) / 1e9;
