@@ -88,6 +88,12 @@ struct zt_pktsrc {
 #define ZT_SHIM_PACKET 1 /* body: one raw IPv4 or IPv6 packet */
 #define ZT_SHIM_CONFIG 2 /* ztnad -> shim: key=value lines */
 
+/* Shim socket framing: the next frame at the start of buf. Returns 1 (a
+ * whole frame: its type, body and total size), 0 (incomplete: need more
+ * bytes) or ZT_EVERSION (not our framing: drop the connection). Pure. */
+int zt_shim_frame_next(const uint8_t *buf, size_t len, size_t *consumed,
+		       uint8_t *type, const uint8_t **body, size_t *body_len);
+
 extern const struct zt_pktsrc_ops zt_pktsrc_tun_ops;
 extern const struct zt_pktsrc_ops zt_pktsrc_shim_ops;
 

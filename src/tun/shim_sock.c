@@ -307,34 +307,50 @@ static void refuse_others(struct zt_pktsrc *s)
 	}
 }
 
+int zt_shim_frame_next(const uint8_t *buf, size_t len, size_t *consumed,
+		       uint8_t *type, const uint8_t **body, size_t *body_len)
+{
+	size_t blen;
+
+	if (len < ZT_SHIM_HDR_LEN)
+		return 0;
+	if (buf[1] != ZT_SHIM_VERSION)
+		return ZT_EVERSION;
+	blen = (size_t)buf[2] << 8 | buf[3];
+	if (len - ZT_SHIM_HDR_LEN < blen)
+		return 0;
+	*type = buf[0];
+	*body = buf + ZT_SHIM_HDR_LEN;
+	*body_len = blen;
+	*consumed = ZT_SHIM_HDR_LEN + blen;
+	return 1;
+}
+
 /* Takes the next complete frame from rbuf. Returns the length of a PACKET
  * copied into buf, 0 when no complete packet is buffered, or ZT_EVERSION
  * (the stream cannot be trusted any more). */
 static ssize_t next_packet(struct zt_pktsrc *s, uint8_t *buf, size_t cap)
 {
-	const uint8_t *p;
-	size_t len;
+	const uint8_t *body;
+	size_t len, used;
+	uint8_t type;
+	int rv;
 
-	while (s->rlen - s->rpos >= ZT_SHIM_HDR_LEN) {
-		p = s->rbuf + s->rpos;
-		len = (size_t)p[2] << 8 | p[3];
-		if (p[1] != ZT_SHIM_VERSION)
-			return ZT_EVERSION;
-		if (s->rlen - s->rpos < ZT_SHIM_HDR_LEN + len)
-			return 0;
-		s->rpos += ZT_SHIM_HDR_LEN + len;
-		if (p[0] != ZT_SHIM_PACKET)
-			log_debug("shim socket: frame type %u ignored", p[0]);
+	while ((rv = zt_shim_frame_next(s->rbuf + s->rpos, s->rlen - s->rpos,
+					&used, &type, &body, &len)) == 1) {
+		s->rpos += used;
+		if (type != ZT_SHIM_PACKET)
+			log_debug("shim socket: frame type %u ignored", type);
 		else if (len > cap)
 			log_warn(
 				"shim socket: %zu-byte packet dropped (max %zu)",
 				len, cap);
 		else if (len > 0) {
-			memcpy(buf, p + ZT_SHIM_HDR_LEN, len);
+			memcpy(buf, body, len);
 			return (ssize_t)len;
 		}
 	}
-	return 0;
+	return rv < 0 ? rv : 0;
 }
 
 /* Reads what the socket has into rbuf. Returns 1 (more data), 0 (nothing
