@@ -191,7 +191,9 @@ static int request(struct zt_nl *nl, union nl_msg *m, int ifindex,
 	return ZT_EIO;
 }
 
-int zt_nl_set_mtu(struct zt_nl *nl, int ifindex, uint32_t mtu)
+/* One 32-bit link attribute (IFLA_MTU, IFLA_TXQLEN). */
+static int set_link_u32(struct zt_nl *nl, int ifindex, uint16_t attr,
+			uint32_t v, const char *what)
 {
 	union nl_msg m;
 	struct ifinfomsg *ifi = msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
@@ -199,22 +201,19 @@ int zt_nl_set_mtu(struct zt_nl *nl, int ifindex, uint32_t mtu)
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	msg_attr(&m, IFLA_MTU, &mtu, sizeof(mtu));
-	snprintf(arg, sizeof(arg), "%u", mtu);
-	return request(nl, &m, ifindex, "set mtu", arg, 0);
+	msg_attr(&m, attr, &v, sizeof(v));
+	snprintf(arg, sizeof(arg), "%u", v);
+	return request(nl, &m, ifindex, what, arg, 0);
+}
+
+int zt_nl_set_mtu(struct zt_nl *nl, int ifindex, uint32_t mtu)
+{
+	return set_link_u32(nl, ifindex, IFLA_MTU, mtu, "set mtu");
 }
 
 int zt_nl_set_txqlen(struct zt_nl *nl, int ifindex, uint32_t qlen)
 {
-	union nl_msg m;
-	struct ifinfomsg *ifi = msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
-	char arg[16];
-
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	msg_attr(&m, IFLA_TXQLEN, &qlen, sizeof(qlen));
-	snprintf(arg, sizeof(arg), "%u", qlen);
-	return request(nl, &m, ifindex, "set txqueuelen", arg, 0);
+	return set_link_u32(nl, ifindex, IFLA_TXQLEN, qlen, "set txqueuelen");
 }
 
 int zt_nl_set_up(struct zt_nl *nl, int ifindex)
