@@ -373,6 +373,7 @@ void zt_qconn_free(struct zt_qconn *c)
 				zt_cidmap_del(ep, &scids[i]);
 		}
 		ngtcp2_conn_del(c->conn);
+		c->conn = NULL;
 	}
 	/* Belt and braces: drop any CID still pointing at c (initial DCID,
 	 * or more SCIDs than the array above held). */

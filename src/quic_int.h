@@ -18,7 +18,7 @@ struct zt_chunk {
 /* Send side of a stream: bytes stay queued until the peer acknowledged
  * them (ngtcp2 may retransmit from them). */
 struct zt_stream {
-	struct zt_stream *next;
+	struct zt_stream *next, *prev;
 	int64_t id;
 	struct zt_chunk *head, *tail;
 	uint64_t head_off; /* stream offset of head->data[0] */

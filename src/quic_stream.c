@@ -30,12 +30,13 @@ static struct zt_chunk *chunk_append(struct zt_chunk **head,
 	return k;
 }
 
+/* ngtcp2 keeps its streams in a map and carries our pointer for each:
+ * every stream operation is on the per-packet path, so no list walk. */
 struct zt_stream *zt_stream_find(struct zt_qconn *c, int64_t id)
 {
-	for (struct zt_stream *s = c->streams; s; s = s->next)
-		if (s->id == id)
-			return s;
-	return NULL;
+	if (!c->conn || id < 0)
+		return NULL;
+	return ngtcp2_conn_get_stream_user_data2(c->conn, id);
 }
 
 struct zt_stream *zt_stream_get(struct zt_qconn *c, int64_t id)
@@ -48,7 +49,13 @@ struct zt_stream *zt_stream_get(struct zt_qconn *c, int64_t id)
 	if (!s)
 		return NULL;
 	s->id = id;
+	if (ngtcp2_conn_set_stream_user_data(c->conn, id, s) != 0) {
+		free(s);
+		return NULL;
+	}
 	s->next = c->streams;
+	if (c->streams)
+		c->streams->prev = s;
 	c->streams = s;
 	return s;
 }
@@ -118,13 +125,13 @@ static void sq_remove(struct zt_qconn *c, struct zt_stream *s)
 
 static void stream_unlink(struct zt_qconn *c, struct zt_stream *s)
 {
-	struct zt_stream **pp = &c->streams;
-
 	sq_remove(c, s);
-	while (*pp && *pp != s)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = s->next;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	stream_release(s, UINT64_MAX);
 	free(s);
 }
