@@ -338,15 +338,6 @@ static int validate_address(struct zt_ep *ep, struct zt_pathio *pio,
 
 #define ZT_MAX_HANDSHAKING 1024
 
-static size_t handshaking(struct zt_ep *ep)
-{
-	size_t n = 0;
-
-	for (struct zt_qconn *c = ep->conns; c; c = c->next)
-		n += c->state == ZT_QCONN_HANDSHAKE;
-	return n;
-}
-
 static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 			  const struct sockaddr *remote, socklen_t remote_len,
 			  const uint8_t *data, size_t len, uint64_t now)
@@ -367,7 +358,7 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 		return;
 	/* A bound on connections still in their handshake: each costs a TLS
 	 * object for up to the handshake timeout. */
-	if (handshaking(ep) >= ZT_MAX_HANDSHAKING) {
+	if (ep->n_handshaking >= ZT_MAX_HANDSHAKING) {
 		log_debug("quic: too many handshakes in progress, dropping");
 		return;
 	}
@@ -377,6 +368,8 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 	c = conn_alloc(ep, 1);
 	if (!c)
 		return;
+	c->in_handshake = 1;
+	ep->n_handshaking++;
 	scid.datalen = ZT_CID_LEN;
 	rand_bytes(scid.data, scid.datalen);
 	open_qlog(c, &scid);

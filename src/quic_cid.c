@@ -6,12 +6,15 @@
 #include "err.h"
 #include "quic_int.h"
 
-static size_t cid_hash(const ngtcp2_cid *cid, size_t nbuckets)
+static size_t cid_hash(const struct zt_ep *ep, const ngtcp2_cid *cid,
+		       size_t nbuckets)
 {
 	uint64_t h = 1469598103934665603ULL;
 
-	/* CIDs are random bytes we chose ourselves or a client's random
-	 * Initial DCID; FNV-1a spreads them well enough. */
+	/* Client Initial DCIDs are chosen by anyone: seeding with the
+	 * endpoint secret keeps them from being picked to share a chain. */
+	for (size_t i = 0; i < 8; i++)
+		h = (h ^ ep->secret[i]) * 1099511628211ULL;
 	for (size_t i = 0; i < cid->datalen; i++)
 		h = (h ^ cid->data[i]) * 1099511628211ULL;
 	return (size_t)(h & (nbuckets - 1));
@@ -40,22 +43,12 @@ void zt_cidmap_free(struct zt_ep *ep)
 
 struct zt_qconn *zt_cidmap_find(struct zt_ep *ep, const ngtcp2_cid *cid)
 {
-	struct zt_cident *e = ep->buckets[cid_hash(cid, ep->nbuckets)];
+	struct zt_cident *e = ep->buckets[cid_hash(ep, cid, ep->nbuckets)];
 
 	for (; e; e = e->next)
 		if (ngtcp2_cid_eq(&e->cid, cid))
 			return e->conn;
 	return NULL;
-}
-
-static size_t cidmap_count(struct zt_ep *ep)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < ep->nbuckets; i++)
-		for (struct zt_cident *e = ep->buckets[i]; e; e = e->next)
-			n++;
-	return n;
 }
 
 static void cidmap_grow(struct zt_ep *ep)
@@ -69,7 +62,7 @@ static void cidmap_grow(struct zt_ep *ep)
 		struct zt_cident *e = ep->buckets[i], *n;
 
 		for (; e; e = n) {
-			size_t h = cid_hash(&e->cid, nb);
+			size_t h = cid_hash(ep, &e->cid, nb);
 
 			n = e->next;
 			e->next = b[h];
@@ -89,22 +82,23 @@ int zt_cidmap_add(struct zt_ep *ep, const ngtcp2_cid *cid,
 
 	if (zt_cidmap_find(ep, cid))
 		return ZT_EINVAL;
-	if (ep->n_conns * 8 > ep->nbuckets && cidmap_count(ep) > ep->nbuckets)
+	if (ep->n_cids > ep->nbuckets)
 		cidmap_grow(ep);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return ZT_ENOMEM;
-	h = cid_hash(cid, ep->nbuckets);
+	h = cid_hash(ep, cid, ep->nbuckets);
 	e->cid = *cid;
 	e->conn = c;
 	e->next = ep->buckets[h];
 	ep->buckets[h] = e;
+	ep->n_cids++;
 	return 0;
 }
 
 void zt_cidmap_del(struct zt_ep *ep, const ngtcp2_cid *cid)
 {
-	struct zt_cident **pp = &ep->buckets[cid_hash(cid, ep->nbuckets)];
+	struct zt_cident **pp = &ep->buckets[cid_hash(ep, cid, ep->nbuckets)];
 
 	for (; *pp; pp = &(*pp)->next) {
 		if (ngtcp2_cid_eq(&(*pp)->cid, cid)) {
@@ -112,6 +106,7 @@ void zt_cidmap_del(struct zt_ep *ep, const ngtcp2_cid *cid)
 
 			*pp = e->next;
 			free(e);
+			ep->n_cids--;
 			return;
 		}
 	}

@@ -88,6 +88,7 @@ static void close_with(struct zt_qconn *c, const ngtcp2_ccerr *e,
 	if (c->state >= ZT_QCONN_CLOSING)
 		return;
 	c->state = ZT_QCONN_CLOSING;
+	zt_qconn_handshake_over(c);
 	c->ep->dirty = 1;
 	c->ci.local = 1;
 	describe_ccerr(e, &c->ci);
@@ -155,6 +156,7 @@ static void enter_draining(struct zt_qconn *c, uint64_t now)
 	const ngtcp2_ccerr *e = ngtcp2_conn_get_ccerr(c->conn);
 
 	c->state = ZT_QCONN_DRAINING;
+	zt_qconn_handshake_over(c);
 	c->ep->dirty = 1;
 	c->ci.local = 0;
 	describe_ccerr(e, &c->ci);
@@ -234,6 +236,7 @@ static void after_read(struct zt_qconn *c, uint64_t now)
 
 	if (c->pending_established) {
 		c->pending_established = 0;
+		zt_qconn_handshake_over(c);
 		if (c->deny) {
 			log_warn("quic: %s: refused: %s", c->label,
 				 c->deny_reason);
@@ -357,6 +360,33 @@ uint64_t zt_qconn_expiry(struct zt_qconn *c)
 	return ngtcp2_conn_get_expiry(c->conn);
 }
 
+static void cidmap_del_conn(struct zt_ep *ep, struct zt_qconn *c)
+{
+	for (size_t i = 0; i < ep->nbuckets; i++) {
+		struct zt_cident **pp = &ep->buckets[i];
+
+		while (*pp) {
+			if ((*pp)->conn == c) {
+				struct zt_cident *e = *pp;
+
+				*pp = e->next;
+				free(e);
+				ep->n_cids--;
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+}
+
+void zt_qconn_handshake_over(struct zt_qconn *c)
+{
+	if (c->in_handshake) {
+		c->in_handshake = 0;
+		c->ep->n_handshaking--;
+	}
+}
+
 void zt_qconn_free(struct zt_qconn *c)
 {
 	struct zt_ep *ep = c->ep;
@@ -372,25 +402,15 @@ void zt_qconn_free(struct zt_qconn *c)
 			for (size_t i = 0; i < n; i++)
 				zt_cidmap_del(ep, &scids[i]);
 		}
+		if (c->server)
+			zt_cidmap_del(ep, &c->initial_dcid);
 		ngtcp2_conn_del(c->conn);
 		c->conn = NULL;
+		/* More IDs than the array held: find the rest the slow way. */
+		if (n > 16)
+			cidmap_del_conn(ep, c);
 	}
-	/* Belt and braces: drop any CID still pointing at c (initial DCID,
-	 * or more SCIDs than the array above held). */
-	for (size_t i = 0; i < ep->nbuckets; i++) {
-		struct zt_cident **pp = &ep->buckets[i];
-
-		while (*pp) {
-			if ((*pp)->conn == c) {
-				struct zt_cident *e = *pp;
-
-				*pp = e->next;
-				free(e);
-			} else {
-				pp = &(*pp)->next;
-			}
-		}
-	}
+	zt_qconn_handshake_over(c);
 	zt_stream_free_all(c);
 	zt_dgram_free_all(c);
 	if (c->ssl)

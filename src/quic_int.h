@@ -44,7 +44,8 @@ struct zt_ep {
 	struct zt_qconn *conns;
 	size_t n_conns;
 	struct zt_cident **buckets;
-	size_t nbuckets;
+	size_t nbuckets, n_cids;
+	size_t n_handshaking;    /* server connections in their handshake */
 	/* Something was queued outside a flush: flush again before sleeping. */
 	int dirty;
 };
@@ -69,6 +70,7 @@ struct zt_qconn {
 	size_t n_dgrams;
 	int dg_tries;
 	int pending_established;
+	int in_handshake;        /* counted in ep->n_handshaking */
 	int close_pending;       /* zt_qconn_close() asked; done in service */
 	uint64_t close_code;
 	char close_reason[320];
@@ -97,6 +99,7 @@ uint64_t zt_qconn_expiry(struct zt_qconn *c);
 void zt_qconn_free(struct zt_qconn *c);
 void zt_qconn_check_peer(struct zt_qconn *c);
 void zt_qconn_label_update(struct zt_qconn *c);
+void zt_qconn_handshake_over(struct zt_qconn *c);
 int zt_qconn_remote_is(const struct zt_qconn *c, const struct sockaddr *sa,
 		       socklen_t len);
 

@@ -177,6 +177,11 @@ static int on_register(struct relay *r, struct peer *p,
 
 	if (zt_qconn_peer(p->c)->role != ZT_ROLE_CONNECTOR)
 		return ZT_APP_DENIED;
+	/* A repeat (reload without changes) rebuilds no agent's catalog. */
+	if (m->u.reg.n == p->n_services && p->services &&
+	    memcmp(p->services, m->u.reg.services,
+		   m->u.reg.n * sizeof(*p->services)) == 0)
+		return 0;
 	if (m->u.reg.n) {
 		copy = malloc(m->u.reg.n * sizeof(*copy));
 		if (!copy)
