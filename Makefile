@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 20
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all setup deps build asan fuzz test test-unit test-release test-asan test-fuzz demo clean format
+.PHONY: all setup deps build asan fuzz test test-unit test-release test-asan test-fuzz repro-check demo clean format
 
 all: build
 
@@ -41,8 +41,13 @@ test-asan: asan
 test-fuzz: fuzz
 	@sh scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
-# Release suite, the same suite under ASan+UBSan, then each fuzzer briefly.
-test: test-release test-asan test-fuzz
+# Two builds of the committed tree in different directories are identical.
+repro-check: build
+	@sh scripts/repro-check.sh $(BUILD)/ztnad
+
+# Release suite, the same suite under ASan+UBSan, each fuzzer briefly, then
+# the reproducible-build check.
+test: test-release test-asan test-fuzz repro-check
 	@echo "make test: all passed"
 
 demo: build

@@ -19,6 +19,9 @@ fi
 
 sh "$ROOT/scripts/fetch-sources.sh"
 JOBS=$(nproc 2>/dev/null || echo 2)
+# Reproducible: no absolute path of this checkout in the objects (assert
+# messages, debug info); see scripts/repro-check.sh.
+MAPFLAGS="-ffile-prefix-map=$ROOT/=" 
 rm -rf "$DEPS/src" "$PREFIX"
 mkdir -p "$DEPS/src" "$PREFIX"
 
@@ -32,20 +35,47 @@ unpack "$WOLFSSL_FILE" "$DEPS/src/wolfssl"
 (
 	cd "$DEPS/src/wolfssl"
 	./autogen.sh >autogen.log 2>&1
-	# Options as ngtcp2's CI builds wolfSSL, plus what ztnad uses: cert
-	# generation with SANs, Ed25519, keylog export, session tickets, 0-RTT.
+	# Only the features ztnad uses (see "wolfSSL features" in
+	# docs/ARCHITECTURE.md): TLS 1.3 for QUIC, ECDSA P-256 and Ed25519
+	# certificates, X25519/P-256 key exchange, AES-GCM and ChaCha20-Poly1305
+	# (AES-ECB for QUIC header protection),
+	# certificate generation with SANs and extensions (ztnad pki), CRLs. No
+	# RSA, DH, PSK, 0-RTT, TLS <= 1.2: less code reachable before
+	# authentication. Session tickets are compiled only because ngtcp2's
+	# client setup calls wolfSSL_CTX_UseSessionTicket; ztnad servers never
+	# issue one (tls.c), so every session presents a certificate. Secrets
+	# leave only through the keylog callback (HAVE_SECRET_CALLBACK), never
+	# --enable-keylog-export, which writes every secret to ./sslkeylog.log.
+	# --enable-reproducible-build: no configure line (with this checkout's
+	# path) or build date inside the library.
 	./configure --prefix="$PREFIX" --enable-static --disable-shared \
-		--enable-all --enable-quic --enable-aesni --enable-intelasm \
-		--enable-harden --enable-keylog-export --disable-ech \
-		--disable-examples --disable-crypttests --disable-benchmark \
-		--disable-jni \
-		CPPFLAGS=-DWOLFSSL_ALT_NAMES CFLAGS="-O2 -fPIC" >configure.log 2>&1
+		--enable-quic --enable-tls13 --disable-oldtls --disable-tlsv12 \
+		--enable-ecc --enable-ed25519 --enable-curve25519 \
+		--enable-aesgcm --enable-aesecb --enable-chacha --enable-poly1305 \
+		--enable-certgen --enable-certext --enable-keygen --enable-crl \
+		--enable-alpn --enable-sni --enable-ip-alt-name --enable-sp --enable-sp-asm \
+		--enable-aesni --enable-intelasm --enable-harden --enable-reproducible-build \
+		--disable-rsa --disable-dh --disable-md5 --disable-psk \
+		--enable-session-ticket --disable-earlydata --disable-ech \
+		--disable-examples --disable-crypttests --disable-benchmark --disable-jni \
+		CPPFLAGS="-DWOLFSSL_ALT_NAMES -DHAVE_SECRET_CALLBACK -DWOLFSSL_VALIDATE_ECC_IMPORT" \
+		CFLAGS="-O2 -fPIC $MAPFLAGS" >configure.log 2>&1
 	make -j"$JOBS" >make.log 2>&1
 	make install >install.log 2>&1
 ) || { echo "build-deps: wolfSSL build failed; see $DEPS/src/wolfssl/*.log" >&2; exit 1; }
-for d in WOLFSSL_QUIC HAVE_SECRET_CALLBACK WOLFSSL_ALT_NAMES WOLFSSL_CERT_GEN HAVE_ED25519; do
-	grep -q "#define $d" "$PREFIX/include/wolfssl/options.h" ||
+OPTS=$PREFIX/include/wolfssl/options.h
+for d in WOLFSSL_QUIC HAVE_SECRET_CALLBACK WOLFSSL_ALT_NAMES WOLFSSL_CERT_GEN \
+	WOLFSSL_CERT_EXT WOLFSSL_IP_ALT_NAME HAVE_ED25519 HAVE_CRL NO_RSA NO_OLD_TLS; do
+	grep -q "#define $d\b" "$OPTS" ||
 		{ echo "build-deps: wolfSSL built without $d" >&2; exit 1; }
+done
+# A wolfSSL that writes TLS secrets to a file on its own must never be used.
+for d in SHOW_SECRETS WOLFSSL_SSLKEYLOGFILE WOLFSSL_EARLY_DATA; do
+	if grep -q "#define $d\b" "$OPTS"; then
+		echo "build-deps: wolfSSL options.h defines $d; refusing this build" >&2
+		rm -rf "$PREFIX"
+		exit 1
+	fi
 done
 
 echo "build-deps: ngtcp2 $NGTCP2_DEBVER"
@@ -54,7 +84,7 @@ unpack "$NGTCP2_FILE" "$DEPS/src/ngtcp2"
 	cd "$DEPS/src/ngtcp2"
 	G=""
 	command -v ninja >/dev/null && G="-G Ninja"
-	cmake -S . -B build $G -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+	cmake -S . -B build $G -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$MAPFLAGS" -DCMAKE_INSTALL_PREFIX="$PREFIX" \
 		-DCMAKE_INSTALL_LIBDIR=lib \
 		-DENABLE_WOLFSSL=ON -DENABLE_OPENSSL=OFF -DENABLE_GNUTLS=OFF -DENABLE_BORINGSSL=OFF \
 		-DENABLE_PICOTLS=OFF -DENABLE_SHARED_LIB=OFF -DENABLE_STATIC_LIB=ON \

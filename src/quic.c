@@ -217,15 +217,17 @@ static int tls_new(struct zt_qconn *c, const char *server_name)
 	wolfSSL_set_app_data(c->ssl, &c->ref);
 	/* 0x39: the RFC 9000 quic_transport_parameters extension. */
 	wolfSSL_set_quic_transport_version(c->ssl, 0x39);
+	/* Both sides offer only ours; a server without a match sends
+	 * no_application_protocol. (The native call: wolfSSL's OpenSSL-style
+	 * ALPN calls change behaviour and return values with its options.) */
+	if (wolfSSL_UseALPN(c->ssl, (char *)ZT_ALPN, sizeof(ZT_ALPN) - 1,
+			    WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS)
+		return ZT_ETLS;
 	if (c->server) {
 		wolfSSL_set_accept_state(c->ssl);
 		return 0;
 	}
 	wolfSSL_set_connect_state(c->ssl);
-	if (wolfSSL_set_alpn_protos(c->ssl,
-				    (const unsigned char *)"\x07" ZT_ALPN,
-				    sizeof(ZT_ALPN)) != 0)
-		return ZT_ETLS;
 	if (server_name && *server_name) {
 		struct in6_addr tmp;
 		int is_ip = inet_pton(AF_INET, server_name, &tmp) == 1 ||

@@ -2,10 +2,16 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/error-ssl.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_wolfssl.h>
@@ -14,26 +20,25 @@
 #include "log.h"
 #include "pki.h"
 
-static int alpn_select(WOLFSSL *ssl, const unsigned char **out,
-		       unsigned char *outlen, const unsigned char *in,
-		       unsigned int inlen, void *arg)
+/* Stable words for the log whatever wolfSSL's build options: its own text
+ * for these differs between its native and OpenSSL-compatible builds. */
+static const char *verify_error_text(int err)
 {
-	const size_t n = sizeof(ZT_ALPN) - 1;
-
-	for (unsigned int i = 0; i < inlen;) {
-		unsigned int l = in[i];
-
-		if (i + 1 + l > inlen)
-			break;
-		if (l == n && memcmp(in + i + 1, ZT_ALPN, n) == 0) {
-			*out = in + i + 1;
-			*outlen = (unsigned char)l;
-			return SSL_TLSEXT_ERR_OK;
-		}
-		i += 1 + l;
+	switch (err) {
+	case ASN_AFTER_DATE_E:
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return "certificate has expired";
+	case ASN_BEFORE_DATE_E:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "certificate is not yet valid";
+	case ASN_NO_SIGNER_E:
+		return "certificate verify failed: unknown CA";
+	case CRL_CERT_REVOKED:
+	case X509_V_ERR_CERT_REVOKED:
+		return "certificate revoked";
+	default:
+		return wolfSSL_X509_verify_cert_error_string(err);
 	}
-	/* Refusing is what enforces ALPN: wolfSSL would otherwise proceed. */
-	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 /* wolfSSL calls this only when chain verification failed: log why, with the
@@ -53,8 +58,8 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 			wolfSSL_X509_NAME_oneline(n, subj, sizeof(subj));
 	}
 	log_warn("tls: peer certificate rejected: %s (subject %s)",
-		 wolfSSL_X509_verify_cert_error_string(
-			 wolfSSL_X509_STORE_CTX_get_error(store)), subj);
+		 verify_error_text(wolfSSL_X509_STORE_CTX_get_error(store)),
+		 subj);
 	return 0;
 }
 
@@ -119,6 +124,39 @@ static int load_self(struct zt_tls *t, const char *cert)
 	return rv;
 }
 
+/* The key log holds every secret of every session: owner-only, never
+ * through a symlink someone planted, and only when the operator asked. */
+static FILE *keylog_open(const char *path)
+{
+	struct stat st;
+	FILE *f = NULL;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+
+	if (fd < 0) {
+		log_warn("tls: cannot open SSLKEYLOGFILE %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || fchmod(fd, 0600) != 0) {
+		log_warn("tls: cannot open SSLKEYLOGFILE %s: not a regular file "
+			 "of ours that can be made 0600", path);
+		goto fail;
+	}
+	f = fdopen(fd, "a");
+	if (!f) {
+		log_warn("tls: cannot open SSLKEYLOGFILE %s: %s", path,
+			 strerror(errno));
+		goto fail;
+	}
+	log_warn("tls: writing TLS secrets to %s (SSLKEYLOGFILE)", path);
+	return f;
+fail:
+	close(fd);
+	return NULL;
+}
+
 int zt_tls_init(struct zt_tls *t, const char *ca, const char *cert,
 		const char *key)
 {
@@ -126,14 +164,8 @@ int zt_tls_init(struct zt_tls *t, const char *ca, const char *cert,
 	int rv = ZT_ENOMEM;
 
 	memset(t, 0, sizeof(*t));
-	if (kl && *kl) {
-		t->keylog = fopen(kl, "a");
-		if (!t->keylog)
-			log_warn("tls: cannot open SSLKEYLOGFILE %s: %s", kl,
-				 strerror(errno));
-		else
-			log_warn("tls: writing TLS secrets to %s (SSLKEYLOGFILE)", kl);
-	}
+	if (kl && *kl)
+		t->keylog = keylog_open(kl);
 	t->server = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
 	t->client = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
 	if (!t->server || !t->client)
@@ -145,7 +177,13 @@ int zt_tls_init(struct zt_tls *t, const char *ca, const char *cert,
 	if ((rv = ctx_setup(t, t->server, ca, cert, key)) != 0 ||
 	    (rv = ctx_setup(t, t->client, ca, cert, key)) != 0)
 		goto out;
-	wolfSSL_CTX_set_alpn_select_cb(t->server, alpn_select, NULL);
+	/* No resumption: a ticket would let a peer back in without presenting
+	 * its certificate again, past a revocation or expiry. */
+	if (wolfSSL_CTX_no_ticket_TLSv13(t->server) != 0) {
+		log_error("tls: cannot disable session tickets");
+		rv = ZT_ETLS;
+		goto out;
+	}
 	rv = load_self(t, cert);
 out:
 	if (rv != 0)

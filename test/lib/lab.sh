@@ -91,6 +91,12 @@ lab_cleanup() {
 	fi
 	for p in $LAB_PIDS; do kill -KILL "$p" 2>/dev/null; done
 	for p in $LAB_PIDS; do wait "$p" 2>/dev/null; done
+	# TLS secrets must never reach the disk unless SSLKEYLOGFILE asks for it.
+	if [ -d "$LAB/cwd" ] && find "$LAB/cwd" -name sslkeylog.log | grep -q .; then
+		find "$LAB/cwd" -name sslkeylog.log -exec ls -l {} + >&2
+		echo "FAIL: a daemon wrote TLS secrets to sslkeylog.log" >&2
+		rc=1
+	fi
 	for n in $(lab_ns relay) $(lab_ns conn) $(lab_ns agent) $(lab_ns target); do
 		ip netns del "$n" 2>/dev/null
 	done
@@ -129,7 +135,11 @@ lab_start() {
 	connector) ns=$(lab_ns conn) ;;
 	agent) ns=$(lab_ns agent) ;;
 	esac
-	ip netns exec "$ns" "$BIN" --role "$role" --config "$cfg" >>"$LAB/$role.log" 2>&1 &
+	# Each daemon runs in a fresh working directory of its own, so a file it
+	# drops there (a TLS key log, a core) is seen by lab_cleanup.
+	mkdir -p "$LAB/cwd/$role"
+	(cd "$LAB/cwd/$role" && exec ip netns exec "$ns" "$BIN" --role "$role" --config "$cfg") \
+		>>"$LAB/$role.log" 2>&1 &
 	pid=$!
 	LAB_PIDS="$LAB_PIDS $pid"
 	eval "PID_$role=$pid"
