@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "grant.h"
 #include "log.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
@@ -199,36 +200,6 @@ static int is_alnum(char c)
 	       (c >= '0' && c <= '9');
 }
 
-/* RFC 1123 host name: dot-separated labels of 1..63 letters, digits and
- * hyphens, no hyphen at either end of a label. An all-digit last label is
- * refused: resolvers read "10.1" as an IPv4 address, not a name. */
-static int dns_name_ok(const char *s, size_t n)
-{
-	size_t label = 0;
-	int digits = 1;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			digits = 1;
-			continue;
-		}
-		if (!is_alnum(c) && (c != '-' || label == 0))
-			return 0;
-		if (++label > 63)
-			return 0;
-		if (c < '0' || c > '9')
-			digits = 0;
-	}
-	return label > 0 && s[n - 1] != '-' && !digits;
-}
-
 static int name_ok(const char *s, size_t n, const char *extra)
 {
 	if (n == 0 || n >= ZT_NAME_MAX)
@@ -290,7 +261,7 @@ static int host_ok(const struct hostport *hp)
 		return parse_ip(hp->host, hp->host_len, AF_INET6, ip) == 0;
 	if (parse_ip(hp->host, hp->host_len, AF_INET, ip) == 0)
 		return 1;
-	return dns_name_ok(hp->host, hp->host_len);
+	return zt_dns_name_ok(hp->host, hp->host_len);
 }
 
 static void copy_lower(char *dst, const char *s, size_t n)
@@ -516,7 +487,7 @@ static int set_hostname(struct ctx *ctx, const struct key_def *k,
 {
 	size_t n = strlen(v);
 
-	if (!dns_name_ok(v, n))
+	if (!zt_dns_name_ok(v, n))
 		return bad_value(ctx, v, n,
 				 "a DNS name (IP addresses go in cidr)");
 	copy_lower(cur_svc(ctx)->hostname, v, n);

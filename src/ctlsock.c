@@ -116,6 +116,38 @@ static void make_parent(const char *path)
 		log_warn("status socket directory %s: %s", dir, strerror(errno));
 }
 
+/* A stale socket from a crashed daemon would make bind fail, so it goes;
+ * but only that: not a live daemon's socket, not a file or a symlink that
+ * happens to sit at the configured path. */
+static int remove_stale(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, live;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("status socket %s: exists and is not a socket; not "
+			  "removing it", path);
+		return ZT_EIO;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ZT_EIO;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	       errno != ECONNREFUSED;
+	close(fd);
+	if (live) {
+		log_error("status socket %s: another daemon is listening "
+			  "there", path);
+		return ZT_EIO;
+	}
+	unlink(path);
+	return 0;
+}
+
 int zt_ctlsock_init(struct zt_ctlsock *s, uv_loop_t *loop, const char *path,
 		    zt_ctl_status_fn fn, void *ud)
 {
@@ -130,8 +162,8 @@ int zt_ctlsock_init(struct zt_ctlsock *s, uv_loop_t *loop, const char *path,
 	s->ud = ud;
 	/* The directory may not exist yet (/run/ztnad after a reboot). */
 	make_parent(path);
-	/* A stale socket from a crashed daemon would make bind fail. */
-	unlink(path);
+	if (remove_stale(path) != 0)
+		return ZT_EIO;
 	uv_pipe_init(loop, &s->srv, 0);
 	s->srv.data = s;
 	s->open = 1;

@@ -13,6 +13,35 @@ int zt_log_threshold = ZT_LOG_INFO;
 
 static const char *const names[] = { "error", "warn", "info", "debug" };
 
+char *zt_log_escape(char *dst, size_t cap, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (cap == 0)
+		return dst;
+	for (; *src; src++) {
+		unsigned char c = (unsigned char)*src;
+		size_t need = c == '\\' ? 2 : (c < 0x20 || c > 0x7e) ? 4 : 1;
+
+		if (o + need >= cap)
+			break;
+		if (need == 1) {
+			dst[o++] = (char)c;
+		} else if (need == 2) {
+			dst[o++] = '\\';
+			dst[o++] = '\\';
+		} else {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = 0;
+	return dst;
+}
+
 void zt_log_set_level(int level)
 {
 	if (level >= ZT_LOG_ERROR && level <= ZT_LOG_DEBUG)

@@ -4,6 +4,8 @@
 #ifndef ZT_LOG_H
 #define ZT_LOG_H
 
+#include <stddef.h>
+
 enum zt_log_level { ZT_LOG_ERROR = 0, ZT_LOG_WARN, ZT_LOG_INFO, ZT_LOG_DEBUG };
 
 extern int zt_log_threshold;
@@ -12,6 +14,11 @@ void zt_log_set_level(int level);
 /* Returns the level for a name ("error", "warn", "info", "debug") or -1. */
 int zt_log_level_parse(const char *name);
 const char *zt_log_level_name(int level);
+/* Copies text a peer sent (ERROR messages) for a log line or status:
+ * printable ASCII stays, a backslash becomes "\\" and any other byte
+ * "\xNN", so a peer cannot forge log lines or terminal escapes. Truncates
+ * to fit; returns dst. */
+char *zt_log_escape(char *dst, size_t cap, const char *src);
 void zt_log_write(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

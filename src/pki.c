@@ -15,6 +15,7 @@
 #include "pki.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,9 +29,12 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "grant.h"
 #include "log.h"
 
 #define PKI_GROUP_URI "ztnad:group:"
+#define PKI_HOST_URI "ztnad:publish-host:"
+#define PKI_CIDR_URI "ztnad:publish-cidr:"
 #define PKI_MAX_DNS 16
 #define PKI_MAX_IPS 16
 #define PKI_CA_DAYS 3650
@@ -143,6 +147,46 @@ static int parse_ip(const char *s, uint8_t out[16])
 	return ZT_EINVAL;
 }
 
+/* Publishing rights are what stops one connector from taking over another's
+ * services: only connectors carry them, and only well-formed ones. */
+static int check_grants(const struct zt_pki_req *req, const char *role)
+{
+	struct zt_cidr c;
+
+	if ((req->n_publish_hosts || req->n_publish_cidrs) &&
+	    req->role != ZT_ROLE_CONNECTOR) {
+		log_error("pki: --publish-host and --publish-cidr are only for "
+			  "connectors, not for role %s", role);
+		return ZT_EINVAL;
+	}
+	if (req->n_publish_hosts > ZT_MAX_GRANTS ||
+	    req->n_publish_cidrs > ZT_MAX_GRANTS) {
+		log_error("pki: at most %d --publish-host and %d --publish-cidr",
+			  ZT_MAX_GRANTS, ZT_MAX_GRANTS);
+		return ZT_EINVAL;
+	}
+	for (size_t i = 0; i < req->n_publish_hosts; i++) {
+		const char *h = req->publish_hosts[i];
+
+		if (!zt_host_pattern_ok(h, strlen(h))) {
+			log_error("pki: invalid --publish-host '%s': a DNS name "
+				  "or *.name", h);
+			return ZT_EINVAL;
+		}
+	}
+	for (size_t i = 0; i < req->n_publish_cidrs; i++) {
+		const char *v = req->publish_cidrs[i];
+
+		if (zt_cidr_parse(v, strlen(v), &c) < 0) {
+			log_error("pki: invalid --publish-cidr '%s': address/"
+				  "prefix with zero host bits, e.g. "
+				  "10.78.0.0/24", v);
+			return ZT_EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int check_leaf_req(const struct zt_pki_req *req)
 {
 	const char *role = zt_role_name(req->role);
@@ -177,6 +221,8 @@ static int check_leaf_req(const struct zt_pki_req *req)
 	for (size_t i = 0; i < req->n_groups; i++)
 		if (check_name("group", req->groups[i]) < 0)
 			return ZT_EINVAL;
+	if (check_grants(req, role) < 0)
+		return ZT_EINVAL;
 	for (size_t i = 0; i < req->n_dns; i++)
 		if (check_dns(req->dns[i]) < 0)
 			return ZT_EINVAL;
@@ -236,15 +282,45 @@ out:
 	return ret;
 }
 
-/* fchmod as well as the create mode: the file may already exist with a
- * looser mode, and the umask may be stricter than we want for certs. */
+static int write_new(const char *path, const void *data, size_t len,
+		     mode_t mode);
+
+/* Written to a new file (O_EXCL, O_NOFOLLOW: never through a planted
+ * symlink, never into someone else's file) that then replaces the path
+ * whole; rename replaces a symlink at the path, it does not follow it.
+ * fchmod as well as the create mode: the umask may be stricter than we
+ * want for certificates. */
 static int write_file(const char *path, const void *data, size_t len,
 		      mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int ret;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp)) {
+		log_error("pki: path too long: %s", path);
+		return ZT_EINVAL;
+	}
+	/* A leftover from an interrupted run; unlink removes a symlink
+	 * itself, not its target. */
+	unlink(tmp);
+	ret = write_new(tmp, data, len, mode);
+	if (ret == 0 && rename(tmp, path) != 0) {
+		log_error("pki: cannot replace %s: %s", path, strerror(errno));
+		ret = ZT_EIO;
+	}
+	if (ret != 0)
+		unlink(tmp);
+	return ret;
+}
+
+static int write_new(const char *path, const void *data, size_t len,
+		     mode_t mode)
 {
 	const uint8_t *p = data;
 	int fd, ret = ZT_EIO;
 
-	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode);
+	fd = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC,
+		  mode);
 	if (fd < 0) {
 		log_error("pki: cannot create %s: %s", path, strerror(errno));
 		return ZT_EIO;
@@ -558,9 +634,15 @@ static void der_put_hdr(struct der_buf *b, uint8_t tag, size_t len)
 
 /* GeneralName entries, [tag] IMPLICIT: dNSName, uniformResourceIdentifier
  * and iPAddress are all primitive, context-specific. */
+static void san_uri(struct der_buf *b, const char *prefix, const char *v)
+{
+	der_put_hdr(b, 0x80 | ASN_URI_TYPE, strlen(prefix) + strlen(v));
+	der_put(b, prefix, strlen(prefix));
+	der_put(b, v, strlen(v));
+}
+
 static void san_entries(struct der_buf *b, const struct zt_pki_req *req)
 {
-	const size_t plen = strlen(PKI_GROUP_URI);
 	uint8_t ip[16];
 
 	for (size_t i = 0; i < req->n_dns; i++) {
@@ -573,12 +655,12 @@ static void san_entries(struct der_buf *b, const struct zt_pki_req *req)
 		der_put_hdr(b, 0x80 | ASN_IP_TYPE, (size_t)n);
 		der_put(b, ip, (size_t)n);
 	}
-	for (size_t i = 0; i < req->n_groups; i++) {
-		der_put_hdr(b, 0x80 | ASN_URI_TYPE,
-			    plen + strlen(req->groups[i]));
-		der_put(b, PKI_GROUP_URI, plen);
-		der_put(b, req->groups[i], strlen(req->groups[i]));
-	}
+	for (size_t i = 0; i < req->n_groups; i++)
+		san_uri(b, PKI_GROUP_URI, req->groups[i]);
+	for (size_t i = 0; i < req->n_publish_hosts; i++)
+		san_uri(b, PKI_HOST_URI, req->publish_hosts[i]);
+	for (size_t i = 0; i < req->n_publish_cidrs; i++)
+		san_uri(b, PKI_CIDR_URI, req->publish_cidrs[i]);
 }
 
 /* GeneralNames into Cert.altNames; inputs were validated beforehand. */
@@ -873,9 +955,45 @@ int zt_pki_issue(const struct zt_pki_req *req, const char *ca_cert_path,
 
 /* ---- identity ------------------------------------------------------ */
 
-static int identity_groups(struct zt_identity *id, WOLFSSL_X509 *x)
+/* One "ztnad:..." URI; *what tells which. Returns 0 or ZT_EINVAL. */
+static int identity_uri(struct zt_identity *id, const char *d, size_t len)
 {
-	const size_t plen = strlen(PKI_GROUP_URI);
+	const size_t gl = strlen(PKI_GROUP_URI), hl = strlen(PKI_HOST_URI),
+		     cl = strlen(PKI_CIDR_URI);
+
+	if (len >= gl && memcmp(d, PKI_GROUP_URI, gl) == 0) {
+		d += gl;
+		len -= gl;
+		if (!name_ok(d, len) || id->n_groups >= ZT_MAX_GROUPS)
+			return ZT_EINVAL;
+		memcpy(id->groups[id->n_groups], d, len);
+		id->groups[id->n_groups++][len] = 0;
+	} else if (len >= hl && memcmp(d, PKI_HOST_URI, hl) == 0) {
+		char *h = id->publish_hosts[id->n_publish_hosts];
+
+		d += hl;
+		len -= hl;
+		if (!zt_host_pattern_ok(d, len) ||
+		    id->n_publish_hosts >= ZT_MAX_GRANTS)
+			return ZT_EINVAL;
+		for (size_t i = 0; i < len; i++)
+			h[i] = (char)tolower((unsigned char)d[i]);
+		h[len] = 0;
+		id->n_publish_hosts++;
+	} else if (len >= cl && memcmp(d, PKI_CIDR_URI, cl) == 0) {
+		if (id->n_publish_cidrs >= ZT_MAX_GRANTS ||
+		    zt_cidr_parse(d + cl, len - cl,
+				  &id->publish_cidrs[id->n_publish_cidrs]) < 0)
+			return ZT_EINVAL;
+		id->n_publish_cidrs++;
+	}
+	return 0;
+}
+
+/* Groups and grants; a malformed one makes the whole identity invalid
+ * rather than silently narrower or wider. */
+static int identity_uris(struct zt_identity *id, WOLFSSL_X509 *x)
+{
 	WOLFSSL_STACK *sans;
 	int n, ret = 0;
 
@@ -891,20 +1009,16 @@ static int identity_groups(struct zt_identity *id, WOLFSSL_X509 *x)
 			continue;
 		d = (const char *)wolfSSL_ASN1_STRING_get0_data(gn->d.ia5);
 		len = wolfSSL_ASN1_STRING_length(gn->d.ia5);
-		if (d == NULL || len < 0 || (size_t)len < plen ||
-		    memcmp(d, PKI_GROUP_URI, plen) != 0)
+		if (d == NULL || len < 0)
 			continue;
-		d += plen;
-		len -= (int)plen;
-		if (!name_ok(d, (size_t)len) || id->n_groups >= ZT_MAX_GROUPS) {
-			ret = ZT_EINVAL;
-			break;
-		}
-		memcpy(id->groups[id->n_groups], d, (size_t)len);
-		id->groups[id->n_groups++][len] = 0;
+		ret = identity_uri(id, d, (size_t)len);
 	}
 	if (sans)
 		wolfSSL_GENERAL_NAMES_free(sans);
+	/* Grants on anything but a connector are a mis-issued certificate. */
+	if (ret == 0 && id->role != ZT_ROLE_CONNECTOR &&
+	    (id->n_publish_hosts || id->n_publish_cidrs))
+		ret = ZT_EINVAL;
 	return ret;
 }
 
@@ -929,7 +1043,7 @@ int zt_identity_from_x509(struct zt_identity *id, void *wolfssl_x509)
 	if (name_text(subj, NID_commonName, id->name, sizeof(id->name)) < 0 ||
 	    !name_ok(id->name, strlen(id->name)))
 		goto bad;
-	if (identity_groups(id, x) < 0)
+	if (identity_uris(id, x) < 0)
 		goto bad;
 	return 0;
 bad:
@@ -1011,9 +1125,21 @@ static void show_identity(WOLFSSL_X509 *x)
 		printf("role: none\n");
 		return;
 	}
+	char c[64];
+
 	printf("role: %s\nname: %s\ngroups: ", zt_role_name(id.role), id.name);
 	for (size_t i = 0; i < id.n_groups; i++)
 		printf("%s%s", i ? "," : "", id.groups[i]);
+	printf("\n");
+	if (id.role != ZT_ROLE_CONNECTOR)
+		return;
+	printf("publish_hosts: ");
+	for (size_t i = 0; i < id.n_publish_hosts; i++)
+		printf("%s%s", i ? "," : "", id.publish_hosts[i]);
+	printf("\npublish_cidrs: ");
+	for (size_t i = 0; i < id.n_publish_cidrs; i++)
+		printf("%s%s", i ? "," : "",
+		       zt_cidr_str(&id.publish_cidrs[i], c, sizeof(c)));
 	printf("\n");
 }
 
@@ -1080,6 +1206,8 @@ static void usage(FILE *f)
 		"--role relay|connector|agent --name NAME --out PREFIX\n"
 		"                 [--group G]... (agents) [--dns NAME]... "
 		"[--ip ADDR]... (relays)\n"
+		"                 [--publish-host NAME|*.DOMAIN]... "
+		"[--publish-cidr ADDR/LEN]... (connectors)\n"
 		"                 [--org ORG] [--days N] [--key ec|ed25519] "
 		"[--not-before UNIX --not-after UNIX]\n"
 		"       ztnad pki show FILE.crt\n"
@@ -1129,7 +1257,7 @@ static int parse_days(const char *s, int *days)
 enum {
 	OPT_ORG = 256, OPT_OUT, OPT_NAME, OPT_DAYS, OPT_KEY, OPT_FORCE,
 	OPT_CA, OPT_CA_KEY, OPT_ROLE, OPT_GROUP, OPT_DNS, OPT_IP,
-	OPT_NOT_BEFORE, OPT_NOT_AFTER,
+	OPT_NOT_BEFORE, OPT_NOT_AFTER, OPT_PUBLISH_HOST, OPT_PUBLISH_CIDR,
 };
 
 static const struct option pki_opts[] = {
@@ -1147,6 +1275,8 @@ static const struct option pki_opts[] = {
 	{ "ip", required_argument, NULL, OPT_IP },
 	{ "not-before", required_argument, NULL, OPT_NOT_BEFORE },
 	{ "not-after", required_argument, NULL, OPT_NOT_AFTER },
+	{ "publish-host", required_argument, NULL, OPT_PUBLISH_HOST },
+	{ "publish-cidr", required_argument, NULL, OPT_PUBLISH_CIDR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1156,6 +1286,7 @@ struct pki_cli {
 	struct zt_pki_req req;
 	const char *out, *ca, *ca_key;
 	const char *groups[ZT_MAX_GROUPS], *dns[PKI_MAX_DNS], *ips[PKI_MAX_IPS];
+	const char *phosts[ZT_MAX_GRANTS], *pcidrs[ZT_MAX_GRANTS];
 	int force, role_set;
 };
 
@@ -1200,6 +1331,12 @@ static int cli_opt(struct pki_cli *o, int c, const char *arg)
 	case OPT_IP:
 		return cli_push(o->ips, &r->n_ips, PKI_MAX_IPS, "IP addresses",
 				arg);
+	case OPT_PUBLISH_HOST:
+		return cli_push(o->phosts, &r->n_publish_hosts, ZT_MAX_GRANTS,
+				"--publish-host", arg);
+	case OPT_PUBLISH_CIDR:
+		return cli_push(o->pcidrs, &r->n_publish_cidrs, ZT_MAX_GRANTS,
+				"--publish-cidr", arg);
 	case OPT_NOT_BEFORE:
 		return parse_i64("--not-before", arg, 1, INT64_MAX / 2,
 				 &r->not_before);
@@ -1221,6 +1358,8 @@ static int cli_parse(struct pki_cli *o, int argc, char **argv)
 	o->req.groups = o->groups;
 	o->req.dns = o->dns;
 	o->req.ips = o->ips;
+	o->req.publish_hosts = o->phosts;
+	o->req.publish_cidrs = o->pcidrs;
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "", pki_opts, NULL)) != -1)
 		if (cli_opt(o, c, optarg) < 0)
@@ -1243,6 +1382,7 @@ static int cli_init_ca(int argc, char **argv)
 		return 2;
 	if (o.req.org == NULL || o.out == NULL || o.ca || o.ca_key ||
 	    o.role_set || o.req.n_groups || o.req.n_dns || o.req.n_ips ||
+	    o.req.n_publish_hosts || o.req.n_publish_cidrs ||
 	    o.req.not_before || o.req.not_after) {
 		fprintf(stderr, "usage: ztnad pki init-ca --org ORG --out DIR "
 			"[--name CN] [--days N] [--key ec|ed25519] "

@@ -3,6 +3,8 @@
  * certificate. Encoding (docs/PROTOCOL.md, "Identity"):
  *   Subject O  = organisation, CN = name, OU = role (relay|connector|agent)
  *   SAN URI    = "ztnad:group:<group>" per group (agents)
+ *   SAN URI    = "ztnad:publish-host:<pattern>", "ztnad:publish-cidr:<cidr>"
+ *                (connectors: what they may publish, grant.h)
  *   SAN DNS/IP = relay names and addresses */
 #ifndef ZT_PKI_H
 #define ZT_PKI_H
@@ -27,6 +29,10 @@ struct zt_pki_req {
 	size_t n_dns;
 	const char *const *ips; /* textual IPv4/IPv6 */
 	size_t n_ips;
+	const char *const *publish_hosts; /* connectors: "*.corp.internal" */
+	size_t n_publish_hosts;
+	const char *const *publish_cidrs; /* connectors: "10.78.0.0/24" */
+	size_t n_publish_cidrs;
 	int key_type;           /* enum zt_key_type */
 	/* Validity: from now - 1 hour for `days` days, unless not_before /
 	 * not_after (UNIX seconds) are non-zero (tests make expired certs). */
@@ -45,7 +51,7 @@ int zt_pki_issue(const struct zt_pki_req *req, const char *ca_cert_path,
 		 const char *ca_key_path, const char *cert_path,
 		 const char *key_path);
 
-/* Reads role, name and groups from a DER certificate. Returns 0 or
+/* Reads role, name, groups and publishing grants from a DER certificate. Returns 0 or
  * ZT_EINVAL (not a certificate, no/unknown role, bad name or group). */
 int zt_identity_from_der(struct zt_identity *id, const uint8_t *der,
 			 size_t len);

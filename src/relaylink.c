@@ -237,10 +237,10 @@ static int handle_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 		l->observed = m->u.observed.addr;
 		return 0;
 	case ZT_CTRL_ERROR:
+		zt_log_escape(l->last_error, sizeof(l->last_error),
+			      m->u.error.text);
 		log_warn("relay %s:%u: error %u from relay: %s", l->relay.host,
-			 l->relay.port, m->u.error.code, m->u.error.text);
-		snprintf(l->last_error, sizeof(l->last_error), "%s",
-			 m->u.error.text);
+			 l->relay.port, m->u.error.code, l->last_error);
 		return 0;
 	default:
 		return l->ops->message ? l->ops->message(l, m) : ZT_APP_UNKNOWN;

@@ -74,9 +74,31 @@ static void keylog_cb(const WOLFSSL *ssl, const char *line)
 	}
 }
 
+/* A private key anyone else on the machine can read is already lost: say
+ * so and stop, as sshd does, rather than run with it. */
+static int key_private(const char *key)
+{
+	struct stat st;
+
+	if (stat(key, &st) != 0) {
+		log_error("tls: cannot read private key %s: %s", key,
+			  strerror(errno));
+		return ZT_ETLS;
+	}
+	if (st.st_mode & 077) {
+		log_error("tls: private key %s is readable by group or others "
+			  "(mode %03o): chmod 600 it", key,
+			  (unsigned)(st.st_mode & 0777));
+		return ZT_ETLS;
+	}
+	return 0;
+}
+
 static int ctx_setup(struct zt_tls *t, WOLFSSL_CTX *ctx, const char *ca,
 		     const char *cert, const char *key)
 {
+	if (key_private(key) != 0)
+		return ZT_ETLS;
 	if (wolfSSL_CTX_load_verify_locations(ctx, ca, NULL) != WOLFSSL_SUCCESS) {
 		log_error("tls: cannot load CA certificate %s", ca);
 		return ZT_ETLS;

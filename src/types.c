@@ -91,6 +91,32 @@ int zt_addr_equal(const struct zt_addr *a, const struct zt_addr *b)
 	       memcmp(a->ip, b->ip, n) == 0;
 }
 
+int zt_addr_reachable(const struct zt_addr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *ip = a->ip;
+
+	if (a->port == 0)
+		return 0;
+	if (a->family == AF_INET)
+		return !(ip[0] == 0 || ip[0] == 127 || (ip[0] >= 224) ||
+			 (ip[0] == 169 && ip[1] == 254));
+	if (a->family != AF_INET6)
+		return 0;
+	if (memcmp(ip, zero, 16) == 0 ||
+	    (memcmp(ip, zero, 15) == 0 && ip[15] == 1) || ip[0] == 0xff ||
+	    (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80))
+		return 0;
+	/* IPv4-mapped: judge the IPv4 address inside. */
+	if (memcmp(ip, zero, 10) == 0 && ip[10] == 0xff && ip[11] == 0xff) {
+		struct zt_addr v4 = { .family = AF_INET, .port = a->port };
+
+		memcpy(v4.ip, ip + 12, 4);
+		return zt_addr_reachable(&v4);
+	}
+	return 1;
+}
+
 int zt_service_allows(const struct zt_service *svc,
 		      const struct zt_identity *id)
 {

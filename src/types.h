@@ -16,6 +16,7 @@
 #define ZT_MAX_ADDRS 8        /* announced addresses per connector */
 #define ZT_MAX_SERVICES 256   /* per connector, and per catalog */
 #define ZT_MAX_RELAYS 8
+#define ZT_MAX_GRANTS 16      /* publish-host and publish-cidr each, per cert */
 
 enum zt_role {
 	ZT_ROLE_NONE = 0,
@@ -79,6 +80,12 @@ struct zt_identity {
 	char name[ZT_NAME_MAX];
 	char groups[ZT_MAX_GROUPS][ZT_NAME_MAX];
 	size_t n_groups;
+	/* Connectors: what the CA lets them publish (grant.h). Host patterns
+	 * are lower case: "wiki.corp.internal" or "*.corp.internal". */
+	char publish_hosts[ZT_MAX_GRANTS][ZT_HOST_MAX + 1];
+	size_t n_publish_hosts;
+	struct zt_cidr publish_cidrs[ZT_MAX_GRANTS];
+	size_t n_publish_cidrs;
 };
 
 const char *zt_role_name(int role);
@@ -92,6 +99,10 @@ int zt_addr_from_sockaddr(struct zt_addr *a, const struct sockaddr *sa);
 socklen_t zt_addr_to_sockaddr(const struct zt_addr *a,
 			      struct sockaddr_storage *ss);
 int zt_addr_equal(const struct zt_addr *a, const struct zt_addr *b);
+/* Could another host reach us at a? Not for an unspecified, loopback,
+ * link-local, multicast or broadcast address, or port 0: a peer announcing
+ * one would only make others send packets to themselves or their LAN. */
+int zt_addr_reachable(const struct zt_addr *a);
 
 /* Does the identity match any principal of the allow list? */
 int zt_service_allows(const struct zt_service *svc,

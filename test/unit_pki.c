@@ -24,6 +24,7 @@
 
 #include "err.h"
 #include "pki.h"
+#include "tls.h"
 #include "types.h"
 
 struct fixture {
@@ -162,9 +163,13 @@ static void issue_all_roles(void **state, int ca_type)
 		.role = ZT_ROLE_RELAY, .name = "relay-1", .dns = dns,
 		.n_dns = 1, .ips = ips, .n_ips = 2,
 	};
+	const char *phosts[] = { "*.Corp.Internal", "git.example.com" };
+	const char *pcidrs[] = { "10.78.0.0/24" };
 	struct zt_pki_req conn = {
 		.role = ZT_ROLE_CONNECTOR, .name = "conn.dc1",
 		.key_type = ZT_KEY_ED25519,
+		.publish_hosts = phosts, .n_publish_hosts = 2,
+		.publish_cidrs = pcidrs, .n_publish_cidrs = 1,
 	};
 	struct zt_pki_req agent = {
 		.role = ZT_ROLE_AGENT, .name = "alice@example.com",
@@ -191,6 +196,14 @@ static void issue_all_roles(void **state, int ca_type)
 	identity_of(f, "conn.crt", &id, 0);
 	assert_int_equal(id.role, ZT_ROLE_CONNECTOR);
 	assert_string_equal(id.name, "conn.dc1");
+	/* Grants come back lower case, in no promised order. */
+	assert_int_equal(id.n_publish_hosts, 2);
+	assert_true(strcmp(id.publish_hosts[0], "*.corp.internal") == 0 ||
+		    strcmp(id.publish_hosts[1], "*.corp.internal") == 0);
+	assert_int_equal(id.n_publish_cidrs, 1);
+	assert_int_equal(id.publish_cidrs[0].family, AF_INET);
+	assert_int_equal(id.publish_cidrs[0].prefix, 24);
+	assert_int_equal(id.publish_cidrs[0].addr[1], 78);
 	identity_of(f, "agent.crt", &id, 0);
 	assert_int_equal(id.role, ZT_ROLE_AGENT);
 	assert_string_equal(id.name, "alice@example.com");
@@ -319,6 +332,51 @@ static void test_existing_key_file_tightened(void **state)
 	check_key_loads(f, "c1.crt", "c1.key", 1);
 }
 
+/* A symlink planted at an output path is replaced, never followed. */
+static void test_symlink_not_followed(void **state)
+{
+	struct fixture *f = *state;
+	struct zt_pki_req r = { .role = ZT_ROLE_CONNECTOR, .name = "c1" };
+	char path[128], victim[128], tmp[160];
+	struct stat st;
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	mkpath(path, sizeof(path), f, "c1.key");
+	mkpath(victim, sizeof(victim), f, "victim");
+	assert_int_equal(symlink(victim, path), 0);
+	/* A planted ".new" symlink must not be followed either. */
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(issue(f, "ca", &r, "c1"), 0);
+	assert_int_equal(lstat(victim, &st), -1);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(lstat(tmp, &st), -1);
+	check_key_loads(f, "c1.crt", "c1.key", 1);
+}
+
+/* Daemons refuse a private key that others can read. */
+static void test_loose_key_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct zt_pki_req r = { .role = ZT_ROLE_CONNECTOR, .name = "c1" };
+	char ca[128], crt[128], key[128];
+	struct zt_tls t;
+
+	make_ca(f, "ca", ZT_KEY_EC_P256);
+	assert_int_equal(issue(f, "ca", &r, "c1"), 0);
+	mkpath(ca, sizeof(ca), f, "ca.crt");
+	mkpath(crt, sizeof(crt), f, "c1.crt");
+	mkpath(key, sizeof(key), f, "c1.key");
+	assert_int_equal(zt_tls_init(&t, ca, crt, key), 0);
+	zt_tls_free(&t);
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_int_equal(zt_tls_init(&t, ca, crt, key), ZT_ETLS);
+	assert_int_equal(chmod(key, 0604), 0);
+	assert_int_equal(zt_tls_init(&t, ca, crt, key), ZT_ETLS);
+}
+
 static void test_wrong_ca_key(void **state)
 {
 	struct fixture *f = *state;
@@ -371,6 +429,25 @@ static void test_invalid_requests(void **state)
 	long_name[ZT_NAME_MAX - 1] = 0; /* 63 characters is fine */
 	assert_int_equal(issue(f, "ca", &r, "x"), 0);
 	r.name = "ok";
+	{
+		const char *h[] = { "a.corp.internal" };
+		const char *bad_h[] = { "*" };
+		const char *bad_c[] = { "10.78.0.1/24" };
+		struct zt_pki_req g = { .role = ZT_ROLE_AGENT, .name = "g",
+					.publish_hosts = h,
+					.n_publish_hosts = 1 };
+
+		/* Publishing rights only for connectors, well-formed. */
+		assert_int_equal(issue(f, "ca", &g, "x"), ZT_EINVAL);
+		g.role = ZT_ROLE_CONNECTOR;
+		assert_int_equal(issue(f, "ca", &g, "x"), 0);
+		g.publish_hosts = bad_h;
+		assert_int_equal(issue(f, "ca", &g, "x"), ZT_EINVAL);
+		g.n_publish_hosts = 0;
+		g.publish_cidrs = bad_c;
+		g.n_publish_cidrs = 1;
+		assert_int_equal(issue(f, "ca", &g, "x"), ZT_EINVAL);
+	}
 	r.groups = bad_group;
 	r.n_groups = 2;
 	assert_int_equal(issue(f, "ca", &r, "x"), ZT_EINVAL);
@@ -496,6 +573,32 @@ static void test_identity_rejects(void **state)
 	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
 	n = raw_cert("agent", empty, 1, 0, der, sizeof(der));
 	assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), ZT_EINVAL);
+	{
+		const char *ok[] = { "ztnad:publish-host:*.corp.internal",
+				     "ztnad:publish-cidr:fd00:10::/64" };
+		const char *bad_host[] = { "ztnad:publish-host:*.*.x" };
+		const char *bad_cidr[] = { "ztnad:publish-cidr:10.0.0.1/8" };
+		const char *empty_host[] = { "ztnad:publish-host:" };
+
+		n = raw_cert("connector", ok, 2, 0, der, sizeof(der));
+		assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), 0);
+		assert_int_equal(id.n_publish_hosts, 1);
+		assert_int_equal(id.n_publish_cidrs, 1);
+		assert_int_equal(id.publish_cidrs[0].family, AF_INET6);
+		/* A grant on an agent is a mis-issued certificate. */
+		n = raw_cert("agent", ok, 2, 0, der, sizeof(der));
+		assert_int_equal(zt_identity_from_der(&id, der, (size_t)n),
+				 ZT_EINVAL);
+		n = raw_cert("connector", bad_host, 1, 0, der, sizeof(der));
+		assert_int_equal(zt_identity_from_der(&id, der, (size_t)n),
+				 ZT_EINVAL);
+		n = raw_cert("connector", bad_cidr, 1, 0, der, sizeof(der));
+		assert_int_equal(zt_identity_from_der(&id, der, (size_t)n),
+				 ZT_EINVAL);
+		n = raw_cert("connector", empty_host, 1, 0, der, sizeof(der));
+		assert_int_equal(zt_identity_from_der(&id, der, (size_t)n),
+				 ZT_EINVAL);
+	}
 
 	for (size_t i = 0; i <= ZT_MAX_GROUPS; i++) {
 		snprintf(names[i], sizeof(names[i]), "ztnad:group:g%zu", i);
@@ -752,6 +855,8 @@ int main(void)
 		T(test_existing_key_file_tightened),
 		T(test_wrong_ca_key),
 		T(test_invalid_requests),
+		T(test_symlink_not_followed),
+		T(test_loose_key_refused),
 		T(test_identity_rejects),
 		T(test_tls_handshake),
 		T(test_cli),

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "err.h"
+#include "grant.h"
 #include "flowhdr.h"
 #include "log.h"
 #include "pkt.h"
@@ -34,6 +35,10 @@ struct asession {
 	struct zt_qconn *c;
 	int up;
 	uint64_t up_since;
+	/* The connector's certificate, once a session has been up: its grants
+	 * decide which catalog entries it may serve (catalog_check). */
+	struct zt_identity peer;
+	int peer_known;
 };
 
 struct pend {
@@ -415,6 +420,59 @@ static void session_flush_waiting(struct asession *s)
 		}
 }
 
+static void routes_update(struct zt_aflows *af);
+
+/* The relay checked the connectors' publishing rights; we check again with
+ * the certificate we saw ourselves: an entry its connector is not granted
+ * is dropped (no DNS name, no route, no flow). Entries of connectors not
+ * yet met stay until their session comes up. */
+static void catalog_check(struct zt_aflows *af)
+{
+	size_t n = 0, dropped = 0;
+
+	for (size_t i = 0; i < af->n_catalog; i++) {
+		const struct zt_catalog_entry *e = &af->catalog[i];
+		struct asession *s = session_find(af, e->connector);
+		char why[200];
+
+		if (s && s->peer_known &&
+		    !zt_grant_covers(&s->peer, &e->svc, why, sizeof(why))) {
+			log_warn("catalog: service %s of connector %s dropped: "
+				 "its certificate does not grant it (%s)",
+				 e->svc.name, e->connector, why);
+			dropped++;
+			continue;
+		}
+		af->catalog[n++] = *e;
+	}
+	af->n_catalog = n;
+	if (dropped)
+		routes_update(af);
+}
+
+int zt_aflows_entry_refused(struct zt_aflows *af,
+			    const struct zt_catalog_entry *e, char *why,
+			    size_t why_len)
+{
+	struct asession *s = session_find(af, e->connector);
+
+	return s && s->peer_known &&
+	       !zt_grant_covers(&s->peer, &e->svc, why, why_len);
+}
+
+/* A flow waiting for its session: is its service still in the checked
+ * catalog for this connector? */
+static int flow_granted(const struct aflow *f)
+{
+	const struct zt_aflows *af = f->af;
+
+	for (size_t i = 0; i < af->n_catalog; i++)
+		if (strcmp(af->catalog[i].connector, f->s->connector) == 0 &&
+		    strcmp(af->catalog[i].svc.name, f->service) == 0)
+			return 1;
+	return 0;
+}
+
 void zt_aflows_established(struct zt_aflows *af, struct zt_qconn *c)
 {
 	struct asession *s = zt_qconn_user(c);
@@ -427,8 +485,11 @@ void zt_aflows_established(struct zt_aflows *af, struct zt_qconn *c)
 	}
 	s->up = 1;
 	s->up_since = uv_hrtime();
+	s->peer = *zt_qconn_peer(c);
+	s->peer_known = 1;
 	log_info("session to connector %s up (%s)", s->connector,
 		 zt_qconn_label(c));
+	catalog_check(af);
 	session_flush_waiting(s);
 }
 
@@ -550,6 +611,11 @@ static int flow_send_header(struct aflow *f)
 	uint8_t buf[ZT_FLOW_HDR_MAX];
 	size_t n;
 
+	if (!flow_granted(f)) {
+		flow_reset_app(f, "the connector's certificate does not grant "
+				  "the service");
+		return -1;
+	}
 	snprintf(h.service, sizeof(h.service), "%s", f->service);
 	n = zt_flow_hdr_encode(&h, buf, sizeof(buf));
 	if (n == 0 || zt_qconn_stream_open(f->s->c, &f->sid) != 0) {
@@ -1303,8 +1369,6 @@ void zt_aflows_stop(struct zt_aflows *af)
 void zt_aflows_set_catalog(struct zt_aflows *af,
 			   const struct zt_catalog_entry *e, size_t n)
 {
-	struct zt_cidr routes[ZT_PKTSRC_MAX_ROUTES];
-	size_t nr;
 	struct zt_catalog_entry *copy = NULL;
 
 	if (n) {
@@ -1316,6 +1380,15 @@ void zt_aflows_set_catalog(struct zt_aflows *af,
 	free(af->catalog);
 	af->catalog = copy;
 	af->n_catalog = n;
+	catalog_check(af);
+	routes_update(af);
+}
+
+static void routes_update(struct zt_aflows *af)
+{
+	struct zt_cidr routes[ZT_PKTSRC_MAX_ROUTES];
+	size_t nr;
+
 	routes_from_catalog(af, routes, &nr);
 	if (af->src.ops && af->src.ops->set_routes)
 		af->src.ops->set_routes(&af->src, routes, nr);

@@ -66,6 +66,11 @@ struct zt_aflows {
 int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d);
 void zt_aflows_stop(struct zt_aflows *af);
 /* The catalog changed: new routes, new policy. */
+/* 1 when the agent refused a relay's catalog entry itself: the
+ * connector's certificate does not grant it (reason in why). */
+int zt_aflows_entry_refused(struct zt_aflows *af,
+			    const struct zt_catalog_entry *e, char *why,
+			    size_t why_len);
 void zt_aflows_set_catalog(struct zt_aflows *af,
 			   const struct zt_catalog_entry *e, size_t n);
 void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json);

@@ -164,8 +164,13 @@ static void agent_status(struct zt_daemon *d, struct zt_sb *b, int json)
 		for (size_t j = 0; j < a->n_catalog[i]; j++) {
 			const struct zt_catalog_entry *e = &a->catalog[i][j];
 
+			char why[200];
+			int refused;
+
 			if (seen_before(a, i, j))
 				continue;
+			refused = zt_aflows_entry_refused(&a->af, e, why,
+							  sizeof(why));
 			if (json) {
 				zt_sb_printf(b, "%s{", first ? "" : ",");
 				zt_status_service(b, &e->svc, 1);
@@ -176,11 +181,18 @@ static void agent_status(struct zt_daemon *d, struct zt_sb *b, int json)
 					zt_sb_printf(b, "%s\"%s\"", k ? "," : "",
 						     zt_addr_str(&e->addrs[k], addr,
 								 sizeof(addr)));
-				zt_sb_printf(b, "]}");
+				zt_sb_printf(b, "]");
+				if (refused) {
+					zt_sb_printf(b, ",\"refused\":");
+					zt_sb_json_str(b, why);
+				}
+				zt_sb_printf(b, "}");
 			} else {
 				zt_sb_printf(b, "  ");
 				zt_status_service(b, &e->svc, 0);
-				zt_sb_printf(b, "  via %s\n", e->connector);
+				zt_sb_printf(b, "  via %s%s%s\n", e->connector,
+					     refused ? "  REFUSED: " : "",
+					     refused ? why : "");
 			}
 			first = 0;
 		}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "grant.h"
 #include "log.h"
 #include "roles.h"
 #include "status.h"
@@ -28,6 +29,22 @@ static void send_register(struct zt_relaylink *l)
 			 l->relay.port, cfg->n_services);
 }
 
+/* The relay and every agent refuse what our certificate does not grant:
+ * say so here, where the operator looks first. */
+static void check_own_grants(const struct zt_daemon *d,
+			     const struct zt_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		char why[200];
+
+		if (!zt_grant_covers(&d->tls.self, &cfg->services[i], why,
+				     sizeof(why)))
+			log_warn("service %s: %s; relays and agents will refuse "
+				 "it (ztnad pki issue --publish-host / "
+				 "--publish-cidr)", cfg->services[i].name, why);
+	}
+}
+
 static int connector_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 {
 	/* A relay sends connectors nothing but OBSERVED_ADDRESS and ERROR,
@@ -47,6 +64,7 @@ static int connector_start(struct zt_daemon *d)
 	if (!k)
 		return ZT_ENOMEM;
 	d->role = k;
+	check_own_grants(d, &d->cfg);
 	zt_cflows_init(&k->flows, d->loop, &d->cfg);
 	k->n_links = d->cfg.n_relays;
 	for (size_t i = 0; i < k->n_links; i++) {
@@ -66,6 +84,7 @@ static void connector_reload(struct zt_daemon *d, const struct zt_config *cfg)
 	/* Relay endpoints are fixed at start; services are re-sent. Flows
 	 * look services up in d->cfg, which now holds the new ones. */
 	k->flows.cfg = cfg;
+	check_own_grants(d, cfg);
 	for (size_t i = 0; i < k->n_links; i++)
 		if (k->links[i]->state == ZT_LINK_UP)
 			send_register(k->links[i]);

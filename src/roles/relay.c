@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "grant.h"
 #include "log.h"
 #include "relaylink.h"
 #include "roles.h"
@@ -163,36 +164,115 @@ static int on_hello(struct relay *r, struct peer *p,
 		return ZT_APP_PROTOCOL;
 	p->hello = 1;
 	memcpy(p->software, m->u.hello.software, sizeof(p->software));
-	memcpy(p->addrs, m->u.hello.addrs, sizeof(p->addrs));
-	p->n_addrs = m->u.hello.n_addrs;
+	p->n_addrs = 0;
+	for (size_t i = 0; i < m->u.hello.n_addrs; i++) {
+		char a[64];
+
+		if (zt_addr_reachable(&m->u.hello.addrs[i])) {
+			p->addrs[p->n_addrs++] = m->u.hello.addrs[i];
+			continue;
+		}
+		log_info("relay: %s: announced address %s ignored "
+			 "(loopback, link-local, multicast or unspecified)",
+			 zt_qconn_label(p->c),
+			 zt_addr_str(&m->u.hello.addrs[i], a, sizeof(a)));
+	}
 	send_observed(p);
 	push_catalog(r, p);
 	return 0;
+}
+
+/* Another connector already serves something this entry claims: allowed
+ * only when this connector is granted all of that too (a second connector
+ * for one service is high availability; anything else is a takeover). */
+static const struct peer *taken_by(const struct relay *r, const struct peer *p,
+				   const struct zt_service *svc, char *why,
+				   size_t why_len)
+{
+	const struct zt_identity *id = zt_qconn_peer(p->c);
+
+	for (const struct peer *k = r->peers; k; k = k->next) {
+		if (k == p)
+			continue;
+		for (size_t i = 0; i < k->n_services; i++) {
+			char tmp[160];
+
+			if (!zt_service_conflict(svc, &k->services[i]) ||
+			    zt_grant_covers(id, &k->services[i], tmp, sizeof(tmp)))
+				continue;
+			snprintf(why, why_len, "already served by %s (%.100s)",
+				 zt_qconn_peer(k->c)->name, tmp);
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/* Keeps the entries the connector's certificate grants and that take
+ * nothing from another connector; says which were refused and why. */
+static size_t filter_register(struct relay *r, struct peer *p,
+			      const struct zt_ctrl_msg *m,
+			      struct zt_service *out)
+{
+	const struct zt_identity *id = zt_qconn_peer(p->c);
+	struct zt_ctrl_msg err = { .type = ZT_CTRL_ERROR };
+	size_t n = 0, refused = 0;
+
+	for (size_t i = 0; i < m->u.reg.n; i++) {
+		const struct zt_service *svc = &m->u.reg.services[i];
+		char why[200];
+
+		if (zt_grant_covers(id, svc, why, sizeof(why)) &&
+		    !taken_by(r, p, svc, why, sizeof(why))) {
+			out[n++] = *svc;
+			continue;
+		}
+		log_error("relay: %s: service %s refused: %s",
+			  zt_qconn_label(p->c), svc->name, why);
+		if (refused++ == 0)
+			snprintf(err.u.error.text, sizeof(err.u.error.text),
+				 "service %s refused: %.160s", svc->name, why);
+	}
+	if (refused) {
+		err.u.error.code = ZT_APP_DENIED;
+		if (refused > 1) {
+			size_t l = strlen(err.u.error.text);
+
+			snprintf(err.u.error.text + l,
+				 sizeof(err.u.error.text) - l,
+				 " (and %zu more; see the relay's log)",
+				 refused - 1);
+		}
+		zt_ctrl_send(p->c, p->sid, &err);
+	}
+	return n;
 }
 
 static int on_register(struct relay *r, struct peer *p,
 		       const struct zt_ctrl_msg *m)
 {
 	struct zt_service *copy = NULL;
+	size_t n;
 
 	if (zt_qconn_peer(p->c)->role != ZT_ROLE_CONNECTOR)
 		return ZT_APP_DENIED;
-	/* A repeat (reload without changes) rebuilds no agent's catalog. */
-	if (m->u.reg.n == p->n_services && p->services &&
-	    memcmp(p->services, m->u.reg.services,
-		   m->u.reg.n * sizeof(*p->services)) == 0)
-		return 0;
 	if (m->u.reg.n) {
 		copy = malloc(m->u.reg.n * sizeof(*copy));
 		if (!copy)
 			return ZT_APP_INTERNAL;
-		memcpy(copy, m->u.reg.services, m->u.reg.n * sizeof(*copy));
+	}
+	n = filter_register(r, p, m, copy);
+	/* A repeat (reload without changes) rebuilds no agent's catalog. */
+	if (n == p->n_services && (n == 0 || (p->services &&
+	    memcmp(p->services, copy, n * sizeof(*copy)) == 0))) {
+		free(copy);
+		return 0;
 	}
 	free(p->services);
 	p->services = copy;
-	p->n_services = m->u.reg.n;
-	log_info("relay: %s registered %zu service(s)", zt_qconn_label(p->c),
-		 p->n_services);
+	p->n_services = n;
+	log_info("relay: %s registered %zu service(s)%s", zt_qconn_label(p->c),
+		 n, n < m->u.reg.n ? " (others refused)" : "");
 	push_all(r);
 	return 0;
 }
@@ -208,10 +288,14 @@ static int dispatch(struct relay *r, struct peer *p,
 		return on_hello(r, p, m);
 	case ZT_CTRL_REGISTER:
 		return on_register(r, p, m);
-	case ZT_CTRL_ERROR:
+	case ZT_CTRL_ERROR: {
+		char t[4 * sizeof(m->u.error.text)];
+
 		log_warn("relay: %s reports error %u: %s", zt_qconn_label(p->c),
-			 m->u.error.code, m->u.error.text);
+			 m->u.error.code,
+			 zt_log_escape(t, sizeof(t), m->u.error.text));
 		return 0;
+	}
 	default:
 		return ZT_APP_PROTOCOL;
 	}

@@ -113,6 +113,7 @@ lab_pki() {
 	"$BIN" pki issue --ca "$P/ca.crt" --ca-key "$P/ca.key" --role relay --name relay1 \
 		--dns relay.ztnad.test --ip 10.77.0.1 --out "$P/relay" >/dev/null || lab_fail "pki relay"
 	"$BIN" pki issue --ca "$P/ca.crt" --ca-key "$P/ca.key" --role connector --name conn1 \
+		--publish-host '*.corp.internal' --publish-cidr 10.78.0.0/24 \
 		--out "$P/connector" >/dev/null || lab_fail "pki connector"
 	"$BIN" pki issue --ca "$P/ca.crt" --ca-key "$P/ca.key" --role agent --name alice \
 		--group engineering --out "$P/agent" >/dev/null || lab_fail "pki agent"
@@ -126,10 +127,13 @@ lab_conf() {
 	done
 }
 
-# lab_start ROLE [CONFIG]: starts a daemon in the role's namespace.
+# lab_start ROLE [CONFIG [NAME]]: starts a daemon in the role's namespace;
+# NAME (default ROLE) names its log, working directory and lab_pid entry,
+# for a second daemon of one role.
 lab_start() {
 	role=$1
 	cfg=${2:-$LAB/$role.ini}
+	name=${3:-$role}
 	case $role in
 	relay) ns=$(lab_ns relay) ;;
 	connector) ns=$(lab_ns conn) ;;
@@ -137,12 +141,12 @@ lab_start() {
 	esac
 	# Each daemon runs in a fresh working directory of its own, so a file it
 	# drops there (a TLS key log, a core) is seen by lab_cleanup.
-	mkdir -p "$LAB/cwd/$role"
-	(cd "$LAB/cwd/$role" && exec ip netns exec "$ns" "$BIN" --role "$role" --config "$cfg") \
-		>>"$LAB/$role.log" 2>&1 &
+	mkdir -p "$LAB/cwd/$name"
+	(cd "$LAB/cwd/$name" && exec ip netns exec "$ns" "$BIN" --role "$role" --config "$cfg") \
+		>>"$LAB/$name.log" 2>&1 &
 	pid=$!
 	LAB_PIDS="$LAB_PIDS $pid"
-	eval "PID_$role=$pid"
+	eval "PID_$name=$pid"
 }
 
 lab_pid() { eval "echo \$PID_$1"; }

@@ -1,0 +1,174 @@
+/* A compromised relay for tests: it holds a valid relay certificate but
+ * sends agents whatever catalog the test asks for, without checking who may
+ * publish what. Agents and connectors must not trust it further than their
+ * own checks allow. Connectors are answered (OBSERVED_ADDRESS) and ignored.
+ *
+ *   fakerelay -a CA -c CERT -k KEY -l IP:PORT \
+ *             -e SERVICE,HOSTNAME,PORT,CONNECTOR,IP:PORT [-e ...]
+ * Runs until killed. */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctrl.h"
+#include "daemon.h"
+#include "err.h"
+#include "log.h"
+#include "netio.h"
+#include "relaylink.h"
+
+#define MAX_ENTRIES 8
+
+struct fake {
+	struct zt_catalog_entry entries[MAX_ENTRIES];
+	size_t n;
+};
+
+struct peer {
+	struct zt_ctrl_reader rd;
+};
+
+static int parse_addr(const char *s, struct zt_addr *a)
+{
+	char ip[64];
+	int port;
+
+	if (sscanf(s, "%63[^:]:%d", ip, &port) != 2 || port < 1 || port > 65535)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->family = AF_INET;
+	a->port = (uint16_t)port;
+	return inet_pton(AF_INET, ip, a->ip) == 1 ? 0 : -1;
+}
+
+static int parse_entry(struct fake *f, const char *arg)
+{
+	struct zt_catalog_entry *e;
+	char name[ZT_NAME_MAX], host[ZT_HOST_MAX + 1], conn[ZT_NAME_MAX], addr[80];
+	int port;
+
+	if (f->n == MAX_ENTRIES ||
+	    sscanf(arg, "%63[^,],%254[^,],%d,%63[^,],%79s", name, host, &port,
+		   conn, addr) != 5 || port < 1 || port > 65535)
+		return -1;
+	e = &f->entries[f->n];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->svc.name, sizeof(e->svc.name), "%s", name);
+	snprintf(e->svc.hostname, sizeof(e->svc.hostname), "%s", host);
+	e->svc.proto = ZT_PROTO_TCP;
+	e->svc.ports[0].lo = e->svc.ports[0].hi = (uint16_t)port;
+	e->svc.n_ports = 1;
+	snprintf(e->connector, sizeof(e->connector), "%s", conn);
+	if (parse_addr(addr, &e->addrs[0]) < 0)
+		return -1;
+	e->n_addrs = 1;
+	f->n++;
+	return 0;
+}
+
+static void on_hello(struct fake *f, struct zt_qconn *c, int64_t sid)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS };
+
+	zt_qconn_remote(c, &m.u.observed.addr);
+	zt_ctrl_send(c, sid, &m);
+	if (zt_qconn_peer(c)->role != ZT_ROLE_AGENT)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = ZT_CTRL_CATALOG;
+	m.u.catalog.entries = f->entries;
+	m.u.catalog.n = f->n;
+	zt_ctrl_send(c, sid, &m);
+	printf("fakerelay: catalog of %zu entries sent to %s\n", f->n,
+	       zt_qconn_label(c));
+	fflush(stdout);
+}
+
+static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		    size_t n, int fin, void *ud)
+{
+	struct peer *p = zt_qconn_user(c);
+	struct zt_ctrl_msg m;
+
+	zt_qconn_stream_consumed(c, sid, n);
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return;
+		zt_ctrl_reader_init(&p->rd);
+		zt_qconn_set_user(c, p);
+	}
+	if (zt_ctrl_reader_feed(&p->rd, d, n) != 0)
+		return;
+	while (zt_ctrl_reader_next(&p->rd, &m) == 0) {
+		if (m.type == ZT_CTRL_HELLO)
+			on_hello(ud, c, sid);
+		zt_ctrl_msg_free(&m);
+	}
+}
+
+static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		      void *ud)
+{
+	struct peer *p = zt_qconn_user(c);
+
+	if (p) {
+		zt_ctrl_reader_free(&p->rd);
+		free(p);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *ca = NULL, *cert = NULL, *key = NULL;
+	struct zt_ep_config ec = { 0 };
+	struct zt_addr listen = { 0 };
+	struct fake f = { 0 };
+	struct zt_netio net;
+	struct zt_tls tls;
+	struct zt_ep *ep;
+	int o, have_listen = 0;
+
+	while ((o = getopt(argc, argv, "a:c:k:l:e:")) != -1) {
+		switch (o) {
+		case 'a': ca = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'l': have_listen = parse_addr(optarg, &listen) == 0; break;
+		case 'e':
+			if (parse_entry(&f, optarg) < 0) {
+				fprintf(stderr, "fakerelay: bad entry %s\n", optarg);
+				return 2;
+			}
+			break;
+		default: return 2;
+		}
+	}
+	if (!ca || !cert || !key || !have_listen) {
+		fprintf(stderr, "usage: fakerelay -a CA -c CERT -k KEY -l IP:PORT "
+			"-e SERVICE,HOST,PORT,CONNECTOR,IP:PORT ...\n");
+		return 2;
+	}
+	zt_log_set_level(ZT_LOG_WARN);
+	wolfSSL_Init();
+	if (zt_tls_init(&tls, ca, cert, key) != 0)
+		return 2;
+	ec.tls = &tls;
+	ec.accept_roles = (1u << ZT_ROLE_AGENT) | (1u << ZT_ROLE_CONNECTOR);
+	ec.idle_timeout_ns = 30000000000ULL;
+	ec.cb.stream_data = on_data;
+	ec.cb.closed = on_closed;
+	ec.ud = &f;
+	if (zt_ep_new(&ep, &ec, zt_now()) != 0 ||
+	    zt_netio_init(&net, uv_default_loop(), &listen, ep) != 0)
+		return 2;
+	printf("fakerelay: listening\n");
+	fflush(stdout);
+	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+	return 0;
+}
