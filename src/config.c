@@ -667,6 +667,7 @@ static const struct key_def identity_keys[] = {
 	{ "ca", R_ALL, 0, set_path, offsetof(struct zt_config, ca_file) },
 	{ "cert", R_ALL, 0, set_path, offsetof(struct zt_config, cert_file) },
 	{ "key", R_ALL, 0, set_path, offsetof(struct zt_config, key_file) },
+	{ "crl", R_ALL, 0, set_path, offsetof(struct zt_config, crl_file) },
 	{ NULL, 0, 0, NULL, 0 },
 };
 

@@ -29,6 +29,7 @@ struct zt_config {
 	char ca_file[PATH_MAX];
 	char cert_file[PATH_MAX];
 	char key_file[PATH_MAX];
+	char crl_file[PATH_MAX];   /* "" = no revocation list */
 
 	/* [daemon] */
 	int log_level;             /* enum zt_log_level */

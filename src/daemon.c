@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctrl.h"
 #include "err.h"
@@ -88,6 +89,50 @@ static void shutdown_now(struct zt_daemon *d, const char *why)
 		zt_netio_close(&d->net);
 	for (int i = 0; i < 3 && d->sig[i].data; i++)
 		uv_close((uv_handle_t *)&d->sig[i], NULL);
+	if (d->peer_timer.data)
+		uv_close((uv_handle_t *)&d->peer_timer, NULL);
+}
+
+/* Certificates end sessions: a peer whose certificate expired, or (after
+ * a new revocation list) was revoked, is closed at once, not at its next
+ * handshake. */
+static void recheck_peers(struct zt_daemon *d, int revocation)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	for (struct zt_qconn *c = zt_ep_conn_first(d->ep), *n; c; c = n) {
+		const struct zt_identity *id = zt_qconn_peer(c);
+		char why[96];
+
+		n = zt_ep_conn_next(c);
+		if (zt_qconn_state(c) != ZT_QCONN_ESTABLISHED)
+			continue;
+		if (id->not_after && id->not_after <= now)
+			snprintf(why, sizeof(why), "certificate expired");
+		else if (!revocation ||
+			 !zt_tls_peer_revoked(&d->tls, zt_qconn_tls(c), why,
+					      sizeof(why)))
+			continue;
+		log_warn("%s: %s: closing", zt_qconn_label(c), why);
+		zt_qconn_close(c, ZT_APP_DENIED, why, zt_now());
+	}
+	zt_netio_flush(&d->net);
+}
+
+static void peer_timer_cb(uv_timer_t *t)
+{
+	recheck_peers(t->data, 0);
+}
+
+static void reload_crl(struct zt_daemon *d, const char *crl)
+{
+	if (strcmp(crl, d->cfg.crl_file) == 0 && !crl[0])
+		return;
+	/* A list that fails to load leaves the previous one in force. */
+	if (zt_tls_load_crl(&d->tls, d->cfg.ca_file, crl) != 0)
+		return;
+	log_info("reload: revocation list %s", crl[0] ? crl : "off");
+	recheck_peers(d, 1);
 }
 
 static void reload(struct zt_daemon *d)
@@ -122,6 +167,7 @@ static void reload(struct zt_daemon *d)
 	nc.listen = d->cfg.listen;
 	memcpy(nc.control_socket, d->cfg.control_socket,
 	       sizeof(nc.control_socket));
+	reload_crl(d, nc.crl_file);
 	zt_config_free(&d->cfg);
 	d->cfg = nc;
 	zt_log_set_level(d->cfg.log_level);
@@ -154,6 +200,10 @@ static int daemon_start(struct zt_daemon *d)
 			  zt_role_name(d->tls.self.role), d->ops->name);
 		return ZT_EDENIED;
 	}
+	/* A configured list that does not load is fatal: running without it
+	 * would let revoked peers in. */
+	if ((rv = zt_tls_load_crl(&d->tls, d->cfg.ca_file, d->cfg.crl_file)) != 0)
+		return rv;
 	ec.tls = &d->tls;
 	ec.accept_roles = d->ops->accept_roles;
 	ec.require_retry = d->cfg.require_retry;
@@ -177,6 +227,9 @@ static int daemon_start(struct zt_daemon *d)
 		d->sig[i].data = d;
 		uv_signal_start(&d->sig[i], signal_cb, sigs[i]);
 	}
+	uv_timer_init(d->loop, &d->peer_timer);
+	d->peer_timer.data = d;
+	uv_timer_start(&d->peer_timer, peer_timer_cb, 1000, 1000);
 	d->role_started = 1;
 	return d->ops->start(d);
 }
@@ -239,7 +292,10 @@ int zt_daemon_check(int role, const char *config_path)
 	}
 	wolfSSL_Init();
 	if (zt_tls_init(&tls, cfg.ca_file, cfg.cert_file, cfg.key_file) == 0) {
-		if (tls.self.role != role)
+		if (zt_tls_load_crl(&tls, cfg.ca_file, cfg.crl_file) != 0)
+			fprintf(stderr, "%s: revocation list %s does not load\n",
+				config_path, cfg.crl_file);
+		else if (tls.self.role != role)
 			fprintf(stderr, "%s: certificate %s has role %s but this daemon runs as %s\n",
 				config_path, cfg.cert_file,
 				zt_role_name(tls.self.role), zt_role_name(role));

@@ -41,6 +41,7 @@ struct zt_daemon {
 	struct zt_ctlsock ctl;
 	uv_signal_t sig[3];
 	uv_timer_t stop_timer;
+	uv_timer_t peer_timer; /* certificate expiry of connected peers */
 	uint64_t started_ns;
 	int stopping;
 	int role_started;

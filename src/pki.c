@@ -1,8 +1,7 @@
-/* The organisation CA and its certificates: key generation, certificate
- * issue, reading an identity back from a certificate, and `ztnad pki`.
- * Everything cryptographic goes through wolfCrypt; the only ASN.1 we encode
- * ourselves are the SubjectAltName GeneralNames and the validity times,
- * which wolfSSL takes as pre-encoded DER. */
+/* The organisation CA and its certificates: key generation and
+ * certificate issue. Everything cryptographic goes through wolfCrypt; the
+ * only ASN.1 we encode ourselves are the SubjectAltName GeneralNames and
+ * the validity times, which wolfSSL takes as pre-encoded DER. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
@@ -12,7 +11,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
-#include "pki.h"
+#include "pki_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -32,35 +31,11 @@
 #include "grant.h"
 #include "log.h"
 
-#define PKI_GROUP_URI "ztnad:group:"
-#define PKI_HOST_URI "ztnad:publish-host:"
-#define PKI_CIDR_URI "ztnad:publish-cidr:"
-#define PKI_MAX_DNS 16
-#define PKI_MAX_IPS 16
-#define PKI_CA_DAYS 3650
-#define PKI_LEAF_DAYS 365
-#define PKI_MAX_DAYS 36500
-#define PKI_SERIAL_LEN 16
-/* Room for a certificate with a full SAN list; chains must stay small. */
-#define PKI_CERT_MAX (24 * 1024)
-#define PKI_KEY_DER_MAX 512
-#define PKI_FILE_MAX (1024 * 1024)
-/* Clock skew allowance for certificates valid "from now". */
-#define PKI_BACKDATE 3600
-
-struct pki_key {
-	int type; /* enum zt_key_type; 0 = nothing to free */
-	union {
-		ecc_key ec;
-		ed25519_key ed;
-	} u;
-};
-
 /* ---- input validation ---------------------------------------------- */
 
 /* Names end up in policy (allow lists) and logs: a small alphabet keeps
  * them unambiguous and free of escaping problems. */
-static int name_ok(const char *s, size_t len)
+int pki_name_ok(const char *s, size_t len)
 {
 	if (len < 1 || len >= ZT_NAME_MAX)
 		return 0;
@@ -77,7 +52,7 @@ static int name_ok(const char *s, size_t len)
 
 static int check_name(const char *what, const char *s)
 {
-	if (s == NULL || !name_ok(s, strlen(s))) {
+	if (s == NULL || !pki_name_ok(s, strlen(s))) {
 		log_error("pki: invalid %s '%s': need 1..%d characters of "
 			  "A-Z a-z 0-9 . _ @ -", what, s ? s : "",
 			  ZT_NAME_MAX - 1);
@@ -137,7 +112,7 @@ bad:
 }
 
 /* Returns the address length (4 or 16) or ZT_EINVAL. */
-static int parse_ip(const char *s, uint8_t out[16])
+int pki_parse_ip(const char *s, uint8_t out[16])
 {
 	if (inet_pton(AF_INET, s, out) == 1)
 		return 4;
@@ -227,7 +202,7 @@ static int check_leaf_req(const struct zt_pki_req *req)
 		if (check_dns(req->dns[i]) < 0)
 			return ZT_EINVAL;
 	for (size_t i = 0; i < req->n_ips; i++)
-		if (parse_ip(req->ips[i], ip) < 0)
+		if (pki_parse_ip(req->ips[i], ip) < 0)
 			return ZT_EINVAL;
 	return 0;
 }
@@ -236,7 +211,7 @@ static int check_leaf_req(const struct zt_pki_req *req)
 
 /* Reads a whole (small) file, NUL-terminated for the PEM parsers. Key files
  * are wiped by the caller before free(). */
-static int read_file(const char *path, uint8_t **out, size_t *out_len)
+int pki_read_file(const char *path, uint8_t **out, size_t *out_len)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -356,7 +331,7 @@ out:
 }
 
 /* PEM of a DER blob; `type` is wolfSSL's CERT_TYPE or PKCS8_PRIVATEKEY_TYPE. */
-static int write_pem(const char *path, const uint8_t *der, size_t der_len,
+int pki_write_pem(const char *path, const uint8_t *der, size_t der_len,
 		     int type, mode_t mode)
 {
 	size_t cap = der_len * 2 + 128;
@@ -379,12 +354,12 @@ out:
 
 /* ---- keys ---------------------------------------------------------- */
 
-static int key_wc_type(const struct pki_key *k)
+int pki_key_wc_type(const struct pki_key *k)
 {
 	return k->type == ZT_KEY_ED25519 ? ED25519_TYPE : ECC_TYPE;
 }
 
-static void key_free(struct pki_key *k)
+void pki_key_free(struct pki_key *k)
 {
 	if (k->type == ZT_KEY_EC_P256)
 		wc_ecc_free(&k->u.ec);
@@ -448,7 +423,7 @@ static int key_write_pem(struct pki_key *k, const char *path)
 		ret = ZT_ETLS;
 		goto out;
 	}
-	ret = write_pem(path, der, (size_t)n, PKCS8_PRIVATEKEY_TYPE, 0600);
+	ret = pki_write_pem(path, der, (size_t)n, PKCS8_PRIVATEKEY_TYPE, 0600);
 out:
 	wc_ForceZero(der, sizeof(der));
 	return ret;
@@ -478,7 +453,7 @@ static int key_load_pem(struct pki_key *k, int type, const char *path)
 	ret = key_init(k, type);
 	if (ret < 0)
 		return ret;
-	ret = read_file(path, &pem, &pem_len);
+	ret = pki_read_file(path, &pem, &pem_len);
 	if (ret < 0)
 		goto out;
 	ret = ZT_ETLS;
@@ -520,7 +495,7 @@ static int key_spki(struct pki_key *k, uint8_t *out, word32 cap)
 
 /* DER UTCTime through 2049 and GeneralizedTime after, as RFC 5280 4.1.2.5
  * requires; wolfSSL copies tag, length and value from Cert.beforeDate. */
-static int der_time(uint8_t out[CTC_DATE_SIZE], int64_t t)
+int pki_der_time(uint8_t out[CTC_DATE_SIZE], int64_t t)
 {
 	struct tm tm;
 	time_t tt = (time_t)t;
@@ -556,8 +531,8 @@ static int set_validity(Cert *c, const struct zt_pki_req *req,
 		log_error("pki: invalid validity period");
 		return ZT_EINVAL;
 	}
-	c->beforeDateSz = der_time(c->beforeDate, nb);
-	c->afterDateSz = der_time(c->afterDate, na);
+	c->beforeDateSz = pki_der_time(c->beforeDate, nb);
+	c->afterDateSz = pki_der_time(c->afterDate, na);
 	if (c->beforeDateSz < 0 || c->afterDateSz < 0) {
 		log_error("pki: validity dates out of range");
 		return ZT_EINVAL;
@@ -650,7 +625,7 @@ static void san_entries(struct der_buf *b, const struct zt_pki_req *req)
 		der_put(b, req->dns[i], strlen(req->dns[i]));
 	}
 	for (size_t i = 0; i < req->n_ips; i++) {
-		int n = parse_ip(req->ips[i], ip);
+		int n = pki_parse_ip(req->ips[i], ip);
 
 		der_put_hdr(b, 0x80 | ASN_IP_TYPE, (size_t)n);
 		der_put(b, ip, (size_t)n);
@@ -690,14 +665,14 @@ static int sign_cert(Cert *c, struct pki_key *subj, struct pki_key *signer,
 
 	c->sigType = signer->type == ZT_KEY_ED25519 ? CTC_ED25519 :
 						      CTC_SHA256wECDSA;
-	n = wc_MakeCert_ex(c, der, (word32)cap, key_wc_type(subj), &subj->u,
+	n = wc_MakeCert_ex(c, der, (word32)cap, pki_key_wc_type(subj), &subj->u,
 			   rng);
 	if (n < 0) {
 		log_error("pki: cannot encode certificate (%d)", n);
 		return ZT_ETLS;
 	}
 	n = wc_SignCert_ex(c->bodySz, c->sigType, der, (word32)cap,
-			   key_wc_type(signer), &signer->u, rng);
+			   pki_key_wc_type(signer), &signer->u, rng);
 	if (n < 0) {
 		log_error("pki: cannot sign certificate (%d)", n);
 		return ZT_ETLS;
@@ -726,9 +701,9 @@ static int build_ca(Cert *c, const struct zt_pki_req *req, const char *cn,
 	if (rc < 0)
 		return rc;
 	if (wc_SetKeyUsage(c, "keyCertSign,cRLSign") != 0 ||
-	    wc_SetSubjectKeyIdFromPublicKey_ex(c, key_wc_type(key),
+	    wc_SetSubjectKeyIdFromPublicKey_ex(c, pki_key_wc_type(key),
 					       &key->u) != 0 ||
-	    wc_SetAuthKeyIdFromPublicKey_ex(c, key_wc_type(key),
+	    wc_SetAuthKeyIdFromPublicKey_ex(c, pki_key_wc_type(key),
 					    &key->u) != 0) {
 		log_error("pki: cannot set CA extensions");
 		return ZT_ETLS;
@@ -739,13 +714,13 @@ static int build_ca(Cert *c, const struct zt_pki_req *req, const char *cn,
 /* ---- loading the CA, issuing --------------------------------------- */
 
 /* Reads a PEM certificate file into a WOLFSSL_X509. */
-static int cert_load_pem(const char *path, WOLFSSL_X509 **out)
+int pki_cert_load(const char *path, WOLFSSL_X509 **out)
 {
 	uint8_t *pem = NULL, *der = NULL;
 	size_t pem_len = 0;
 	int n, ret;
 
-	ret = read_file(path, &pem, &pem_len);
+	ret = pki_read_file(path, &pem, &pem_len);
 	if (ret < 0)
 		return ret;
 	ret = ZT_ENOMEM;
@@ -773,7 +748,7 @@ out:
 /* Loads the CA key (type taken from the CA certificate) and makes sure it
  * belongs to that certificate: a mismatch would yield leaves that never
  * verify, discovered only at the first handshake. */
-static int ca_key_load(struct pki_key *k, WOLFSSL_X509 *ca,
+int pki_ca_key_load(struct pki_key *k, WOLFSSL_X509 *ca,
 		       const char *ca_path, const char *key_path)
 {
 	uint8_t a[256], b[256];
@@ -805,7 +780,7 @@ static int ca_key_load(struct pki_key *k, WOLFSSL_X509 *ca,
 /* Copies one subject attribute. Fails on absence (ZT_ENOTFOUND) and on
  * anything ambiguous: a repeated attribute, an embedded NUL or a value
  * that does not fit — truncating could turn one name into another. */
-static int name_text(WOLFSSL_X509_NAME *name, int nid, char *out, size_t cap)
+int pki_name_text(WOLFSSL_X509_NAME *name, int nid, char *out, size_t cap)
 {
 	WOLFSSL_ASN1_STRING *s;
 	const unsigned char *d;
@@ -841,7 +816,7 @@ static int build_leaf(Cert *c, const struct zt_pki_req *req, WOLFSSL_X509 *ca,
 
 	if (req->org && req->org[0]) {
 		snprintf(org, sizeof(org), "%s", req->org);
-	} else if (name_text(wolfSSL_X509_get_subject_name(ca),
+	} else if (pki_name_text(wolfSSL_X509_get_subject_name(ca),
 			     NID_organizationName, org, sizeof(org)) < 0) {
 		log_error("pki: the CA has no single O= to copy; give an "
 			  "organisation");
@@ -862,7 +837,7 @@ static int build_leaf(Cert *c, const struct zt_pki_req *req, WOLFSSL_X509 *ca,
 	ca_der = wolfSSL_X509_get_der(ca, &ca_len);
 	if (ca_der == NULL || wc_SetIssuerRaw(c, ca_der, ca_len) != 0 ||
 	    wc_SetAuthKeyIdFromCert(c, ca_der, ca_len) != 0 ||
-	    wc_SetSubjectKeyIdFromPublicKey_ex(c, key_wc_type(key),
+	    wc_SetSubjectKeyIdFromPublicKey_ex(c, pki_key_wc_type(key),
 					       &key->u) != 0 ||
 	    wc_SetKeyUsage(c, "digitalSignature") != 0 ||
 	    wc_SetExtKeyUsage(c, eku) != 0) {
@@ -906,9 +881,9 @@ static int make_cert(const struct zt_pki_req *req, const char *ca_cn,
 	}
 	ret = key_write_pem(&key, key_path);
 	if (ret == 0)
-		ret = write_pem(cert_path, der, (size_t)n, CERT_TYPE, 0644);
+		ret = pki_write_pem(cert_path, der, (size_t)n, CERT_TYPE, 0644);
 out:
-	key_free(&key);
+	pki_key_free(&key);
 	if (rng_ok)
 		wc_FreeRng(&rng);
 	wc_CertFree(c);
@@ -943,531 +918,13 @@ int zt_pki_issue(const struct zt_pki_req *req, const char *ca_cert_path,
 	ret = check_leaf_req(req);
 	if (ret < 0)
 		return ret;
-	ret = cert_load_pem(ca_cert_path, &ca);
+	ret = pki_cert_load(ca_cert_path, &ca);
 	if (ret == 0)
-		ret = ca_key_load(&ca_key, ca, ca_cert_path, ca_key_path);
+		ret = pki_ca_key_load(&ca_key, ca, ca_cert_path, ca_key_path);
 	if (ret == 0)
 		ret = make_cert(req, NULL, ca, &ca_key, cert_path, key_path);
-	key_free(&ca_key);
+	pki_key_free(&ca_key);
 	wolfSSL_X509_free(ca);
 	return ret;
 }
 
-/* ---- identity ------------------------------------------------------ */
-
-/* One "ztnad:..." URI; *what tells which. Returns 0 or ZT_EINVAL. */
-static int identity_uri(struct zt_identity *id, const char *d, size_t len)
-{
-	const size_t gl = strlen(PKI_GROUP_URI), hl = strlen(PKI_HOST_URI),
-		     cl = strlen(PKI_CIDR_URI);
-
-	if (len >= gl && memcmp(d, PKI_GROUP_URI, gl) == 0) {
-		d += gl;
-		len -= gl;
-		if (!name_ok(d, len) || id->n_groups >= ZT_MAX_GROUPS)
-			return ZT_EINVAL;
-		memcpy(id->groups[id->n_groups], d, len);
-		id->groups[id->n_groups++][len] = 0;
-	} else if (len >= hl && memcmp(d, PKI_HOST_URI, hl) == 0) {
-		char *h = id->publish_hosts[id->n_publish_hosts];
-
-		d += hl;
-		len -= hl;
-		if (!zt_host_pattern_ok(d, len) ||
-		    id->n_publish_hosts >= ZT_MAX_GRANTS)
-			return ZT_EINVAL;
-		for (size_t i = 0; i < len; i++)
-			h[i] = (char)tolower((unsigned char)d[i]);
-		h[len] = 0;
-		id->n_publish_hosts++;
-	} else if (len >= cl && memcmp(d, PKI_CIDR_URI, cl) == 0) {
-		if (id->n_publish_cidrs >= ZT_MAX_GRANTS ||
-		    zt_cidr_parse(d + cl, len - cl,
-				  &id->publish_cidrs[id->n_publish_cidrs]) < 0)
-			return ZT_EINVAL;
-		id->n_publish_cidrs++;
-	}
-	return 0;
-}
-
-/* Groups and grants; a malformed one makes the whole identity invalid
- * rather than silently narrower or wider. */
-static int identity_uris(struct zt_identity *id, WOLFSSL_X509 *x)
-{
-	WOLFSSL_STACK *sans;
-	int n, ret = 0;
-
-	sans = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	n = sans ? wolfSSL_sk_GENERAL_NAME_num(sans) : 0;
-	for (int i = 0; i < n && ret == 0; i++) {
-		WOLFSSL_GENERAL_NAME *gn =
-			wolfSSL_sk_GENERAL_NAME_value(sans, i);
-		const char *d;
-		int len;
-
-		if (gn == NULL || gn->type != ASN_URI_TYPE)
-			continue;
-		d = (const char *)wolfSSL_ASN1_STRING_get0_data(gn->d.ia5);
-		len = wolfSSL_ASN1_STRING_length(gn->d.ia5);
-		if (d == NULL || len < 0)
-			continue;
-		ret = identity_uri(id, d, (size_t)len);
-	}
-	if (sans)
-		wolfSSL_GENERAL_NAMES_free(sans);
-	/* Grants on anything but a connector are a mis-issued certificate. */
-	if (ret == 0 && id->role != ZT_ROLE_CONNECTOR &&
-	    (id->n_publish_hosts || id->n_publish_cidrs))
-		ret = ZT_EINVAL;
-	return ret;
-}
-
-int zt_identity_from_x509(struct zt_identity *id, void *wolfssl_x509)
-{
-	WOLFSSL_X509 *x = wolfssl_x509;
-	WOLFSSL_X509_NAME *subj;
-	char ou[ZT_NAME_MAX];
-
-	memset(id, 0, sizeof(*id));
-	subj = x ? wolfSSL_X509_get_subject_name(x) : NULL;
-	if (subj == NULL)
-		return ZT_EINVAL;
-	/* A CA is never a peer, whatever its subject says. */
-	if (wolfSSL_X509_get_isCA(x))
-		goto bad;
-	if (name_text(subj, NID_organizationalUnitName, ou, sizeof(ou)) < 0)
-		goto bad;
-	id->role = (uint8_t)zt_role_parse(ou);
-	if (id->role == ZT_ROLE_NONE)
-		goto bad;
-	if (name_text(subj, NID_commonName, id->name, sizeof(id->name)) < 0 ||
-	    !name_ok(id->name, strlen(id->name)))
-		goto bad;
-	if (identity_uris(id, x) < 0)
-		goto bad;
-	return 0;
-bad:
-	memset(id, 0, sizeof(*id));
-	return ZT_EINVAL;
-}
-
-int zt_identity_from_der(struct zt_identity *id, const uint8_t *der,
-			 size_t len)
-{
-	WOLFSSL_X509 *x;
-	int ret;
-
-	memset(id, 0, sizeof(*id));
-	if (der == NULL || len == 0 || len > INT_MAX)
-		return ZT_EINVAL;
-	x = wolfSSL_X509_d2i(NULL, der, (int)len);
-	if (x == NULL)
-		return ZT_EINVAL;
-	ret = zt_identity_from_x509(id, x);
-	wolfSSL_X509_free(x);
-	return ret;
-}
-
-/* ---- CLI: show ----------------------------------------------------- */
-
-static void show_time(const char *key, const WOLFSSL_ASN1_TIME *t)
-{
-	struct tm tm;
-	char buf[64];
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || wolfSSL_ASN1_TIME_to_tm(t, &tm) != WOLFSSL_SUCCESS ||
-	    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		snprintf(buf, sizeof(buf), "?");
-	printf("%s: %s\n", key, buf);
-}
-
-static void show_sans(WOLFSSL_X509 *x)
-{
-	WOLFSSL_STACK *sans;
-	int n;
-
-	sans = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	n = sans ? wolfSSL_sk_GENERAL_NAME_num(sans) : 0;
-	for (int i = 0; i < n; i++) {
-		WOLFSSL_GENERAL_NAME *gn =
-			wolfSSL_sk_GENERAL_NAME_value(sans, i);
-		const unsigned char *d;
-		char ip[INET6_ADDRSTRLEN];
-		int len;
-
-		/* d.ia5 is only an ASN1_STRING for these three types. */
-		if (gn == NULL || gn->d.ia5 == NULL ||
-		    (gn->type != ASN_DNS_TYPE && gn->type != ASN_URI_TYPE &&
-		     gn->type != ASN_IP_TYPE))
-			continue;
-		d = wolfSSL_ASN1_STRING_get0_data(gn->d.ia5);
-		len = wolfSSL_ASN1_STRING_length(gn->d.ia5);
-		if (d == NULL || len < 0)
-			continue;
-		if (gn->type == ASN_DNS_TYPE || gn->type == ASN_URI_TYPE)
-			printf("san: %s:%.*s\n", gn->type == ASN_DNS_TYPE ?
-			       "DNS" : "URI", len, (const char *)d);
-		else if (gn->type == ASN_IP_TYPE && (len == 4 || len == 16) &&
-			 inet_ntop(len == 4 ? AF_INET : AF_INET6, d, ip,
-				   sizeof(ip)))
-			printf("san: IP:%s\n", ip);
-	}
-	if (sans)
-		wolfSSL_GENERAL_NAMES_free(sans);
-}
-
-static void show_identity(WOLFSSL_X509 *x)
-{
-	struct zt_identity id;
-
-	if (zt_identity_from_x509(&id, x) < 0) {
-		printf("role: none\n");
-		return;
-	}
-	char c[64];
-
-	printf("role: %s\nname: %s\ngroups: ", zt_role_name(id.role), id.name);
-	for (size_t i = 0; i < id.n_groups; i++)
-		printf("%s%s", i ? "," : "", id.groups[i]);
-	printf("\n");
-	if (id.role != ZT_ROLE_CONNECTOR)
-		return;
-	printf("publish_hosts: ");
-	for (size_t i = 0; i < id.n_publish_hosts; i++)
-		printf("%s%s", i ? "," : "", id.publish_hosts[i]);
-	printf("\npublish_cidrs: ");
-	for (size_t i = 0; i < id.n_publish_cidrs; i++)
-		printf("%s%s", i ? "," : "",
-		       zt_cidr_str(&id.publish_cidrs[i], c, sizeof(c)));
-	printf("\n");
-}
-
-static void show_key_serial(WOLFSSL_X509 *x)
-{
-	uint8_t serial[64], digest[WC_SHA256_DIGEST_SIZE];
-	const uint8_t *der;
-	int len = sizeof(serial), der_len = 0;
-	const char *kt = "other";
-
-	if (wolfSSL_X509_get_pubkey_type(x) == ECDSAk)
-		kt = "ec";
-	else if (wolfSSL_X509_get_pubkey_type(x) == ED25519k)
-		kt = "ed25519";
-	printf("key_type: %s\nserial: ", kt);
-	if (wolfSSL_X509_get_serial_number(x, serial, &len) == WOLFSSL_SUCCESS)
-		for (int i = 0; i < len; i++)
-			printf("%02x", serial[i]);
-	printf("\nsha256: ");
-	der = wolfSSL_X509_get_der(x, &der_len);
-	if (der && wc_Sha256Hash(der, (word32)der_len, digest) == 0)
-		for (size_t i = 0; i < sizeof(digest); i++)
-			printf("%s%02X", i ? ":" : "", digest[i]);
-	printf("\n");
-}
-
-static int cli_show(int argc, char **argv)
-{
-	WOLFSSL_X509 *x = NULL;
-	char *subj, *iss;
-
-	if (argc != 3) {
-		fprintf(stderr, "usage: ztnad pki show FILE.crt\n");
-		return 2;
-	}
-	if (cert_load_pem(argv[2], &x) < 0)
-		return 1;
-	subj = wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x),
-					 NULL, 0);
-	iss = wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_issuer_name(x),
-					NULL, 0);
-	printf("file: %s\nsubject: %s\nissuer: %s\nca: %s\n", argv[2],
-	       subj ? subj : "?", iss ? iss : "?",
-	       wolfSSL_X509_get_isCA(x) ? "yes" : "no");
-	show_identity(x);
-	show_sans(x);
-	show_time("not_before", wolfSSL_X509_get_notBefore(x));
-	show_time("not_after", wolfSSL_X509_get_notAfter(x));
-	show_key_serial(x);
-	XFREE(subj, NULL, DYNAMIC_TYPE_OPENSSL);
-	XFREE(iss, NULL, DYNAMIC_TYPE_OPENSSL);
-	wolfSSL_X509_free(x);
-	return 0;
-}
-
-/* ---- CLI: init-ca and issue ---------------------------------------- */
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: ztnad pki init-ca --org ORG --out DIR [--name CN] "
-		"[--days N] [--key ec|ed25519] [--force]\n"
-		"       ztnad pki issue --ca CA.crt --ca-key CA.key "
-		"--role relay|connector|agent --name NAME --out PREFIX\n"
-		"                 [--group G]... (agents) [--dns NAME]... "
-		"[--ip ADDR]... (relays)\n"
-		"                 [--publish-host NAME|*.DOMAIN]... "
-		"[--publish-cidr ADDR/LEN]... (connectors)\n"
-		"                 [--org ORG] [--days N] [--key ec|ed25519] "
-		"[--not-before UNIX --not-after UNIX]\n"
-		"       ztnad pki show FILE.crt\n"
-		"       ztnad pki help\n"
-		"init-ca writes DIR/ca.crt and DIR/ca.key; issue writes "
-		"PREFIX.crt and PREFIX.key.\n");
-}
-
-static int parse_key_type(const char *s)
-{
-	if (strcmp(s, "ec") == 0 || strcmp(s, "p256") == 0)
-		return ZT_KEY_EC_P256;
-	if (strcmp(s, "ed25519") == 0)
-		return ZT_KEY_ED25519;
-	fprintf(stderr, "ztnad pki: --key must be ec or ed25519, not '%s'\n",
-		s);
-	return -1;
-}
-
-static int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi,
-		     int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "ztnad pki: %s needs a number in %" PRId64
-			"..%" PRId64 ", not '%s'\n", opt, lo, hi, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_days(const char *s, int *days)
-{
-	int64_t v;
-
-	if (parse_i64("--days", s, 1, PKI_MAX_DAYS, &v) < 0)
-		return -1;
-	*days = (int)v;
-	return 0;
-}
-
-enum {
-	OPT_ORG = 256, OPT_OUT, OPT_NAME, OPT_DAYS, OPT_KEY, OPT_FORCE,
-	OPT_CA, OPT_CA_KEY, OPT_ROLE, OPT_GROUP, OPT_DNS, OPT_IP,
-	OPT_NOT_BEFORE, OPT_NOT_AFTER, OPT_PUBLISH_HOST, OPT_PUBLISH_CIDR,
-};
-
-static const struct option pki_opts[] = {
-	{ "org", required_argument, NULL, OPT_ORG },
-	{ "out", required_argument, NULL, OPT_OUT },
-	{ "name", required_argument, NULL, OPT_NAME },
-	{ "days", required_argument, NULL, OPT_DAYS },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "ca-key", required_argument, NULL, OPT_CA_KEY },
-	{ "role", required_argument, NULL, OPT_ROLE },
-	{ "group", required_argument, NULL, OPT_GROUP },
-	{ "dns", required_argument, NULL, OPT_DNS },
-	{ "ip", required_argument, NULL, OPT_IP },
-	{ "not-before", required_argument, NULL, OPT_NOT_BEFORE },
-	{ "not-after", required_argument, NULL, OPT_NOT_AFTER },
-	{ "publish-host", required_argument, NULL, OPT_PUBLISH_HOST },
-	{ "publish-cidr", required_argument, NULL, OPT_PUBLISH_CIDR },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* Everything both subcommands can be given; which options a subcommand
- * accepts is checked after parsing. */
-struct pki_cli {
-	struct zt_pki_req req;
-	const char *out, *ca, *ca_key;
-	const char *groups[ZT_MAX_GROUPS], *dns[PKI_MAX_DNS], *ips[PKI_MAX_IPS];
-	const char *phosts[ZT_MAX_GRANTS], *pcidrs[ZT_MAX_GRANTS];
-	int force, role_set;
-};
-
-static int cli_push(const char **list, size_t *n, size_t max,
-		    const char *what, const char *v)
-{
-	if (*n >= max) {
-		fprintf(stderr, "ztnad pki: at most %zu %s\n", max, what);
-		return -1;
-	}
-	list[(*n)++] = v;
-	return 0;
-}
-
-static int cli_opt(struct pki_cli *o, int c, const char *arg)
-{
-	struct zt_pki_req *r = &o->req;
-
-	switch (c) {
-	case OPT_ORG: r->org = arg; return 0;
-	case OPT_OUT: o->out = arg; return 0;
-	case OPT_NAME: r->name = arg; return 0;
-	case OPT_DAYS: return parse_days(arg, &r->days);
-	case OPT_KEY: return (r->key_type = parse_key_type(arg)) < 0 ? -1 : 0;
-	case OPT_FORCE: o->force = 1; return 0;
-	case OPT_CA: o->ca = arg; return 0;
-	case OPT_CA_KEY: o->ca_key = arg; return 0;
-	case OPT_ROLE:
-		o->role_set = 1;
-		r->role = zt_role_parse(arg);
-		if (r->role != ZT_ROLE_NONE)
-			return 0;
-		fprintf(stderr, "ztnad pki: --role must be relay, connector "
-			"or agent, not '%s'\n", arg);
-		return -1;
-	case OPT_GROUP:
-		return cli_push(o->groups, &r->n_groups, ZT_MAX_GROUPS,
-				"groups", arg);
-	case OPT_DNS:
-		return cli_push(o->dns, &r->n_dns, PKI_MAX_DNS, "DNS names",
-				arg);
-	case OPT_IP:
-		return cli_push(o->ips, &r->n_ips, PKI_MAX_IPS, "IP addresses",
-				arg);
-	case OPT_PUBLISH_HOST:
-		return cli_push(o->phosts, &r->n_publish_hosts, ZT_MAX_GRANTS,
-				"--publish-host", arg);
-	case OPT_PUBLISH_CIDR:
-		return cli_push(o->pcidrs, &r->n_publish_cidrs, ZT_MAX_GRANTS,
-				"--publish-cidr", arg);
-	case OPT_NOT_BEFORE:
-		return parse_i64("--not-before", arg, 1, INT64_MAX / 2,
-				 &r->not_before);
-	case OPT_NOT_AFTER:
-		return parse_i64("--not-after", arg, 1, INT64_MAX / 2,
-				 &r->not_after);
-	default: /* getopt_long already said what */
-		fprintf(stderr, "ztnad pki: see 'ztnad pki help'\n");
-		return -1;
-	}
-}
-
-/* argv is "pki <sub> ..."; getopt sees "<sub> ..." as its argv. */
-static int cli_parse(struct pki_cli *o, int argc, char **argv)
-{
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->req.groups = o->groups;
-	o->req.dns = o->dns;
-	o->req.ips = o->ips;
-	o->req.publish_hosts = o->phosts;
-	o->req.publish_cidrs = o->pcidrs;
-	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "", pki_opts, NULL)) != -1)
-		if (cli_opt(o, c, optarg) < 0)
-			return -1;
-	if (optind != argc - 1) {
-		fprintf(stderr, "ztnad pki: unexpected argument '%s'\n",
-			argv[optind + 1]);
-		return -1;
-	}
-	return 0;
-}
-
-static int cli_init_ca(int argc, char **argv)
-{
-	char cert_path[PATH_MAX], key_path[PATH_MAX];
-	struct pki_cli o;
-	struct stat st;
-
-	if (cli_parse(&o, argc, argv) < 0)
-		return 2;
-	if (o.req.org == NULL || o.out == NULL || o.ca || o.ca_key ||
-	    o.role_set || o.req.n_groups || o.req.n_dns || o.req.n_ips ||
-	    o.req.n_publish_hosts || o.req.n_publish_cidrs ||
-	    o.req.not_before || o.req.not_after) {
-		fprintf(stderr, "usage: ztnad pki init-ca --org ORG --out DIR "
-			"[--name CN] [--days N] [--key ec|ed25519] "
-			"[--force]\n");
-		return 2;
-	}
-	if (mkdir(o.out, 0700) < 0 && errno != EEXIST) {
-		log_error("pki: cannot create %s: %s", o.out, strerror(errno));
-		return 1;
-	}
-	if ((size_t)snprintf(cert_path, sizeof(cert_path), "%s/ca.crt",
-			     o.out) >= sizeof(cert_path) ||
-	    (size_t)snprintf(key_path, sizeof(key_path), "%s/ca.key",
-			     o.out) >= sizeof(key_path)) {
-		log_error("pki: path too long: %s", o.out);
-		return 1;
-	}
-	if (!o.force && lstat(key_path, &st) == 0) {
-		log_error("pki: %s exists; not overwriting a CA key without "
-			  "--force", key_path);
-		return 1;
-	}
-	if (zt_pki_create_ca(&o.req, cert_path, key_path) < 0)
-		return 1;
-	printf("wrote %s and %s\n", cert_path, key_path);
-	return 0;
-}
-
-static int cli_issue(int argc, char **argv)
-{
-	char cert_path[PATH_MAX], key_path[PATH_MAX];
-	struct pki_cli o;
-
-	if (cli_parse(&o, argc, argv) < 0)
-		return 2;
-	if (!o.ca || !o.ca_key || !o.role_set || !o.req.name || !o.out ||
-	    o.force || (!o.req.not_before != !o.req.not_after)) {
-		fprintf(stderr, "usage: ztnad pki issue --ca CA.crt --ca-key "
-			"CA.key --role relay|connector|agent --name NAME "
-			"--out PREFIX [...]\n(--not-before and --not-after "
-			"go together; see ztnad pki help)\n");
-		return 2;
-	}
-	if ((size_t)snprintf(cert_path, sizeof(cert_path), "%s.crt",
-			     o.out) >= sizeof(cert_path) ||
-	    (size_t)snprintf(key_path, sizeof(key_path), "%s.key",
-			     o.out) >= sizeof(key_path)) {
-		log_error("pki: path too long: %s", o.out);
-		return 1;
-	}
-	if (zt_pki_issue(&o.req, o.ca, o.ca_key, cert_path, key_path) < 0)
-		return 1;
-	printf("wrote %s and %s\n", cert_path, key_path);
-	return 0;
-}
-
-int zt_pki_main(int argc, char **argv)
-{
-	const char *sub = argc >= 2 ? argv[1] : NULL;
-	int ret;
-
-	if (sub && (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 ||
-		    strcmp(sub, "-h") == 0)) {
-		usage(stdout);
-		return 0;
-	}
-	if (sub == NULL || (strcmp(sub, "init-ca") != 0 &&
-			    strcmp(sub, "issue") != 0 &&
-			    strcmp(sub, "show") != 0)) {
-		if (sub)
-			fprintf(stderr, "ztnad pki: unknown command '%s'\n",
-				sub);
-		usage(stderr);
-		return 2;
-	}
-	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
-		log_error("pki: wolfSSL initialisation failed");
-		return 1;
-	}
-	if (strcmp(sub, "init-ca") == 0)
-		ret = cli_init_ca(argc, argv);
-	else if (strcmp(sub, "issue") == 0)
-		ret = cli_issue(argc, argv);
-	else
-		ret = cli_show(argc, argv);
-	wolfSSL_Cleanup();
-	return ret;
-}

@@ -61,6 +61,14 @@ int zt_identity_from_der(struct zt_identity *id, const uint8_t *der,
  * TLS handshake's job. */
 int zt_identity_from_x509(struct zt_identity *id, void *wolfssl_x509);
 
+/* Revocation (pki_crl.c). The list is a text file of revoked serials
+ * (created on first use); the CRL is signed by the CA, valid `days`. */
+int zt_pki_revoke(const char *ca_path, const char *ca_key_path,
+		  const char *cert_path, const char *list,
+		  const char *crl_path, int days);
+int zt_pki_write_crl(const char *ca_path, const char *ca_key_path,
+		     const char *list, const char *crl_path, int days);
+
 /* `ztnad pki ...`; argv[0] is "pki". Returns the process exit code. */
 int zt_pki_main(int argc, char **argv);
 

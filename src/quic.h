@@ -107,6 +107,8 @@ void *zt_qconn_user(const struct zt_qconn *c);
 int zt_qconn_state(const struct zt_qconn *c);
 int zt_qconn_is_server(const struct zt_qconn *c);
 const struct zt_identity *zt_qconn_peer(const struct zt_qconn *c);
+/* The connection's TLS object (to re-check the peer's certificate). */
+struct WOLFSSL *zt_qconn_tls(const struct zt_qconn *c);
 /* The peer's address on the active path. */
 void zt_qconn_remote(const struct zt_qconn *c, struct zt_addr *a);
 uint64_t zt_qconn_rtt_ns(const struct zt_qconn *c);

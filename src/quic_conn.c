@@ -186,6 +186,11 @@ static int check_server_name(struct zt_qconn *c)
 	return ok;
 }
 
+struct WOLFSSL *zt_qconn_tls(const struct zt_qconn *c)
+{
+	return c->ssl;
+}
+
 void zt_qconn_check_peer(struct zt_qconn *c)
 {
 	unsigned allowed;
@@ -197,6 +202,11 @@ void zt_qconn_check_peer(struct zt_qconn *c)
 		return;
 	}
 	zt_qconn_label_update(c);
+	if (zt_tls_peer_revoked(c->ep->cfg.tls, c->ssl, c->deny_reason,
+				sizeof(c->deny_reason))) {
+		c->deny = 1;
+		return;
+	}
 	if (zt_tls_check_alpn(c->ssl) != 0) {
 		/* wolfSSL skips the server's ALPN callback when the client
 		 * offers none: enforce it here for both sides. */

@@ -86,6 +86,7 @@ struct zt_identity {
 	size_t n_publish_hosts;
 	struct zt_cidr publish_cidrs[ZT_MAX_GRANTS];
 	size_t n_publish_cidrs;
+	int64_t not_after; /* UNIX seconds: the session ends then */
 };
 
 const char *zt_role_name(int role);
