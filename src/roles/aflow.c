@@ -879,6 +879,9 @@ static void sweep_cb(uv_timer_t *t)
 	struct zt_aflows *af = t->data;
 	uint64_t now = uv_hrtime();
 
+	/* Interfaces and the default route change under us (DHCP, roaming):
+	 * what a catalog CIDR must not cover is re-read now and then. */
+	zt_aroutes_refresh(&af->routes, &af->src);
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
@@ -1211,22 +1214,6 @@ static const struct zt_netstack_ops ns_ops = {
 	.accepted = lw_accepted,
 };
 
-static void routes_from_catalog(struct zt_aflows *af, struct zt_cidr *r,
-				size_t *n)
-{
-	uint32_t pool = htonl(0x64400000u);
-
-	*n = 0;
-	r[*n].family = AF_INET;
-	r[*n].prefix = 10;
-	memcpy(r[*n].addr, &pool, 4);
-	(*n)++;
-	for (size_t i = 0; i < af->n_catalog; i++)
-		for (size_t j = 0; j < af->catalog[i].svc.n_cidrs &&
-				   *n < ZT_PKTSRC_MAX_ROUTES; j++)
-			r[(*n)++] = af->catalog[i].svc.cidrs[j];
-}
-
 int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 {
 	struct zt_pktsrc_config pc;
@@ -1257,11 +1244,13 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 	pc.dns.family = AF_INET;
 	a4 = htonl(ZT_AGENT_DNS4);
 	memcpy(pc.dns.ip, &a4, 4);
-	routes_from_catalog(af, pc.routes, &pc.n_routes);
 	af->src.ops = d->cfg.shim_socket[0] ? &zt_pktsrc_shim_ops
 					    : &zt_pktsrc_tun_ops;
 	if ((rv = af->src.ops->open(&af->src, &pc)) != 0)
 		return rv;
+	/* The pool now, service CIDRs with the catalog. A route someone else
+	 * holds is logged and left to them: the rest still works. */
+	zt_aroutes_set(&af->routes, &af->src, NULL, 0, NULL, 0);
 	if ((rv = zt_netstack_init(&af->ns, d->loop, &ns_ops, af)) != 0)
 		return rv;
 	uv_timer_init(d->loop, &af->sweep);
@@ -1296,6 +1285,7 @@ void zt_aflows_stop(struct zt_aflows *af)
 	if (af->table)
 		zt_netstack_close(&af->ns);
 	zt_synth_free(af->synth);
+	zt_aroutes_free(&af->routes);
 	free(af->catalog);
 	free(af->table);
 }
@@ -1303,8 +1293,6 @@ void zt_aflows_stop(struct zt_aflows *af)
 void zt_aflows_set_catalog(struct zt_aflows *af,
 			   const struct zt_catalog_entry *e, size_t n)
 {
-	struct zt_cidr routes[ZT_PKTSRC_MAX_ROUTES];
-	size_t nr;
 	struct zt_catalog_entry *copy = NULL;
 
 	if (n) {
@@ -1316,9 +1304,14 @@ void zt_aflows_set_catalog(struct zt_aflows *af,
 	free(af->catalog);
 	af->catalog = copy;
 	af->n_catalog = n;
-	routes_from_catalog(af, routes, &nr);
-	if (af->src.ops && af->src.ops->set_routes)
-		af->src.ops->set_routes(&af->src, routes, nr);
+}
+
+void zt_aflows_set_routes(struct zt_aflows *af,
+			  const struct zt_catalog_entry *e, size_t n,
+			  const struct zt_addr *relays, size_t n_relays)
+{
+	if (af->src.ops)
+		zt_aroutes_set(&af->routes, &af->src, e, n, relays, n_relays);
 }
 
 void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)

@@ -1,6 +1,7 @@
 /* Agent: keeps a session with every configured relay, learns its observed
  * address and the catalog of services its identity may reach, and runs the
  * data plane (aflow.c) on that catalog. */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,33 @@ static size_t link_index(struct agent *a, struct zt_relaylink *l)
 
 static int seen_before(struct agent *a, size_t li, size_t ei);
 
-/* The data plane works from one catalog: the union of every relay's. */
+/* The relays' addresses: resolved, or the configured IP literal. */
+static size_t relay_addrs(struct agent *a, struct zt_addr *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_links; i++) {
+		const struct zt_relaylink *l = a->links[i];
+		struct zt_addr *x = &out[n];
+
+		memset(x, 0, sizeof(*x));
+		if (l->remote.family)
+			*x = l->remote;
+		else if (inet_pton(AF_INET, l->relay.host, x->ip) == 1)
+			x->family = AF_INET;
+		else if (inet_pton(AF_INET6, l->relay.host, x->ip) == 1)
+			x->family = AF_INET6;
+		n += x->family != 0;
+	}
+	return n;
+}
+
+/* The data plane works from one catalog: the union of every relay's;
+ * its CIDRs are routed into the tunnel, as far as the route check lets
+ * them (aroutes.h). */
 static void push_catalog(struct agent *a)
 {
+	struct zt_addr relays[ZT_MAX_RELAYS];
 	struct zt_catalog_entry *all;
 	size_t n = 0, cap = 0;
 
@@ -46,6 +71,7 @@ static void push_catalog(struct agent *a)
 			if (!seen_before(a, i, j))
 				all[n++] = a->catalog[i][j];
 	zt_aflows_set_catalog(&a->af, all, n);
+	zt_aflows_set_routes(&a->af, all, n, relays, relay_addrs(a, relays));
 	free(all);
 }
 
