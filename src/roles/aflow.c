@@ -1112,12 +1112,13 @@ static void packet_in(struct zt_aflows *af, const uint8_t *raw, size_t len)
 			  zt_pkt_result_name(r));
 		return;
 	}
+	if (is_local_noise(&p) ||
+	    !zt_srccheck(&af->srccheck, &af->src, &p.src, uv_hrtime()))
+		return;
 	if (is_dns_stub(&p)) {
 		dns_answer(af, &p);
 		return;
 	}
-	if (is_local_noise(&p))
-		return;
 	if (p.proto == ZT_IPPROTO_TCP) {
 		tcp_packet(af, &p, raw, len);
 		return;
@@ -1323,12 +1324,15 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 	for (int i = 1; i < 8; i++)
 		drops += af->drops[i];
 	if (json)
-		zt_sb_printf(b, ",\"packets_dropped\":%llu,\"flows_denied\":%llu,"
-			     "\"sessions\":[", (unsigned long long)drops,
+		zt_sb_printf(b, ",\"packets_dropped\":%llu,\"packets_bad_source\":%llu,"
+			     "\"flows_denied\":%llu,\"sessions\":[",
+			     (unsigned long long)drops,
+			     (unsigned long long)af->srccheck.dropped,
 			     (unsigned long long)af->denied);
 	else
-		zt_sb_printf(b, "dropped:   %llu malformed packets, %llu denied flows\n"
-			     "sessions:\n", (unsigned long long)drops,
+		zt_sb_printf(b, "dropped:   %llu malformed packets, %llu from a foreign source, "
+			     "%llu denied flows\nsessions:\n", (unsigned long long)drops,
+			     (unsigned long long)af->srccheck.dropped,
 			     (unsigned long long)af->denied);
 	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
 		double rtt = x->c && x->up ? zt_qconn_rtt_ns(x->c) / 1e6 : 0;

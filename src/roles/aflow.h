@@ -39,6 +39,7 @@ struct zt_aflows {
 	size_t n_catalog;
 	uint64_t drops[8];    /* by zt_pkt_result */
 	uint64_t denied;
+	struct zt_srccheck srccheck;
 	struct zt_aroutes routes;
 	struct {
 		uint8_t proto;

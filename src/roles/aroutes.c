@@ -151,6 +151,24 @@ static int is_tunnel_addr(const struct zt_pktsrc *src, const struct zt_addr *a)
 	return zt_tunnel_src_ok(a, own, 2);
 }
 
+#define SRC_RELOG_NS (10ULL * 1000000000ULL)
+
+int zt_srccheck(struct zt_srccheck *c, const struct zt_pktsrc *src,
+		const struct zt_addr *a, uint64_t now_ns)
+{
+	char s[64];
+
+	if (is_tunnel_addr(src, a))
+		return 1;
+	if (c->dropped++ == 0 || now_ns - c->logged_at > SRC_RELOG_NS) {
+		c->logged_at = now_ns;
+		log_warn("drop packet from source %s: not the tunnel's address "
+			 "(%llu so far)", zt_addr_str(a, s, sizeof(s)),
+			 (unsigned long long)c->dropped);
+	}
+	return 0;
+}
+
 /* The networks of every interface but the tunnel's. */
 static size_t local_nets(const struct zt_pktsrc *src, struct zt_cidr *nets,
 			 size_t cap)

@@ -51,6 +51,20 @@ const char *zt_route_verdict_str(int v);
 int zt_tunnel_src_ok(const struct zt_addr *src, const struct zt_cidr *own,
 		     size_t n);
 
+/* Packets from the packet source whose source is not the tunnel's. */
+struct zt_srccheck {
+	uint64_t dropped;
+	uint64_t logged_at; /* ns */
+};
+
+/* Returns 1 when a (a packet's source) is one of src's own addresses;
+ * otherwise counts the drop, logs it (at most every 10 s) and returns 0.
+ * Only the tunnel's address is the user: with forwarding on, a LAN
+ * neighbour's packets routed into the TUN would reach services as the
+ * user. */
+int zt_srccheck(struct zt_srccheck *c, const struct zt_pktsrc *src,
+		const struct zt_addr *a, uint64_t now_ns);
+
 #define ZT_AROUTES_MAX_NETS 64
 
 /* The agent's route state: the services routed and the refusals already
