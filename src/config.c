@@ -431,23 +431,28 @@ static int set_keepalive(struct ctx *ctx, const struct key_def *k,
 	return set_seconds(ctx, &ctx->cfg->keepalive_ms, v, 300);
 }
 
-static int set_retry(struct ctx *ctx, const struct key_def *k, const char *v)
+static int set_bool(struct ctx *ctx, int *out, const char *v)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
 	static const char *const no[] = { "false", "no", "off", "0" };
 
 	for (size_t i = 0; i < 4; i++) {
 		if (strcasecmp(v, yes[i]) == 0) {
-			ctx->cfg->require_retry = 1;
+			*out = 1;
 			return 0;
 		}
 		if (strcasecmp(v, no[i]) == 0) {
-			ctx->cfg->require_retry = 0;
+			*out = 0;
 			return 0;
 		}
 	}
 	return bad_value(ctx, v, strlen(v),
 			 "a boolean: true/false, yes/no, on/off or 1/0");
+}
+
+static int set_retry(struct ctx *ctx, const struct key_def *k, const char *v)
+{
+	return set_bool(ctx, &ctx->cfg->require_retry, v);
 }
 
 /* [relays] */
@@ -720,9 +725,16 @@ static int set_mtu(struct ctx *ctx, const struct key_def *k, const char *v)
 	return 0;
 }
 
+static int set_fail_open(struct ctx *ctx, const struct key_def *k,
+			 const char *v)
+{
+	return set_bool(ctx, &ctx->cfg->tun_fail_open, v);
+}
+
 static const struct key_def tun_keys[] = {
 	{ "ifname", R_AGENT, 0, set_ifname, 0 },
 	{ "mtu", R_AGENT, 0, set_mtu, 0 },
+	{ "fail_open", R_AGENT, 0, set_fail_open, 0 },
 	{ "shim_socket", R_AGENT, 0, set_socket,
 	  offsetof(struct zt_config, shim_socket) },
 	{ NULL, 0, 0, NULL, 0 },

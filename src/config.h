@@ -49,6 +49,7 @@ struct zt_config {
 	/* [tun] (agent): a TUN device, or a shim on a Unix socket */
 	char tun_ifname[16];       /* default "ztun0" */
 	uint32_t tun_mtu;          /* default 15040 */
+	int tun_fail_open;         /* default 0: routes kept while down */
 	char shim_socket[PATH_MAX]; /* "" = TUN; else listen here for a shim
 				       (checked to fit sun_path) */
 

@@ -156,6 +156,7 @@ static void reload(struct zt_daemon *d)
 	    memcmp(nc.relays, d->cfg.relays, sizeof(nc.relays)) ||
 	    strcmp(nc.tun_ifname, d->cfg.tun_ifname) ||
 	    nc.tun_mtu != d->cfg.tun_mtu ||
+	    nc.tun_fail_open != d->cfg.tun_fail_open ||
 	    strcmp(nc.shim_socket, d->cfg.shim_socket))
 		log_warn("reload: changes to [identity], [quic], [relays] and [tun] "
 			 "take effect after a restart; services, log_level and "
@@ -165,6 +166,7 @@ static void reload(struct zt_daemon *d)
 	memcpy(nc.cert_file, d->cfg.cert_file, sizeof(nc.cert_file));
 	memcpy(nc.key_file, d->cfg.key_file, sizeof(nc.key_file));
 	nc.listen = d->cfg.listen;
+	nc.tun_fail_open = d->cfg.tun_fail_open;
 	memcpy(nc.control_socket, d->cfg.control_socket,
 	       sizeof(nc.control_socket));
 	reload_crl(d, nc.crl_file);

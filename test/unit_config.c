@@ -700,7 +700,19 @@ static void test_tun_section(void **state)
 	assert_string_equal(cfg.tun_ifname, "zt9");
 	assert_int_equal(cfg.tun_mtu, 9000);
 	assert_string_equal(cfg.shim_socket, "");
+	assert_int_equal(cfg.tun_fail_open, 0); /* fail closed by default */
 	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_AGENT, AGENT_OK "[tun]\nfail_open = true\n", &cfg);
+	assert_int_equal(cfg.tun_fail_open, 1);
+	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_AGENT, AGENT_OK "[tun]\nfail_open = off\n", &cfg);
+	assert_int_equal(cfg.tun_fail_open, 0);
+	zt_config_free(&cfg);
+	expect_fail(ZT_ROLE_AGENT, AGENT_OK "[tun]\nfail_open = maybe\n",
+		    ZT_EINVAL, "[tun] fail_open = 'maybe'",
+		    "a boolean: true/false, yes/no, on/off or 1/0");
+	expect_fail(ZT_ROLE_RELAY, RELAY_OK "[tun]\nfail_open = true\n",
+		    ZT_EINVAL, "[tun] fail_open", "not used by the relay role");
 	expect_fail(ZT_ROLE_AGENT, AGENT_OK "[tun]\nmtu = 500\n", ZT_EINVAL,
 		    "[tun] mtu = '500'", "an MTU between 1280 and 65535");
 	expect_fail(ZT_ROLE_CONNECTOR, CONN_OK "[tun]\nmtu = 9000\n", ZT_EINVAL,

@@ -945,6 +945,9 @@ static void sweep_cb(uv_timer_t *t)
 	struct zt_aflows *af = t->data;
 	uint64_t now = uv_hrtime();
 
+	/* Interfaces and the default route change under us (DHCP, roaming):
+	 * what a catalog CIDR must not cover is re-read now and then. */
+	zt_aroutes_refresh(&af->routes, &af->src);
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
@@ -1175,12 +1178,13 @@ static void packet_in(struct zt_aflows *af, const uint8_t *raw, size_t len)
 			  zt_pkt_result_name(r));
 		return;
 	}
+	if (is_local_noise(&p) ||
+	    !zt_srccheck(&af->srccheck, &af->src, &p.src, uv_hrtime()))
+		return;
 	if (is_dns_stub(&p)) {
 		dns_answer(af, &p);
 		return;
 	}
-	if (is_local_noise(&p))
-		return;
 	if (p.proto == ZT_IPPROTO_TCP) {
 		tcp_packet(af, &p, raw, len);
 		return;
@@ -1277,22 +1281,6 @@ static const struct zt_netstack_ops ns_ops = {
 	.accepted = lw_accepted,
 };
 
-static void routes_from_catalog(struct zt_aflows *af, struct zt_cidr *r,
-				size_t *n)
-{
-	uint32_t pool = htonl(0x64400000u);
-
-	*n = 0;
-	r[*n].family = AF_INET;
-	r[*n].prefix = 10;
-	memcpy(r[*n].addr, &pool, 4);
-	(*n)++;
-	for (size_t i = 0; i < af->n_catalog; i++)
-		for (size_t j = 0; j < af->catalog[i].svc.n_cidrs &&
-				   *n < ZT_PKTSRC_MAX_ROUTES; j++)
-			r[(*n)++] = af->catalog[i].svc.cidrs[j];
-}
-
 int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 {
 	struct zt_pktsrc_config pc;
@@ -1323,11 +1311,13 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 	pc.dns.family = AF_INET;
 	a4 = htonl(ZT_AGENT_DNS4);
 	memcpy(pc.dns.ip, &a4, 4);
-	routes_from_catalog(af, pc.routes, &pc.n_routes);
 	af->src.ops = d->cfg.shim_socket[0] ? &zt_pktsrc_shim_ops
 					    : &zt_pktsrc_tun_ops;
 	if ((rv = af->src.ops->open(&af->src, &pc)) != 0)
 		return rv;
+	/* The pool now, service CIDRs with the catalog. A route someone else
+	 * holds is logged and left to them: the rest still works. */
+	zt_aroutes_set(&af->routes, &af->src, NULL, 0, NULL, 0);
 	if ((rv = zt_netstack_init(&af->ns, d->loop, &ns_ops, af)) != 0)
 		return rv;
 	uv_timer_init(d->loop, &af->sweep);
@@ -1362,6 +1352,7 @@ void zt_aflows_stop(struct zt_aflows *af)
 	if (af->table)
 		zt_netstack_close(&af->ns);
 	zt_synth_free(af->synth);
+	zt_aroutes_free(&af->routes);
 	free(af->catalog);
 	free(af->table);
 }
@@ -1381,17 +1372,46 @@ void zt_aflows_set_catalog(struct zt_aflows *af,
 	af->catalog = copy;
 	af->n_catalog = n;
 	catalog_check(af);
-	routes_update(af);
+}
+
+/* Entries the agent refused itself get no route either. */
+static size_t drop_refused(struct zt_aflows *af, struct zt_catalog_entry *e,
+			   size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char why[200];
+
+		if (!zt_aflows_entry_refused(af, &e[i], why, sizeof(why)))
+			e[k++] = e[i];
+	}
+	return k;
 }
 
 static void routes_update(struct zt_aflows *af)
 {
-	struct zt_cidr routes[ZT_PKTSRC_MAX_ROUTES];
-	size_t nr;
+	af->routes.n_entries = drop_refused(af, af->routes.entries,
+					    af->routes.n_entries);
+	if (af->src.ops)
+		zt_aroutes_refresh(&af->routes, &af->src);
+}
 
-	routes_from_catalog(af, routes, &nr);
-	if (af->src.ops && af->src.ops->set_routes)
-		af->src.ops->set_routes(&af->src, routes, nr);
+void zt_aflows_set_routes(struct zt_aflows *af,
+			  const struct zt_catalog_entry *e, size_t n,
+			  const struct zt_addr *relays, size_t n_relays)
+{
+	struct zt_catalog_entry *ok = NULL;
+
+	if (!af->src.ops)
+		return;
+	if (n && !(ok = malloc(n * sizeof(*ok))))
+		return;
+	if (n)
+		memcpy(ok, e, n * sizeof(*ok));
+	n = drop_refused(af, ok, n);
+	zt_aroutes_set(&af->routes, &af->src, ok, n, relays, n_relays);
+	free(ok);
 }
 
 void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
@@ -1403,12 +1423,15 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 	for (int i = 1; i < 8; i++)
 		drops += af->drops[i];
 	if (json)
-		zt_sb_printf(b, ",\"packets_dropped\":%llu,\"flows_denied\":%llu,"
-			     "\"sessions\":[", (unsigned long long)drops,
+		zt_sb_printf(b, ",\"packets_dropped\":%llu,\"packets_bad_source\":%llu,"
+			     "\"flows_denied\":%llu,\"sessions\":[",
+			     (unsigned long long)drops,
+			     (unsigned long long)af->srccheck.dropped,
 			     (unsigned long long)af->denied);
 	else
-		zt_sb_printf(b, "dropped:   %llu malformed packets, %llu denied flows\n"
-			     "sessions:\n", (unsigned long long)drops,
+		zt_sb_printf(b, "dropped:   %llu malformed packets, %llu from a foreign source, "
+			     "%llu denied flows\nsessions:\n", (unsigned long long)drops,
+			     (unsigned long long)af->srccheck.dropped,
 			     (unsigned long long)af->denied);
 	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
 		double rtt = x->c && x->up ? zt_qconn_rtt_ns(x->c) / 1e6 : 0;

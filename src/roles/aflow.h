@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include "aroutes.h"
 #include "buf.h"
 #include "ctrl.h"
 #include "netstack.h"
@@ -38,6 +39,8 @@ struct zt_aflows {
 	size_t n_catalog;
 	uint64_t drops[8];    /* by zt_pkt_result */
 	uint64_t denied;
+	struct zt_srccheck srccheck;
+	struct zt_aroutes routes;
 	struct {
 		uint8_t proto;
 		struct zt_addr dst;
@@ -65,14 +68,20 @@ struct zt_aflows {
 
 int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d);
 void zt_aflows_stop(struct zt_aflows *af);
-/* The catalog changed: new routes, new policy. */
 /* 1 when the agent refused a relay's catalog entry itself: the
  * connector's certificate does not grant it (reason in why). */
 int zt_aflows_entry_refused(struct zt_aflows *af,
 			    const struct zt_catalog_entry *e, char *why,
 			    size_t why_len);
+/* The catalog changed: new policy (only these services are reachable). */
 void zt_aflows_set_catalog(struct zt_aflows *af,
 			   const struct zt_catalog_entry *e, size_t n);
+/* The services whose CIDRs are routed into the tunnel (a superset of the
+ * policy's while failing closed) and the relays' addresses, which no
+ * route may cover (aroutes.h). */
+void zt_aflows_set_routes(struct zt_aflows *af,
+			  const struct zt_catalog_entry *e, size_t n,
+			  const struct zt_addr *relays, size_t n_relays);
 void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json);
 
 /* Endpoint events for connector sessions (user tag ZT_USER_SESSION). */

@@ -1,6 +1,7 @@
 /* Agent: keeps a session with every configured relay, learns its observed
  * address and the catalog of services its identity may reach, and runs the
  * data plane (aflow.c) on that catalog. */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@ struct agent {
 	/* The catalog last received from each relay. */
 	struct zt_catalog_entry *catalog[ZT_MAX_RELAYS];
 	size_t n_catalog[ZT_MAX_RELAYS];
+	/* The relay's link is down and its catalog is kept only for its
+	 * routes (failing closed): none of it is reachable. */
+	int stale[ZT_MAX_RELAYS];
 };
 
 static size_t link_index(struct agent *a, struct zt_relaylink *l)
@@ -30,22 +34,67 @@ static size_t link_index(struct agent *a, struct zt_relaylink *l)
 
 static int seen_before(struct agent *a, size_t li, size_t ei);
 
-/* The data plane works from one catalog: the union of every relay's. */
+/* The policy's catalog: the union of every live relay's. */
+static size_t live_catalog(struct agent *a, struct zt_catalog_entry *all)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_links; i++)
+		for (size_t j = 0; !a->stale[i] && j < a->n_catalog[i]; j++)
+			if (!seen_before(a, i, j))
+				all[n++] = a->catalog[i][j];
+	return n;
+}
+
+/* Every catalog we hold, stale ones included: their CIDRs stay routed
+ * into the tunnel (where flows are refused) rather than going out in
+ * clear through the physical interface. */
+static size_t routed_catalog(struct agent *a, struct zt_catalog_entry *all)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_links; i++)
+		for (size_t j = 0; j < a->n_catalog[i]; j++)
+			all[n++] = a->catalog[i][j];
+	return n;
+}
+
+/* The relays' addresses: resolved, or the configured IP literal. */
+static size_t relay_addrs(struct agent *a, struct zt_addr *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_links; i++) {
+		const struct zt_relaylink *l = a->links[i];
+		struct zt_addr *x = &out[n];
+
+		memset(x, 0, sizeof(*x));
+		if (l->remote.family)
+			*x = l->remote;
+		else if (inet_pton(AF_INET, l->relay.host, x->ip) == 1)
+			x->family = AF_INET;
+		else if (inet_pton(AF_INET6, l->relay.host, x->ip) == 1)
+			x->family = AF_INET6;
+		n += x->family != 0;
+	}
+	return n;
+}
+
 static void push_catalog(struct agent *a)
 {
+	struct zt_addr relays[ZT_MAX_RELAYS];
 	struct zt_catalog_entry *all;
-	size_t n = 0, cap = 0;
+	size_t n, cap = 0;
 
 	for (size_t i = 0; i < a->n_links; i++)
 		cap += a->n_catalog[i];
 	all = cap ? malloc(cap * sizeof(*all)) : NULL;
 	if (cap && !all)
 		return;
-	for (size_t i = 0; i < a->n_links; i++)
-		for (size_t j = 0; j < a->n_catalog[i]; j++)
-			if (!seen_before(a, i, j))
-				all[n++] = a->catalog[i][j];
+	n = live_catalog(a, all);
 	zt_aflows_set_catalog(&a->af, all, n);
+	n = routed_catalog(a, all);
+	zt_aflows_set_routes(&a->af, all, n, relays, relay_addrs(a, relays));
 	free(all);
 }
 
@@ -67,6 +116,7 @@ static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 	free(a->catalog[i]);
 	a->catalog[i] = copy;
 	a->n_catalog[i] = m->u.catalog.n;
+	a->stale[i] = 0;
 	log_info("relay %s:%u: catalog with %zu service(s)", l->relay.host,
 		 l->relay.port, m->u.catalog.n);
 	push_catalog(a);
@@ -80,9 +130,19 @@ static void agent_down(struct zt_relaylink *l)
 
 	/* Another relay may still carry the same services: keep what it
 	 * told us, drop only this relay's view. */
-	free(a->catalog[i]);
-	a->catalog[i] = NULL;
-	a->n_catalog[i] = 0;
+	if (i == a->n_links)
+		return;
+	if (!l->d->cfg.tun_fail_open) {
+		if (a->n_catalog[i] && !a->stale[i] && !l->d->stopping)
+			log_info("relay %s:%u: down; routes of its %zu service(s) "
+				 "kept, flows refused until it is back",
+				 l->relay.host, l->relay.port, a->n_catalog[i]);
+		a->stale[i] = 1;
+	} else {
+		free(a->catalog[i]);
+		a->catalog[i] = NULL;
+		a->n_catalog[i] = 0;
+	}
 	push_catalog(a);
 }
 
@@ -133,19 +193,23 @@ static void agent_destroy(struct zt_daemon *d)
 	d->role = NULL;
 }
 
-/* Has an earlier relay already listed this service from this connector? */
+/* Has an earlier live relay already listed this service from this
+ * connector? */
 static int seen_before(struct agent *a, size_t li, size_t ei)
 {
 	const struct zt_catalog_entry *e = &a->catalog[li][ei];
 
-	for (size_t i = 0; i <= li; i++)
-		for (size_t j = 0; j < (i == li ? ei : a->n_catalog[i]); j++) {
+	for (size_t i = 0; i <= li; i++) {
+		size_t end = a->stale[i] ? 0 : i == li ? ei : a->n_catalog[i];
+
+		for (size_t j = 0; j < end; j++) {
 			const struct zt_catalog_entry *o = &a->catalog[i][j];
 
 			if (!strcmp(o->svc.name, e->svc.name) &&
 			    !strcmp(o->connector, e->connector))
 				return 1;
 		}
+	}
 	return 0;
 }
 
@@ -161,7 +225,7 @@ static void agent_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	zt_status_links(b, a->links, a->n_links, json);
 	zt_sb_printf(b, json ? "],\"catalog\":[" : "catalog:\n");
 	for (size_t i = 0; i < a->n_links; i++) {
-		for (size_t j = 0; j < a->n_catalog[i]; j++) {
+		for (size_t j = 0; !a->stale[i] && j < a->n_catalog[i]; j++) {
 			const struct zt_catalog_entry *e = &a->catalog[i][j];
 
 			char why[200];

@@ -174,21 +174,32 @@ static int nl_talk(struct zt_nl *nl, union nl_msg *m, char *why, size_t len)
 	}
 }
 
-/* Runs one request; ok_err is an errno value that also counts as success
- * (0 for none). what and arg name the operation for the log line. */
-static int request(struct zt_nl *nl, union nl_msg *m, int ifindex,
-		   const char *what, const char *arg, int ok_err)
+/* Logs a failed request (err, an errno value, with the kernel's why).
+ * Returns 0 when err is 0, else ZT_EIO. */
+static int request_result(struct zt_nl *nl, int ifindex, const char *what,
+			  const char *arg, int err, const char *why)
 {
-	char ifname[IF_NAMESIZE], why[160];
-	int err = nl_talk(nl, m, why, sizeof(why));
+	char ifname[IF_NAMESIZE];
 
-	if (err == 0 || err == ok_err)
+	if (err == 0)
 		return 0;
 	if (!if_indextoname((unsigned)ifindex, ifname))
 		snprintf(ifname, sizeof(ifname), "#%d", ifindex);
 	log_error("netlink: %s %s dev %s: %s%s", what, arg, ifname,
 		  strerror(err), why);
 	return ZT_EIO;
+}
+
+/* Runs one request; ok_err is an errno value that also counts as success
+ * (0 for none). what and arg name the operation for the log line. */
+static int request(struct zt_nl *nl, union nl_msg *m, int ifindex,
+		   const char *what, const char *arg, int ok_err)
+{
+	char why[160];
+	int err = nl_talk(nl, m, why, sizeof(why));
+
+	return request_result(nl, ifindex, what, arg, err == ok_err ? 0 : err,
+			      why);
 }
 
 /* One 32-bit link attribute (IFLA_MTU, IFLA_TXQLEN). */
@@ -263,18 +274,183 @@ int zt_nl_add_addr(struct zt_nl *nl, int ifindex, const struct zt_cidr *a)
 	return request(nl, &m, ifindex, "add address", s, 0);
 }
 
-/* Builds and runs RTM_NEWROUTE or RTM_DELROUTE for c via ifindex. */
+/* Calls fn for each route the kernel lists for family (AF_UNSPEC: all),
+ * with its attributes indexed by type (NULL when absent). Returns 0 or an
+ * errno value. */
+typedef void (*route_fn)(const struct rtmsg *rtm, struct rtattr *const *tb,
+			 void *ud);
+
+static void route_attrs(const struct nlmsghdr *h, struct rtattr **tb)
+{
+	const struct rtmsg *rtm = NLMSG_DATA(h);
+	struct rtattr *a = RTM_RTA(rtm);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*rtm));
+
+	memset(tb, 0, (RTA_MAX + 1) * sizeof(*tb));
+	for (; len > 0 && RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type <= RTA_MAX)
+			tb[a->rta_type] = a;
+}
+
+/* One datagram of a dump: 1 when the dump is done, 0 for more, or -errno. */
+static int dump_part(const union nl_reply *r, ssize_t n, uint32_t seq,
+		     route_fn fn, void *ud)
+{
+	struct rtattr *tb[RTA_MAX + 1];
+	const struct nlmsghdr *h;
+
+	for (h = &r->n; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_seq != seq)
+			continue;
+		if (h->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				return -EPROTO;
+			return e->error ? e->error : 1;
+		}
+		if (h->nlmsg_type != RTM_NEWROUTE ||
+		    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+			continue;
+		route_attrs(h, tb);
+		fn(NLMSG_DATA(h), tb, ud);
+	}
+	return 0;
+}
+
+static int route_dump(struct zt_nl *nl, uint8_t family, route_fn fn,
+		      void *ud)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	union nl_msg m;
+	union nl_reply r;
+	struct rtmsg *rtm = msg_init(&m, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rtm));
+	ssize_t n;
+	int rv = 0;
+
+	m.n.nlmsg_flags &= (uint16_t)~NLM_F_ACK; /* a dump ends with DONE */
+	m.n.nlmsg_seq = ++nl->seq;
+	rtm->rtm_family = family;
+	do
+		n = sendto(nl->fd, &m, m.n.nlmsg_len, 0, (struct sockaddr *)&sa,
+			   sizeof(sa));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno;
+	while (rv == 0) {
+		n = recv(nl->fd, &r, sizeof(r), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		rv = dump_part(&r, n, m.n.nlmsg_seq, fn, ud);
+	}
+	return rv < 0 ? -rv : 0;
+}
+
+static size_t addr_len(const struct zt_cidr *c);
+
+/* A u32 attribute's value, or def when it is absent or malformed. */
+static uint32_t attr_u32(const struct rtattr *a, uint32_t def)
+{
+	uint32_t v;
+
+	if (!a || RTA_PAYLOAD(a) != sizeof(v))
+		return def;
+	memcpy(&v, RTA_DATA(a), sizeof(v));
+	return v;
+}
+
+/* Tables above 255 are only in RTA_TABLE. */
+static uint32_t route_table(const struct rtmsg *rtm, struct rtattr *const *tb)
+{
+	return attr_u32(tb[RTA_TABLE], rtm->rtm_table);
+}
+
+struct gw_ctx {
+	struct zt_addr *out;
+	size_t cap, n;
+};
+
+static void collect_gw(const struct rtmsg *rtm, struct rtattr *const *tb,
+		       void *ud)
+{
+	struct gw_ctx *g = ud;
+	const struct rtattr *gw = tb[RTA_GATEWAY];
+	size_t len = rtm->rtm_family == AF_INET ? 4 : 16;
+
+	if (rtm->rtm_dst_len != 0 || route_table(rtm, tb) != RT_TABLE_MAIN || !gw ||
+	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) ||
+	    RTA_PAYLOAD(gw) != len || g->n == g->cap)
+		return;
+	memset(&g->out[g->n], 0, sizeof(g->out[0]));
+	g->out[g->n].family = rtm->rtm_family;
+	memcpy(g->out[g->n].ip, RTA_DATA(gw), len);
+	g->n++;
+}
+
+int zt_nl_default_gateways(struct zt_nl *nl, struct zt_addr *gw, size_t cap)
+{
+	struct gw_ctx g = { .out = gw, .cap = cap };
+	int err = route_dump(nl, AF_UNSPEC, collect_gw, &g);
+
+	if (err != 0) {
+		log_error("netlink: list routes: %s", strerror(err));
+		return ZT_EIO;
+	}
+	return (int)g.n;
+}
+
+struct find_ctx {
+	const struct zt_cidr *dst;
+	uint32_t oif;
+	int found;
+};
+
+static void match_route(const struct rtmsg *rtm, struct rtattr *const *tb,
+			void *ud)
+{
+	struct find_ctx *f = ud;
+	size_t len = addr_len(f->dst);
+	static const uint8_t zero[16];
+	const void *dst = tb[RTA_DST] ? RTA_DATA(tb[RTA_DST]) : zero;
+
+	if (rtm->rtm_family != f->dst->family ||
+	    rtm->rtm_dst_len != f->dst->prefix ||
+	    route_table(rtm, tb) != RT_TABLE_MAIN ||
+	    attr_u32(tb[RTA_OIF], 0) != f->oif ||
+	    (tb[RTA_DST] && RTA_PAYLOAD(tb[RTA_DST]) != len) ||
+	    memcmp(dst, f->dst->addr, len) != 0)
+		return;
+	f->found = 1;
+}
+
+/* After EEXIST: is the route that exists ours (same prefix, our device)? */
+static int route_is_ours(struct zt_nl *nl, int ifindex,
+			 const struct zt_cidr *dst)
+{
+	struct find_ctx f = { .dst = dst, .oif = (uint32_t)ifindex };
+
+	return route_dump(nl, dst->family, match_route, &f) == 0 && f.found;
+}
+
+/* Builds and runs RTM_NEWROUTE or RTM_DELROUTE for c via ifindex. A new
+ * route never replaces one that exists (EXCL): someone else's route to the
+ * same prefix, the default or the LAN's, stays as it is. */
 static int route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c,
 		 int add)
 {
 	union nl_msg m;
 	struct rtmsg *rtm = msg_init(&m, add ? RTM_NEWROUTE : RTM_DELROUTE,
-				     add ? NLM_F_CREATE | NLM_F_REPLACE : 0,
+				     add ? NLM_F_CREATE | NLM_F_EXCL : 0,
 				     sizeof(*rtm));
 	struct zt_cidr dst = *c;
 	uint32_t oif = (uint32_t)ifindex;
-	char s[ZT_CIDR_STRLEN];
+	char s[ZT_CIDR_STRLEN], why[160];
 	size_t len = addr_len(c);
+	int err;
 
 	zt_nl_cidr_str(c, s, sizeof(s));
 	if (len == 0) {
@@ -292,14 +468,23 @@ static int route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c,
 	rtm->rtm_dst_len = c->prefix;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_STATIC;
-	/* On delete, "nowhere" matches any scope; the protocol still limits
-	 * the match to routes we added, not the kernel's own. */
+	/* On delete, "nowhere" matches any scope; the protocol and the
+	 * device still limit the match to routes we added. */
 	rtm->rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE;
 	rtm->rtm_type = RTN_UNICAST;
 	msg_attr(&m, RTA_DST, dst.addr, len);
 	msg_attr(&m, RTA_OIF, &oif, sizeof(oif));
-	return request(nl, &m, ifindex, add ? "add route" : "delete route", s,
-		       add ? 0 : ESRCH);
+	if (!add)
+		return request(nl, &m, ifindex, "delete route", s, ESRCH);
+	err = nl_talk(nl, &m, why, sizeof(why));
+	if (err == EEXIST && route_is_ours(nl, ifindex, &dst))
+		err = 0;
+	if (err == EEXIST) {
+		log_warn("netlink: route %s exists and is not ours: not replaced",
+			 s);
+		return ZT_EIO;
+	}
+	return request_result(nl, ifindex, "add route", s, err, why);
 }
 
 int zt_nl_add_route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c)

@@ -31,11 +31,16 @@ int zt_nl_set_up(struct zt_nl *nl, int ifindex);
 /* Adds (or replaces) an IPv4 or IPv6 address with its prefix length.
  * IPv6 addresses skip duplicate address detection: the link is ours. */
 int zt_nl_add_addr(struct zt_nl *nl, int ifindex, const struct zt_cidr *a);
-/* Adds (create or replace) or deletes a route to c via the interface in
- * the main table. Host bits of c are ignored. Deleting a route that is
- * already gone succeeds. */
+/* Adds or deletes a route to c via the interface in the main table. Host
+ * bits of c are ignored. An add never replaces an existing route to the
+ * same prefix (ZT_EIO, logged) unless that route is already ours (same
+ * device: success). Deleting a route that is already gone succeeds. */
 int zt_nl_add_route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c);
 int zt_nl_del_route(struct zt_nl *nl, int ifindex, const struct zt_cidr *c);
+
+/* The gateways of the main table's default routes (IPv4 and IPv6), at
+ * most cap. Returns how many, or ZT_EIO. */
+int zt_nl_default_gateways(struct zt_nl *nl, struct zt_addr *gw, size_t cap);
 
 /* Formats "10.0.0.0/8" or "fd00::/8" into buf; returns buf. */
 char *zt_nl_cidr_str(const struct zt_cidr *c, char *buf, size_t len);

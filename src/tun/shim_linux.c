@@ -7,7 +7,9 @@
  *   ztnad-shim-linux --socket PATH [--ifname NAME] [--verbose]
  *
  * Exits 0 when ztnad closes the connection, 1 on any error. The TUN is not
- * persistent: the kernel removes it and its routes when we exit.
+ * persistent: the kernel removes it and its routes when we exit, so the
+ * host's routes after ztnad (and with it the shim) exits are those before.
+ * Routes are added, never replaced: see apply_routes().
  *
  * CMake lines for the top-level CMakeLists.txt (after add_executable(ztnad)):
  *
@@ -208,22 +210,28 @@ static int cidr_in(const struct zt_cidr *c, const struct zt_cidr *set, size_t n)
 }
 
 /* Replaces our route set: deletes routes gone from the CONFIG, adds the new
- * ones; unchanged routes are not touched, so no traffic is disturbed. */
-static int apply_routes(struct shim *sh, const struct config *c)
+ * ones; unchanged routes are not touched, so no traffic is disturbed. A
+ * route that cannot be added (one to the same prefix exists and is not
+ * ours: it is never replaced) is logged and left out of the set, so the
+ * next CONFIG retries it; the others still apply. */
+static void apply_routes(struct shim *sh, const struct config *c)
 {
-	int rv = 0;
+	struct zt_cidr now[ZT_PKTSRC_MAX_ROUTES];
+	size_t n = 0;
 
-	for (size_t i = 0; i < sh->n_routes && rv == 0; i++)
+	for (size_t i = 0; i < sh->n_routes; i++)
 		if (!cidr_in(&sh->routes[i], c->routes, c->n_routes))
-			rv = zt_nl_del_route(&sh->nl, sh->ifindex,
-					     &sh->routes[i]);
-	for (size_t i = 0; i < c->n_routes && rv == 0; i++)
-		if (!cidr_in(&c->routes[i], sh->routes, sh->n_routes))
-			rv = zt_nl_add_route(&sh->nl, sh->ifindex,
-					     &c->routes[i]);
-	memcpy(sh->routes, c->routes, sizeof(c->routes));
-	sh->n_routes = c->n_routes;
-	return rv;
+			zt_nl_del_route(&sh->nl, sh->ifindex, &sh->routes[i]);
+	for (size_t i = 0; i < c->n_routes; i++) {
+		if (cidr_in(&c->routes[i], now, n))
+			continue;
+		if (!cidr_in(&c->routes[i], sh->routes, sh->n_routes) &&
+		    zt_nl_add_route(&sh->nl, sh->ifindex, &c->routes[i]) != 0)
+			continue;
+		now[n++] = c->routes[i];
+	}
+	memcpy(sh->routes, now, n * sizeof(now[0]));
+	sh->n_routes = n;
 }
 
 /* Same order as the TUN backend: the kernel refuses routes via a device
@@ -239,11 +247,11 @@ static int apply_config(struct shim *sh, const uint8_t *body, size_t len)
 		rv = zt_nl_add_addr(&sh->nl, sh->ifindex, &c.addrs[i]);
 	if (rv == 0)
 		rv = zt_nl_set_up(&sh->nl, sh->ifindex);
-	if (rv == 0)
-		rv = apply_routes(sh, &c);
-	if (rv == 0)
+	if (rv == 0) {
+		apply_routes(sh, &c);
 		log_info("tun %s: mtu %u, %zu addresses, %zu routes",
-			 sh->ifname, c.mtu, c.n_addrs, c.n_routes);
+			 sh->ifname, c.mtu, c.n_addrs, sh->n_routes);
+	}
 	return rv;
 }
 
