@@ -691,7 +691,7 @@ static void on_stream_acked(struct csession *s, int64_t sid)
 }
 
 static void on_stream_closed(struct csession *s, int64_t sid,
-			     uint64_t app_error)
+			     int app_error)
 {
 	struct cflow *f = zt_qconn_stream_user(s->c, sid);
 
@@ -827,12 +827,12 @@ void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
 }
 
 void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid, uint64_t app_error)
+			     int64_t sid, int reset, uint64_t app_error)
 {
 	struct csession *s = zt_qconn_user(c);
 
 	if (s)
-		on_stream_closed(s, sid, app_error);
+		on_stream_closed(s, sid, reset);
 }
 
 void zt_cflows_stop(struct zt_cflows *cf)

@@ -33,7 +33,7 @@ void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
 void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
 			    int64_t sid);
 void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid, uint64_t app_error);
+			     int64_t sid, int reset, uint64_t app_error);
 void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
 			const uint8_t *d, size_t n);
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now);

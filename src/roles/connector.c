@@ -170,13 +170,13 @@ static void on_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
 		zt_cflows_datagram(&k->flows, c, d, n);
 }
 
-static void on_stream_closed(struct zt_qconn *c, int64_t sid,
+static void on_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
 			     uint64_t app_error, void *ud)
 {
 	struct connector *k = ((struct zt_daemon *)ud)->role;
 
 	if (k && zt_qconn_is_server(c))
-		zt_cflows_stream_closed(&k->flows, c, sid, app_error);
+		zt_cflows_stream_closed(&k->flows, c, sid, reset, app_error);
 }
 
 static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
