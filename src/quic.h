@@ -43,8 +43,20 @@ struct zt_ep_callbacks {
 	 * control. fin marks the end of the peer's side. */
 	void (*stream_data)(struct zt_qconn *c, int64_t sid,
 			    const uint8_t *data, size_t len, int fin, void *ud);
-	void (*stream_closed)(struct zt_qconn *c, int64_t sid,
+	/* The stream is gone both ways. reset: it did not end with a FIN
+	 * each way but by RESET_STREAM or STOP_SENDING, from either side;
+	 * app_error is then the first code seen. Code 0 is a code like any
+	 * other: only reset says whether the stream ended cleanly. */
+	void (*stream_closed)(struct zt_qconn *c, int64_t sid, int reset,
 			      uint64_t app_error, void *ud);
+	/* The peer aborted a direction of the stream, with any code (0
+	 * included): RESET_STREAM (its bytes end here, incomplete) or
+	 * STOP_SENDING (it reads no more; ngtcp2 resets our side). It comes
+	 * at once, while stream_closed waits for both directions to end.
+	 * The stream still exists: the application may reset it. May be
+	 * NULL. */
+	void (*stream_reset)(struct zt_qconn *c, int64_t sid,
+			     uint64_t app_error, void *ud);
 	/* The peer acknowledged stream data: buffered bytes went down
 	 * (zt_qconn_stream_buffered), so a paused producer may resume. */
 	void (*stream_acked)(struct zt_qconn *c, int64_t sid, void *ud);

@@ -183,12 +183,14 @@ int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 {
 	struct zt_qconn *c = ud;
 	struct zt_stream *s;
+	/* ngtcp2 sets the flag for every RESET_STREAM and STOP_SENDING, sent
+	 * or received, whatever the code: the code alone cannot tell a reset
+	 * with code 0 from a clean end. */
+	int reset = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) != 0;
 
 	/* The application first: it finds its state through the stream. */
 	if (c->ep->cfg.cb.stream_closed)
-		c->ep->cfg.cb.stream_closed(c, sid,
-					    (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)
-						    ? app_error : 0,
+		c->ep->cfg.cb.stream_closed(c, sid, reset, reset ? app_error : 0,
 					    c->ep->cfg.ud);
 	s = zt_stream_find(c, sid);
 	if (s)
@@ -231,6 +233,15 @@ static void stream_discard_unsent(struct zt_stream *s)
 	s->fin_queued = s->fin_sent = 1;
 }
 
+/* Tells the application that the peer aborted a direction. ngtcp2 only
+ * schedules frames in ngtcp2_conn_shutdown_stream and frees the stream on
+ * acknowledgement, so the application may reset the stream from here. */
+static void peer_reset(struct zt_qconn *c, int64_t sid, uint64_t app_error)
+{
+	if (c->state == ZT_QCONN_ESTABLISHED && c->ep->cfg.cb.stream_reset)
+		c->ep->cfg.cb.stream_reset(c, sid, app_error, c->ep->cfg.ud);
+}
+
 int zt_stream_stop_cb(ngtcp2_conn *conn, int64_t sid, uint64_t app_error,
 		      void *ud, void *sud)
 {
@@ -238,13 +249,14 @@ int zt_stream_stop_cb(ngtcp2_conn *conn, int64_t sid, uint64_t app_error,
 
 	if (s)
 		stream_discard_unsent(s);
+	peer_reset(ud, sid, app_error);
 	return 0;
 }
 
 int zt_stream_reset_cb(ngtcp2_conn *conn, int64_t sid, uint64_t final_size,
 		       uint64_t app_error, void *ud, void *sud)
 {
-	/* The close callback follows and tells the application. */
+	peer_reset(ud, sid, app_error);
 	return 0;
 }
 

@@ -44,6 +44,8 @@ struct side {
 	struct zt_ctrl_msg last;
 	int got_msg;
 	int64_t sid;
+	int peer_resets, streams_closed, closed_reset;
+	uint64_t reset_code, closed_code;
 };
 
 struct world {
@@ -101,6 +103,25 @@ static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 	zt_ctrl_msg_free(&s->last);
 	if (zt_ctrl_reader_next(&s->rd, &s->last) == 0)
 		s->got_msg++;
+}
+
+static void cb_stream_reset(struct zt_qconn *c, int64_t sid, uint64_t code,
+			    void *ud)
+{
+	struct side *s = side_of(ud);
+
+	s->peer_resets++;
+	s->reset_code = code;
+}
+
+static void cb_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
+			     uint64_t code, void *ud)
+{
+	struct side *s = side_of(ud);
+
+	s->streams_closed++;
+	s->closed_reset = reset;
+	s->closed_code = code;
 }
 
 static void cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
@@ -207,6 +228,8 @@ static void side_init(struct world *w, int i, const char *cert,
 	c.cb.established = cb_established;
 	c.cb.stream_data = cb_data;
 	c.cb.closed = cb_closed;
+	c.cb.stream_reset = cb_stream_reset;
+	c.cb.stream_closed = cb_stream_closed;
 	c.ud = s;
 	zt_ctrl_reader_init(&s->rd);
 	assert_int_equal(zt_ep_new(&s->ep, &c, w->now), 0);
@@ -327,6 +350,52 @@ static void test_control_exchange(void **state, int retry)
 	side_free(&w->s[1]);
 }
 
+/* A stream that ends with a FIN each way is clean; one reset with
+ * application error 0 is a reset all the same, on both sides. */
+static void test_stream_reset_code0(void **state)
+{
+	struct world *w = *state;
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_HELLO };
+	int64_t sid;
+
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, 0);
+	side_init(w, 1, "connector", 0, 0);
+	connect_to_relay(w);
+	run(w, 200);
+	assert_int_equal(w->s[1].established, 1);
+	snprintf(m.u.hello.software, sizeof(m.u.hello.software), "test");
+
+	assert_int_equal(zt_qconn_stream_open(w->s[1].conn, &sid), 0);
+	send_msg(w->s[1].conn, sid, &m);
+	assert_int_equal(zt_qconn_stream_send(w->s[1].conn, sid, NULL, 0, 1), 0);
+	run(w, 50);
+	assert_int_equal(zt_qconn_stream_send(w->s[0].conn, sid, NULL, 0, 1), 0);
+	run(w, 50);
+	assert_int_equal(w->s[0].streams_closed, 1);
+	assert_int_equal(w->s[0].closed_reset, 0);
+	assert_int_equal(w->s[1].streams_closed, 1);
+	assert_int_equal(w->s[1].closed_reset, 0);
+	assert_int_equal(w->s[0].peer_resets, 0);
+
+	assert_int_equal(zt_qconn_stream_open(w->s[1].conn, &sid), 0);
+	send_msg(w->s[1].conn, sid, &m);
+	run(w, 50);
+	zt_qconn_stream_reset(w->s[1].conn, sid, 0);
+	run(w, 50);
+	assert_true(w->s[0].peer_resets >= 1);
+	assert_int_equal(w->s[0].reset_code, 0);
+	assert_int_equal(w->s[0].streams_closed, 2);
+	assert_int_equal(w->s[0].closed_reset, 1);
+	assert_int_equal(w->s[0].closed_code, 0);
+	assert_int_equal(w->s[1].streams_closed, 2);
+	assert_int_equal(w->s[1].closed_reset, 1);
+
+	zt_qconn_close(w->s[1].conn, ZT_APP_SHUTDOWN, "bye", w->now);
+	run(w, 2000);
+	side_free(&w->s[0]);
+	side_free(&w->s[1]);
+}
+
 static void test_exchange_plain(void **state)
 {
 	test_control_exchange(state, 0);
@@ -410,6 +479,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exchange_plain),
 		cmocka_unit_test(test_exchange_retry),
+		cmocka_unit_test(test_stream_reset_code0),
 		cmocka_unit_test(test_role_refused),
 		cmocka_unit_test(test_no_server_role),
 		cmocka_unit_test(test_foreign_ca),

@@ -1087,16 +1087,17 @@ void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
 }
 
 void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
-			     int64_t sid, uint64_t app_error)
+			     int64_t sid, int reset, uint64_t app_error)
 {
 	struct aflow *f = zt_qconn_stream_user(c, sid);
 
 	if (!f)
 		return;
-	log_debug("flow %s: stream closed (%llu)", f->service,
-		  (unsigned long long)app_error);
+	log_debug("flow %s: stream closed (%s %llu)", f->service,
+		  reset ? "reset" : "clean", (unsigned long long)app_error);
 	f->sid = -1;
-	if (app_error) {
+	/* A reset with code 0 is still a reset: the bytes may be cut. */
+	if (reset) {
 		flow_reset_app(f, "reset by target");
 		return;
 	}

@@ -91,7 +91,7 @@ void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
 void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
 			    int64_t sid);
 void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
-			     int64_t sid, uint64_t app_error);
+			     int64_t sid, int reset, uint64_t app_error);
 void zt_aflows_datagram(struct zt_aflows *af, struct zt_qconn *c,
 			const uint8_t *d, size_t n);
 void zt_aflows_closed(struct zt_aflows *af, struct zt_qconn *c,

@@ -312,11 +312,11 @@ static void on_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
 		zt_aflows_datagram(aflows(ud), c, d, n);
 }
 
-static void on_stream_closed(struct zt_qconn *c, int64_t sid,
+static void on_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
 			     uint64_t app_error, void *ud)
 {
 	if (is_session(c) && aflows(ud))
-		zt_aflows_stream_closed(aflows(ud), c, sid, app_error);
+		zt_aflows_stream_closed(aflows(ud), c, sid, reset, app_error);
 }
 
 static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,

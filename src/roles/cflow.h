@@ -1,4 +1,5 @@
-/* Connector data plane: agent sessions and their flows (cflow.c). */
+/* Connector data plane: agent sessions and their flows (cflow.c,
+ * cflow_tcp.c, cflow_dgram.c; internals in cflow_int.h). */
 #ifndef ZT_CFLOW_H
 #define ZT_CFLOW_H
 
@@ -32,8 +33,12 @@ void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
 			   int64_t sid, const uint8_t *d, size_t n, int fin);
 void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
 			    int64_t sid);
+/* The agent reset the stream or stopped reading (any code, 0 included). */
+void zt_cflows_stream_reset(struct zt_cflows *cf, struct zt_qconn *c,
+			    int64_t sid);
+/* reset: the stream ended by a reset, not by a FIN each way. */
 void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid, uint64_t app_error);
+			     int64_t sid, int reset);
 void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
 			const uint8_t *d, size_t n);
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now);

@@ -189,13 +189,22 @@ static void on_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
 		zt_cflows_datagram(&k->flows, c, d, n);
 }
 
-static void on_stream_closed(struct zt_qconn *c, int64_t sid,
+static void on_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
 			     uint64_t app_error, void *ud)
 {
 	struct connector *k = ((struct zt_daemon *)ud)->role;
 
 	if (k && zt_qconn_is_server(c))
-		zt_cflows_stream_closed(&k->flows, c, sid, app_error);
+		zt_cflows_stream_closed(&k->flows, c, sid, reset);
+}
+
+static void on_stream_reset(struct zt_qconn *c, int64_t sid,
+			    uint64_t app_error, void *ud)
+{
+	struct connector *k = ((struct zt_daemon *)ud)->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_stream_reset(&k->flows, c, sid);
 }
 
 static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
@@ -223,6 +232,7 @@ const struct zt_role_ops zt_connector_ops = {
 		.stream_data = on_data,
 		.stream_acked = on_acked,
 		.stream_closed = on_stream_closed,
+		.stream_reset = on_stream_reset,
 		.datagram = on_datagram,
 		.closed = on_closed,
 	},

@@ -1,7 +1,11 @@
 /* Test client for the relay's control plane: connects with a given identity
  * (or none) and sends good or deliberately bad control messages, then
  * reports how the relay closed the connection. Exit 0 when the outcome is
- * the expected one. */
+ * the expected one. Against a connector (-R) it plays an agent: "flow"
+ * checks the status a flow header gets; "upreset0" opens a flow, uploads
+ * bytes and resets the stream with application error 0, which the real
+ * agent never sends, then holds the session so the test can look at the
+ * connector while it is still up. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
@@ -33,6 +37,12 @@ struct poke {
 	struct zt_ctrl_reader rd;
 	uv_timer_t deadline;
 	int done;
+	uint16_t port;     /* flow destination port */
+	size_t upload;     /* upreset0: bytes sent before the reset */
+	unsigned hold_ms;  /* upreset0: session kept this long after it */
+	int64_t sid;
+	int got_status;
+	uv_timer_t step;
 };
 
 static void finish(struct poke *p, int result, const char *what)
@@ -44,6 +54,7 @@ static void finish(struct poke *p, int result, const char *what)
 	printf("ctrlpoke %s: %s\n", p->mode, what);
 	uv_timer_stop(&p->deadline);
 	uv_close((uv_handle_t *)&p->deadline, NULL);
+	uv_close((uv_handle_t *)&p->step, NULL);
 	zt_netio_close(&p->net);
 }
 
@@ -83,14 +94,15 @@ static void on_est(struct zt_qconn *c, void *ud)
 	strcpy(hello.u.hello.software, "ctrlpoke");
 	if (zt_qconn_stream_open(c, &sid) != 0)
 		return;
-	if (!strcmp(p->mode, "flow")) {
+	p->sid = sid;
+	if (!strcmp(p->mode, "flow") || !strcmp(p->mode, "upreset0")) {
 		/* Straight to a connector, skipping the agent's own policy. */
 		struct zt_flow_hdr h = { .proto = ZT_IPPROTO_TCP };
 		uint8_t b[ZT_FLOW_HDR_MAX];
 		size_t n;
 
 		h.dst.family = AF_INET;
-		h.dst.port = 80;
+		h.dst.port = p->port;
 		h.dst.ip[0] = 100;
 		h.dst.ip[1] = 64;
 		h.dst.ip[2] = 1;
@@ -123,6 +135,40 @@ static void on_est(struct zt_qconn *c, void *ud)
 	}
 }
 
+static void held(uv_timer_t *t)
+{
+	finish(t->data, 0, "reset with code 0 sent, session held");
+}
+
+static void reset0(uv_timer_t *t)
+{
+	struct poke *p = t->data;
+
+	zt_qconn_stream_reset(p->c, p->sid, 0);
+	printf("ctrlpoke upreset0: stream reset with code 0\n");
+	fflush(stdout);
+	uv_timer_start(&p->step, held, p->hold_ms, 0);
+}
+
+/* After the OK: the upload (queued at once; flow control paces it), and
+ * the reset a second later, while the target still has bytes to take. */
+static void upload(struct poke *p, struct zt_qconn *c, uint8_t status)
+{
+	static const uint8_t chunk[65536];
+
+	if (status != ZT_FLOW_OK) {
+		finish(p, 1, "flow refused");
+		return;
+	}
+	for (size_t sent = 0; sent < p->upload; sent += sizeof(chunk)) {
+		size_t n = p->upload - sent < sizeof(chunk) ? p->upload - sent
+							    : sizeof(chunk);
+
+		zt_qconn_stream_send(c, p->sid, chunk, n, 0);
+	}
+	uv_timer_start(&p->step, reset0, 1000, 0);
+}
+
 static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 		    size_t n, int fin, void *ud)
 {
@@ -130,6 +176,13 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 	struct zt_ctrl_msg m;
 
 	zt_qconn_stream_consumed(c, sid, n);
+	if (!strcmp(p->mode, "upreset0")) {
+		if (n && !p->got_status) {
+			p->got_status = 1;
+			upload(p, c, d[0]);
+		}
+		return;
+	}
 	if (!strcmp(p->mode, "flow")) {
 		char what[96];
 
@@ -185,7 +238,8 @@ int main(int argc, char **argv)
 {
 	const char *ca = NULL, *cert = NULL, *key = NULL, *relay = NULL;
 	struct poke p = { .mode = "ok", .expect = -2, .result = 1,
-			  .service = "wiki" };
+			  .service = "wiki", .port = 80, .upload = 2000000,
+			  .hold_ms = 5000 };
 	int role = ZT_ROLE_RELAY;
 	struct zt_ep_config ec = { 0 };
 	struct zt_tls tls;
@@ -194,7 +248,7 @@ int main(int argc, char **argv)
 	char host[64];
 	int o, port;
 
-	while ((o = getopt(argc, argv, "a:c:k:r:m:e:s:R")) != -1) {
+	while ((o = getopt(argc, argv, "a:c:k:r:m:e:s:p:n:t:R")) != -1) {
 		switch (o) {
 		case 'a': ca = optarg; break;
 		case 'c': cert = optarg; break;
@@ -203,14 +257,18 @@ int main(int argc, char **argv)
 		case 'm': p.mode = optarg; break;
 		case 'e': p.expect = atoi(optarg); break;
 		case 's': p.service = optarg; break;
+		case 'p': p.port = (uint16_t)atoi(optarg); break;
+		case 'n': p.upload = (size_t)atol(optarg); break;
+		case 't': p.hold_ms = (unsigned)atoi(optarg) * 1000; break;
 		case 'R': role = ZT_ROLE_CONNECTOR; break;
 		default: return 2;
 		}
 	}
 	if (!ca || !relay || sscanf(relay, "%63[^:]:%d", host, &port) != 2 ||
 	    inet_pton(AF_INET, host, &ra.sin_addr) != 1) {
-		fprintf(stderr, "usage: ctrlpoke -a CA [-c CERT -k KEY] -r IP:PORT -m MODE -e CODE [-R -s SERVICE]\n"
-			"  -R: the server is a connector (mode flow: -e is the expected flow status)\n");
+		fprintf(stderr, "usage: ctrlpoke -a CA [-c CERT -k KEY] -r IP:PORT -m MODE -e CODE [-R -s SERVICE -p PORT]\n"
+			"  -R: the server is a connector (mode flow: -e is the expected flow status;\n"
+			"      mode upreset0: upload -n BYTES, reset with code 0, hold -t SECONDS)\n");
 		return 2;
 	}
 	ra.sin_port = htons((uint16_t)port);
@@ -231,7 +289,9 @@ int main(int argc, char **argv)
 		return 2;
 	uv_timer_init(uv_default_loop(), &p.deadline);
 	p.deadline.data = &p;
-	uv_timer_start(&p.deadline, on_deadline, 10000, 0);
+	uv_timer_start(&p.deadline, on_deadline, 10000 + p.hold_ms, 0);
+	uv_timer_init(uv_default_loop(), &p.step);
+	p.step.data = &p;
 	zt_ep_connect(p.ep, &p.net.pio, (struct sockaddr *)&ra, sizeof(ra),
 		      role == ZT_ROLE_RELAY ? host : NULL, role, NULL, &p.c,
 		      zt_now());
