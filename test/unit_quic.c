@@ -25,10 +25,11 @@
 #include "quic.h"
 
 #define MAXQ 512
+#define NSIDE 3
 
 struct pkt {
 	int to; /* endpoint index */
-	struct sockaddr_in from;
+	struct sockaddr_in from, dst;
 	size_t len;
 	uint8_t data[1500];
 };
@@ -44,16 +45,38 @@ struct side {
 	struct zt_ctrl_msg last;
 	int got_msg;
 	int64_t sid;
+	struct zt_pathio *pios; /* more local addresses (source ports) */
+	int npios;
 };
 
 struct world {
-	struct side s[2];
+	struct side s[NSIDE];
 	struct pkt *q;
 	size_t nq;
 	uint64_t now;
 	char dir[64];
 	int drop_all;
+	unsigned drop_to;  /* bit i: packets to side i are lost... */
+	int pass_retry;    /* ...except Retry packets */
+	size_t retries, resets; /* sent by side 0 */
 };
+
+static int is_retry(const uint8_t *d, size_t len)
+{
+	return len > 0 && (d[0] & 0xf0) == 0xf0; /* long header, type 3 */
+}
+
+/* 10.0.0.1 is side 0, 10.0.0.2 side 1, 10.0.0.3 side 2; any other address
+ * is side 1, the one that floods. */
+static int side_for(const struct sockaddr_in *r)
+{
+	uint32_t ip = ntohl(r->sin_addr.s_addr);
+
+	if ((ip & 0xffffff00) == 0x0a000000 && (ip & 0xff) >= 1 &&
+	    (ip & 0xff) <= NSIDE)
+		return (int)(ip & 0xff) - 1;
+	return 1;
+}
 
 static struct world *W;
 
@@ -63,12 +86,21 @@ static int mem_send(struct zt_pathio *p, const struct sockaddr *remote,
 	struct world *w = W;
 	const struct sockaddr_in *r = (const struct sockaddr_in *)remote;
 	struct pkt *k;
+	int to = side_for(r);
 
+	/* Read only where side 0 has no connections: then every short-header
+	 * packet it sends is a stateless reset. */
+	if (p == &w->s[0].pio && len > 0 && !(data[0] & 0x80))
+		w->resets++;
+	if (p == &w->s[0].pio && is_retry(data, len))
+		w->retries++;
+	if ((w->drop_to & (1u << to)) && !(w->pass_retry && is_retry(data, len)))
+		return 0;
 	if (w->drop_all || w->nq >= MAXQ || len > 1500)
 		return 0;
 	k = &w->q[w->nq++];
-	/* 10.0.0.1 is side 0, 10.0.0.2 side 1. */
-	k->to = (ntohl(r->sin_addr.s_addr) & 0xff) - 1;
+	k->to = to;
+	k->dst = *r;
 	memcpy(&k->from, &p->local, sizeof(k->from));
 	memcpy(k->data, data, len);
 	k->len = len;
@@ -76,6 +108,21 @@ static int mem_send(struct zt_pathio *p, const struct sockaddr *remote,
 }
 
 static const struct zt_pathio_ops mem_ops = { "mem", mem_send };
+
+/* The path a packet to dst arrives on: one of the side's extra local
+ * addresses, or its main one. */
+static struct zt_pathio *pio_for(struct side *s, const struct sockaddr_in *dst)
+{
+	for (int i = 0; i < s->npios; i++) {
+		const struct sockaddr_in *l =
+			(const struct sockaddr_in *)&s->pios[i].local;
+
+		if (l->sin_port == dst->sin_port &&
+		    l->sin_addr.s_addr == dst->sin_addr.s_addr)
+			return &s->pios[i];
+	}
+	return &s->pio;
+}
 
 static struct side *side_of(void *ud)
 {
@@ -215,9 +262,13 @@ static void side_init(struct world *w, int i, const char *cert,
 static void side_free(struct side *s)
 {
 	zt_ep_free(s->ep);
+	s->ep = NULL;
 	zt_tls_free(&s->tls);
 	zt_ctrl_reader_free(&s->rd);
 	zt_ctrl_msg_free(&s->last);
+	free(s->pios);
+	s->pios = NULL;
+	s->npios = 0;
 }
 
 /* Moves packets and time until nothing is in flight or `ms` passed. */
@@ -226,8 +277,9 @@ static void run(struct world *w, int ms)
 	uint64_t end = w->now + (uint64_t)ms * 1000000ULL;
 
 	while (w->now < end) {
-		for (int i = 0; i < 2; i++)
-			zt_ep_flush(w->s[i].ep, w->now);
+		for (int i = 0; i < NSIDE; i++)
+			if (w->s[i].ep)
+				zt_ep_flush(w->s[i].ep, w->now);
 		if (w->nq) {
 			size_t n = w->nq;
 			struct pkt *batch = malloc(n * sizeof(*batch));
@@ -237,7 +289,9 @@ static void run(struct world *w, int ms)
 			for (size_t k = 0; k < n; k++) {
 				struct side *s = &w->s[batch[k].to];
 
-				zt_ep_recv(s->ep, &s->pio,
+				if (!s->ep)
+					continue;
+				zt_ep_recv(s->ep, pio_for(s, &batch[k].dst),
 					   (struct sockaddr *)&batch[k].from,
 					   sizeof(batch[k].from), batch[k].data,
 					   batch[k].len, w->now);
@@ -246,9 +300,15 @@ static void run(struct world *w, int ms)
 			w->now += 100000; /* 0.1 ms one-way */
 			continue;
 		}
-		uint64_t e0 = zt_ep_next_expiry(w->s[0].ep);
-		uint64_t e1 = zt_ep_next_expiry(w->s[1].ep);
-		uint64_t e = e0 < e1 ? e0 : e1;
+		uint64_t e = UINT64_MAX;
+
+		for (int i = 0; i < NSIDE; i++) {
+			uint64_t ei = w->s[i].ep ? zt_ep_next_expiry(w->s[i].ep)
+						 : UINT64_MAX;
+
+			if (ei < e)
+				e = ei;
+		}
 
 		if (e == UINT64_MAX || e > end)
 			break;
