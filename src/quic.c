@@ -300,6 +300,10 @@ static int send_retry(struct zt_ep *ep, struct zt_pathio *pio,
 	ngtcp2_cid scid;
 	ngtcp2_ssize tl, n;
 
+	/* Checked before any cryptography: a Retry costs a key derivation
+	 * and two AEAD operations, and goes to an unproven address. */
+	if (!zt_rate_allow(ep, &ep->retry_rl, remote, now))
+		return ZT_EAGAIN;
 	scid.datalen = ZT_CID_LEN;
 	rand_bytes(scid.data, scid.datalen);
 	tl = ngtcp2_crypto_generate_retry_token2(
@@ -473,6 +477,10 @@ static void unknown_short(struct zt_ep *ep, struct zt_pathio *pio,
 	if (len < 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN +
 			  NGTCP2_STATELESS_RESET_TOKENLEN + 1 ||
 	    dcidlen != ZT_CID_LEN)
+		return;
+	/* Anyone can send these from any (spoofed) address: a reset costs a
+	 * key derivation and reflects to that address. */
+	if (!zt_rate_allow(ep, &ep->reset_rl, remote, now))
 		return;
 	ngtcp2_cid_init(&cid, dcid, dcidlen);
 	if (ngtcp2_crypto_generate_stateless_reset_token(

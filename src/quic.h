@@ -72,12 +72,18 @@ struct zt_ep_config {
 	void *ud;
 };
 
-/* Limits against floods of connection attempts (RFC 9000, 21.1).
+/* Limits against floods of connection attempts (RFC 9000, 21.1 and 21.5).
  * A source is an IPv4 address or an IPv6 /64. Handshakes in progress are
  * counted per source once its address is validated (after the Retry when
- * require_retry is on, else at the first Initial). */
+ * require_retry is on, else at the first Initial). Packets sent without
+ * connection state (Retry, stateless reset) each have a token bucket per
+ * source and one for all sources together: rate per second, burst. */
 #define ZT_EP_MAX_HANDSHAKING 1024
 #define ZT_EP_HS_PER_SOURCE 16
+#define ZT_EP_STATELESS_RATE 1000
+#define ZT_EP_STATELESS_BURST 1000
+#define ZT_EP_STATELESS_SRC_RATE 50
+#define ZT_EP_STATELESS_SRC_BURST 100
 
 /* What the limits did, for status. Counters run from zt_ep_new(). */
 struct zt_ep_stats {
@@ -86,6 +92,10 @@ struct zt_ep_stats {
 	uint64_t hs_drop_full;     /* Initials dropped: MAX_HANDSHAKING reached */
 	uint64_t hs_drop_source;   /* Initials dropped: source at its limit */
 	uint64_t bad_token;        /* Initials dropped: bad or expired token */
+	uint64_t retry_sent;
+	uint64_t retry_drop;       /* Retries not sent: over the rate */
+	uint64_t reset_sent;
+	uint64_t reset_drop;       /* stateless resets not sent: over the rate */
 };
 
 int zt_ep_new(struct zt_ep **ep, const struct zt_ep_config *cfg,

@@ -54,6 +54,16 @@ struct zt_hsent {
 	uint32_t n;
 };
 
+/* Token buckets as GCRA: each bucket is one "theoretical arrival time".
+ * Sources share ZT_RATE_SLOTS buckets by hash: bounded memory whatever the
+ * number of (spoofed) sources; a collision only makes two sources share. */
+#define ZT_RATE_SLOTS 1024
+struct zt_rate {
+	uint64_t global;
+	uint64_t src[ZT_RATE_SLOTS];
+	uint64_t sent, dropped;
+};
+
 struct zt_ep {
 	struct zt_ep_config cfg;
 	uint8_t secret[32];
@@ -66,6 +76,7 @@ struct zt_ep {
 	struct zt_hsent hs_tab[ZT_HS_TAB];
 	size_t hs_sources;
 	uint64_t hs_drop_full, hs_drop_source, bad_token;
+	struct zt_rate retry_rl, reset_rl;
 	/* Something was queued outside a flush: flush again before sleeping. */
 	int dirty;
 };
@@ -160,5 +171,9 @@ int zt_hs_admit(const struct zt_ep *ep, const struct zt_srckey *k);
 /* Counts one more handshake from k: 0 or ZT_ETOOBIG (table full). */
 int zt_hs_add(struct zt_ep *ep, const struct zt_srckey *k);
 void zt_hs_del(struct zt_ep *ep, const struct zt_srckey *k);
+/* 1 when a stateless packet may go to sa now (and counts it), 0 when it
+ * is over the rate (counted as dropped). */
+int zt_rate_allow(struct zt_ep *ep, struct zt_rate *r,
+		  const struct sockaddr *sa, uint64_t now);
 
 #endif

@@ -1,11 +1,14 @@
 /* Limits against floods of connection attempts: handshakes in progress per
- * source. The table is a fixed-size part of the endpoint: nothing grows
- * with the number of sources. */
+ * source, and rates for the packets the endpoint sends without any
+ * connection state (Retry, stateless reset). All tables are fixed-size
+ * parts of the endpoint: nothing grows with the number of sources. */
 #include <netinet/in.h>
 #include <string.h>
 
 #include "err.h"
 #include "quic_int.h"
+
+#define NS_PER_SEC 1000000000ULL
 
 void zt_srckey_of(struct zt_srckey *k, const struct sockaddr *sa)
 {
@@ -125,6 +128,43 @@ void zt_hs_del(struct zt_ep *ep, const struct zt_srckey *k)
 	}
 }
 
+/* GCRA: a packet conforms when the bucket's arrival time, pushed on by one
+ * interval, stays within burst intervals of now. */
+static int gcra_ok(uint64_t tat, uint64_t now, uint64_t rate, uint64_t burst)
+{
+	uint64_t t = (tat > now ? tat : now) + NS_PER_SEC / rate;
+
+	return t - now <= burst * (NS_PER_SEC / rate);
+}
+
+static void gcra_take(uint64_t *tat, uint64_t now, uint64_t rate)
+{
+	*tat = (*tat > now ? *tat : now) + NS_PER_SEC / rate;
+}
+
+/* Both buckets must conform before either is charged: a source over its
+ * own rate must not use up what other sources could still get. */
+int zt_rate_allow(struct zt_ep *ep, struct zt_rate *r,
+		  const struct sockaddr *sa, uint64_t now)
+{
+	struct zt_srckey k;
+	uint64_t *slot;
+
+	zt_srckey_of(&k, sa);
+	slot = &r->src[src_hash(ep, &k) & (ZT_RATE_SLOTS - 1)];
+	if (!gcra_ok(*slot, now, ZT_EP_STATELESS_SRC_RATE,
+		     ZT_EP_STATELESS_SRC_BURST) ||
+	    !gcra_ok(r->global, now, ZT_EP_STATELESS_RATE,
+		     ZT_EP_STATELESS_BURST)) {
+		r->dropped++;
+		return 0;
+	}
+	gcra_take(slot, now, ZT_EP_STATELESS_SRC_RATE);
+	gcra_take(&r->global, now, ZT_EP_STATELESS_RATE);
+	r->sent++;
+	return 1;
+}
+
 void zt_ep_stats(const struct zt_ep *ep, struct zt_ep_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -133,4 +173,8 @@ void zt_ep_stats(const struct zt_ep *ep, struct zt_ep_stats *st)
 	st->hs_drop_full = ep->hs_drop_full;
 	st->hs_drop_source = ep->hs_drop_source;
 	st->bad_token = ep->bad_token;
+	st->retry_sent = ep->retry_rl.sent;
+	st->retry_drop = ep->retry_rl.dropped;
+	st->reset_sent = ep->reset_rl.sent;
+	st->reset_drop = ep->reset_rl.dropped;
 }

@@ -466,6 +466,8 @@ static void test_garbage(void **state)
 }
 
 #define HS_PER_SOURCE ZT_EP_HS_PER_SOURCE
+#define SRC_BURST ZT_EP_STATELESS_SRC_BURST
+#define GLOBAL_BURST ZT_EP_STATELESS_BURST
 
 static void world_reset(struct world *w)
 {
@@ -546,6 +548,7 @@ static void hs_flood(struct world *w, int retry, int nflood)
 	assert_int_equal(zt_ep_conn_count(w->s[0].ep), HS_PER_SOURCE + 4);
 	zt_ep_stats(w->s[0].ep, &st);
 	assert_int_equal(st.handshaking, HS_PER_SOURCE);
+	assert_int_equal(st.retry_sent > 0, retry);
 	side_free(&w->s[0]);
 	side_free(&w->s[1]);
 	side_free(&w->s[2]);
@@ -607,6 +610,106 @@ static void test_hs_many_sources(void **state)
 	w->nq = 0;
 }
 
+/* A 1200-byte Initial without a token (kind 0) or a 100-byte short-header
+ * packet (kind 1), with a destination CID from seq; only the header
+ * matters to the server. */
+static size_t craft(uint8_t *b, int kind, uint32_t seq)
+{
+	uint8_t cid[16];
+	size_t n = 0, len = kind == 0 ? 1200 : 100;
+
+	memset(b, 0x5a, len);
+	memset(cid, 0xc1, sizeof(cid));
+	memcpy(cid, &seq, sizeof(seq));
+	if (kind == 1) {
+		b[0] = 0x41;
+		memcpy(b + 1, cid, sizeof(cid));
+		return len;
+	}
+	b[n++] = 0xc0; /* long header, Initial, 1-byte packet number */
+	memcpy(b + n, "\x00\x00\x00\x01", 4);
+	n += 4;
+	b[n++] = 16;
+	memcpy(b + n, cid, 16);
+	n += 16;
+	b[n++] = 16;
+	memset(b + n, 0x77, 16);
+	n += 16;
+	b[n++] = 0; /* no token */
+	b[n] = (uint8_t)(0x40 | ((len - n - 2) >> 8));
+	b[n + 1] = (uint8_t)((len - n - 2) & 0xff);
+	return len;
+}
+
+/* n packets of kind to side 0, from nsrc source addresses in turn (1:
+ * 10.0.0.2 with a new port each time; more: 10.1.0.0 upwards). */
+static void flood(struct world *w, int kind, uint32_t nsrc, uint32_t n,
+		  uint32_t seq0)
+{
+	static uint8_t buf[1200];
+	struct sockaddr_in from = { .sin_family = AF_INET };
+
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = craft(buf, kind, seq0 + i);
+
+		from.sin_addr.s_addr = htonl(nsrc == 1 ? 0x0a000002
+						       : 0x0a010000 + i % nsrc);
+		from.sin_port = htons((uint16_t)(1024 + i % 60000));
+		zt_ep_recv(w->s[0].ep, &w->s[0].pio, (struct sockaddr *)&from,
+			   sizeof(from), buf, len, w->now);
+		w->nq = 0;
+	}
+}
+
+static size_t *counter(struct world *w, int kind)
+{
+	return kind == 0 ? &w->retries : &w->resets;
+}
+
+/* Stateless answers (kind 0: Retry, 1: stateless reset) beyond the rate
+ * are not sent: one source gets its burst, another source still gets
+ * answers, and many sources together get the global burst. */
+static void stateless_rate(struct world *w, int kind)
+{
+	size_t *sent = counter(w, kind);
+	struct zt_ep_stats st;
+
+	world_reset(w);
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, kind == 0);
+	flood(w, kind, 1, 3000, 0);
+	assert_int_equal(*sent, SRC_BURST);
+	zt_ep_stats(w->s[0].ep, &st);
+	assert_int_equal(kind == 0 ? st.retry_sent : st.reset_sent, SRC_BURST);
+	assert_int_equal(kind == 0 ? st.retry_drop : st.reset_drop,
+			 3000 - SRC_BURST);
+	assert_int_equal(st.handshaking, 0);
+	flood(w, kind, 2, 1, 5000); /* another source is still answered */
+	assert_int_equal(*sent, SRC_BURST + 1);
+	w->now += 1000000000ULL; /* the source's bucket refills */
+	flood(w, kind, 1, 1, 6000);
+	assert_int_equal(*sent, SRC_BURST + 2);
+	side_free(&w->s[0]);
+
+	world_reset(w);
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, kind == 0);
+	flood(w, kind, 3000, 3000, 10000);
+	assert_int_equal(*sent, GLOBAL_BURST);
+	w->now += 1000000000ULL;
+	flood(w, kind, 3000, 1, 20000);
+	assert_int_equal(*sent, GLOBAL_BURST + 1);
+	side_free(&w->s[0]);
+}
+
+static void test_retry_rate(void **state)
+{
+	stateless_rate(*state, 0);
+}
+
+static void test_reset_rate(void **state)
+{
+	stateless_rate(*state, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +723,8 @@ int main(void)
 		cmocka_unit_test(test_hs_flood_plain),
 		cmocka_unit_test(test_hs_flood_retry),
 		cmocka_unit_test(test_hs_many_sources),
+		cmocka_unit_test(test_retry_rate),
+		cmocka_unit_test(test_reset_rate),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
