@@ -700,6 +700,53 @@ static void stateless_rate(struct world *w, int kind)
 	side_free(&w->s[0]);
 }
 
+/* n short-header packets from addresses in 2001:db8:0:net::/64, or from
+ * ::ffff:10.9.9.9 (net 0). */
+static void flood6(struct world *w, uint16_t net, uint32_t n, uint32_t seq0)
+{
+	static uint8_t buf[100];
+	struct sockaddr_in6 from = { .sin6_family = AF_INET6 };
+
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = craft(buf, 1, seq0 + i);
+
+		if (net) {
+			inet_pton(AF_INET6, "2001:db8::", &from.sin6_addr);
+			from.sin6_addr.s6_addr[7] = (uint8_t)net;
+			memcpy(&from.sin6_addr.s6_addr[12], &i, sizeof(i));
+		} else {
+			inet_pton(AF_INET6, "::ffff:10.9.9.9", &from.sin6_addr);
+		}
+		from.sin6_port = htons((uint16_t)(1024 + i % 60000));
+		zt_ep_recv(w->s[0].ep, &w->s[0].pio, (struct sockaddr *)&from,
+			   sizeof(from), buf, len, w->now);
+		w->nq = 0;
+	}
+}
+
+/* An IPv6 /64 is one source; a v4-mapped address is its IPv4 source. */
+static void test_reset_rate_v6(void **state)
+{
+	struct world *w = *state;
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	uint8_t buf[100];
+
+	world_reset(w);
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, 0);
+	flood6(w, 1, 3000, 0);
+	assert_int_equal(w->resets, SRC_BURST);
+	flood6(w, 2, 1, 5000);
+	assert_int_equal(w->resets, SRC_BURST + 1);
+	flood6(w, 0, SRC_BURST, 6000);
+	assert_int_equal(w->resets, 2 * SRC_BURST + 1);
+	v4.sin_addr.s_addr = htonl(0x0a090909);
+	zt_ep_recv(w->s[0].ep, &w->s[0].pio, (struct sockaddr *)&v4,
+		   sizeof(v4), buf, craft(buf, 1, 7000), w->now);
+	assert_int_equal(w->resets, 2 * SRC_BURST + 1);
+	w->nq = 0;
+	side_free(&w->s[0]);
+}
+
 static void test_retry_rate(void **state)
 {
 	stateless_rate(*state, 0);
@@ -725,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_hs_many_sources),
 		cmocka_unit_test(test_retry_rate),
 		cmocka_unit_test(test_reset_rate),
+		cmocka_unit_test(test_reset_rate_v6),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
