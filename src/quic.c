@@ -300,6 +300,10 @@ static int send_retry(struct zt_ep *ep, struct zt_pathio *pio,
 	ngtcp2_cid scid;
 	ngtcp2_ssize tl, n;
 
+	/* Checked before any cryptography: a Retry costs a key derivation
+	 * and two AEAD operations, and goes to an unproven address. */
+	if (!zt_rate_allow(ep, &ep->retry_rl, remote, now))
+		return ZT_EAGAIN;
 	scid.datalen = ZT_CID_LEN;
 	rand_bytes(scid.data, scid.datalen);
 	tl = ngtcp2_crypto_generate_retry_token2(
@@ -332,13 +336,47 @@ static int validate_address(struct zt_ep *ep, struct zt_pathio *pio,
 		    odcid, hd->token, hd->tokenlen, ep->secret,
 		    sizeof(ep->secret), hd->version, remote, remote_len,
 		    &hd->dcid, 10 * NGTCP2_SECONDS, now) != 0) {
+		ep->bad_token++;
 		log_debug("quic: dropping Initial with an invalid token");
 		return 0;
 	}
 	return 2;
 }
 
-#define ZT_MAX_HANDSHAKING 1024
+/* Bounds on connections still in their handshake, each of which holds a
+ * TLS object for up to the handshake timeout: in all, and per source so
+ * that one source cannot take every slot. The per-source count is only
+ * charged once the address is validated, so checking it before the Retry
+ * merely spares a Retry whose answer would be dropped anyway. Returns as
+ * validate_address(). */
+static int admit(struct zt_ep *ep, struct zt_pathio *pio,
+		 const struct sockaddr *remote, socklen_t remote_len,
+		 const ngtcp2_pkt_hd *hd, const struct zt_srckey *src,
+		 ngtcp2_cid *odcid, uint64_t now)
+{
+	if (ep->n_handshaking >= ZT_EP_MAX_HANDSHAKING) {
+		ep->hs_drop_full++;
+		log_debug("quic: too many handshakes in progress, dropping");
+		return 0;
+	}
+	if (!zt_hs_admit(ep, src)) {
+		ep->hs_drop_source++;
+		log_debug("quic: too many handshakes from one source, dropping");
+		return 0;
+	}
+	return validate_address(ep, pio, remote, remote_len, hd, odcid, now);
+}
+
+/* Counts c against its source; it leaves in zt_qconn_handshake_over(). */
+static int start_handshake(struct zt_qconn *c, const struct zt_srckey *src)
+{
+	if (zt_hs_add(c->ep, src) != 0)
+		return ZT_ETOOBIG;
+	c->src = *src;
+	c->in_handshake = 1;
+	c->ep->n_handshaking++;
+	return 0;
+}
 
 static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 			  const struct sockaddr *remote, socklen_t remote_len,
@@ -349,6 +387,7 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 	ngtcp2_settings s;
 	ngtcp2_transport_params p;
 	struct zt_qconn *c;
+	struct zt_srckey src;
 	int v;
 	ngtcp2_path path = {
 		.local = { (ngtcp2_sockaddr *)&pio->local, pio->local_len },
@@ -358,20 +397,15 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 
 	if (!ep->cfg.accept_roles || ngtcp2_accept(&hd, data, len) != 0)
 		return;
-	/* A bound on connections still in their handshake: each costs a TLS
-	 * object for up to the handshake timeout. */
-	if (ep->n_handshaking >= ZT_MAX_HANDSHAKING) {
-		log_debug("quic: too many handshakes in progress, dropping");
-		return;
-	}
-	v = validate_address(ep, pio, remote, remote_len, &hd, &odcid, now);
+	zt_srckey_of(&src, remote);
+	v = admit(ep, pio, remote, remote_len, &hd, &src, &odcid, now);
 	if (v == 0)
 		return;
 	c = conn_alloc(ep, 1);
 	if (!c)
 		return;
-	c->in_handshake = 1;
-	ep->n_handshaking++;
+	if (start_handshake(c, &src) != 0)
+		goto fail;
 	scid.datalen = ZT_CID_LEN;
 	rand_bytes(scid.data, scid.datalen);
 	open_qlog(c, &scid);
@@ -443,6 +477,10 @@ static void unknown_short(struct zt_ep *ep, struct zt_pathio *pio,
 	if (len < 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN +
 			  NGTCP2_STATELESS_RESET_TOKENLEN + 1 ||
 	    dcidlen != ZT_CID_LEN)
+		return;
+	/* Anyone can send these from any (spoofed) address: a reset costs a
+	 * key derivation and reflects to that address. */
+	if (!zt_rate_allow(ep, &ep->reset_rl, remote, now))
 		return;
 	ngtcp2_cid_init(&cid, dcid, dcidlen);
 	if (ngtcp2_crypto_generate_stateless_reset_token(

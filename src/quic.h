@@ -84,6 +84,32 @@ struct zt_ep_config {
 	void *ud;
 };
 
+/* Limits against floods of connection attempts (RFC 9000, 21.1 and 21.5).
+ * A source is an IPv4 address or an IPv6 /64. Handshakes in progress are
+ * counted per source once its address is validated (after the Retry when
+ * require_retry is on, else at the first Initial). Packets sent without
+ * connection state (Retry, stateless reset) each have a token bucket per
+ * source and one for all sources together: rate per second, burst. */
+#define ZT_EP_MAX_HANDSHAKING 1024
+#define ZT_EP_HS_PER_SOURCE 16
+#define ZT_EP_STATELESS_RATE 1000
+#define ZT_EP_STATELESS_BURST 1000
+#define ZT_EP_STATELESS_SRC_RATE 50
+#define ZT_EP_STATELESS_SRC_BURST 100
+
+/* What the limits did, for status. Counters run from zt_ep_new(). */
+struct zt_ep_stats {
+	uint64_t handshaking;      /* server handshakes in progress now */
+	uint64_t hs_sources;       /* distinct sources of those */
+	uint64_t hs_drop_full;     /* Initials dropped: MAX_HANDSHAKING reached */
+	uint64_t hs_drop_source;   /* Initials dropped: source at its limit */
+	uint64_t bad_token;        /* Initials dropped: bad or expired token */
+	uint64_t retry_sent;
+	uint64_t retry_drop;       /* Retries not sent: over the rate */
+	uint64_t reset_sent;
+	uint64_t reset_drop;       /* stateless resets not sent: over the rate */
+};
+
 int zt_ep_new(struct zt_ep **ep, const struct zt_ep_config *cfg,
 	      uint64_t now);
 /* Closes nothing gracefully: call zt_ep_close_all() first. */
@@ -102,6 +128,8 @@ uint64_t zt_ep_next_expiry(struct zt_ep *ep);
 void zt_ep_close_all(struct zt_ep *ep, uint64_t app_error, const char *reason,
 		     uint64_t now);
 size_t zt_ep_conn_count(struct zt_ep *ep);
+/* Fills st from the endpoint's counters: cheap, for status output. */
+void zt_ep_stats(const struct zt_ep *ep, struct zt_ep_stats *st);
 /* Iterates connections (status). */
 struct zt_qconn *zt_ep_conn_first(struct zt_ep *ep);
 struct zt_qconn *zt_ep_conn_next(struct zt_qconn *c);

@@ -394,6 +394,7 @@ void zt_qconn_handshake_over(struct zt_qconn *c)
 	if (c->in_handshake) {
 		c->in_handshake = 0;
 		c->ep->n_handshaking--;
+		zt_hs_del(c->ep, &c->src);
 	}
 }
 

@@ -37,6 +37,33 @@ struct zt_cident {
 	struct zt_qconn *conn;
 };
 
+/* A source address as the limits see it: an IPv4 address (also when
+ * v4-mapped) or the /64 of an IPv6 address, which one host or site
+ * usually holds whole. */
+struct zt_srckey {
+	uint64_t v;
+	uint8_t fam; /* 4, 6, or 0 for anything else */
+};
+
+/* Handshakes in progress from one source; n == 0 marks a free slot. The
+ * table holds at most ZT_EP_MAX_HANDSHAKING sources, so at twice that size
+ * it never fills and probe runs stay short. */
+#define ZT_HS_TAB (2 * ZT_EP_MAX_HANDSHAKING)
+struct zt_hsent {
+	struct zt_srckey key;
+	uint32_t n;
+};
+
+/* Token buckets as GCRA: each bucket is one "theoretical arrival time".
+ * Sources share ZT_RATE_SLOTS buckets by hash: bounded memory whatever the
+ * number of (spoofed) sources; a collision only makes two sources share. */
+#define ZT_RATE_SLOTS 1024
+struct zt_rate {
+	uint64_t global;
+	uint64_t src[ZT_RATE_SLOTS];
+	uint64_t sent, dropped;
+};
+
 struct zt_ep {
 	struct zt_ep_config cfg;
 	uint8_t secret[32];
@@ -46,6 +73,10 @@ struct zt_ep {
 	struct zt_cident **buckets;
 	size_t nbuckets, n_cids;
 	size_t n_handshaking;    /* server connections in their handshake */
+	struct zt_hsent hs_tab[ZT_HS_TAB];
+	size_t hs_sources;
+	uint64_t hs_drop_full, hs_drop_source, bad_token;
+	struct zt_rate retry_rl, reset_rl;
 	/* Something was queued outside a flush: flush again before sleeping. */
 	int dirty;
 };
@@ -70,7 +101,8 @@ struct zt_qconn {
 	size_t n_dgrams;
 	int dg_tries;
 	int pending_established;
-	int in_handshake;        /* counted in ep->n_handshaking */
+	int in_handshake;        /* counted in ep->n_handshaking and hs_tab */
+	struct zt_srckey src;    /* server: the source it was accepted from */
 	int close_pending;       /* zt_qconn_close() asked; done in service */
 	uint64_t close_code;
 	char close_reason[320];
@@ -82,8 +114,8 @@ struct zt_qconn {
 	uint64_t close_rx;       /* packets received while closing */
 	uint64_t close_deadline;
 	struct zt_close_info ci;
-	int ci_reported;
-	int got_reset;           /* the peer sent a stateless reset */         /* closed callback done */
+	int ci_reported;         /* closed callback done */
+	int got_reset;           /* the peer sent a stateless reset */
 	FILE *qlog;
 	char label[160];
 	void *user;
@@ -131,5 +163,17 @@ int zt_cidmap_add(struct zt_ep *ep, const ngtcp2_cid *cid,
 		  struct zt_qconn *c);
 void zt_cidmap_del(struct zt_ep *ep, const ngtcp2_cid *cid);
 struct zt_qconn *zt_cidmap_find(struct zt_ep *ep, const ngtcp2_cid *cid);
+
+/* quic_lim.c */
+void zt_srckey_of(struct zt_srckey *k, const struct sockaddr *sa);
+/* 1 when k has fewer than ZT_EP_HS_PER_SOURCE handshakes in progress. */
+int zt_hs_admit(const struct zt_ep *ep, const struct zt_srckey *k);
+/* Counts one more handshake from k: 0 or ZT_ETOOBIG (table full). */
+int zt_hs_add(struct zt_ep *ep, const struct zt_srckey *k);
+void zt_hs_del(struct zt_ep *ep, const struct zt_srckey *k);
+/* 1 when a stateless packet may go to sa now (and counts it), 0 when it
+ * is over the rate (counted as dropped). */
+int zt_rate_allow(struct zt_ep *ep, struct zt_rate *r,
+		  const struct sockaddr *sa, uint64_t now);
 
 #endif
