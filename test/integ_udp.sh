@@ -21,7 +21,10 @@ dns=$(lab_in_agent dig +short +time=2 +tries=1 dns.corp.internal)
 lab_log "dns.corp.internal = $dns"
 
 lab_log "DNS query to the target network's DNS server through the tunnel"
-ans=$(lab_in_agent dig +short +time=2 +tries=3 "@$dns" intranet.corp.internal) || lab_fail "dig"
+# The first datagram of a new session is sometimes lost (about 1 run in 10,
+# not yet explained): dig retries, and prints ";;" lines about it.
+ans=$(lab_in_agent dig +short +time=2 +tries=3 "@$dns" intranet.corp.internal | grep -v '^;;') ||
+	lab_fail "dig"
 [ "$ans" = 10.77.1.53 ] || lab_fail "DNS answer '$ans'"
 
 lab_log "a name outside the catalog goes to the configured resolver"
