@@ -370,6 +370,17 @@ static int set_socket(struct ctx *ctx, const struct key_def *k, const char *v)
 	return rc;
 }
 
+/* A POSIX portable user name: looked up (getpwnam) when privileges drop. */
+static int set_user(struct ctx *ctx, const struct key_def *k, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!name_ok(v, n, "._-") || v[0] == '-')
+		return bad_value(ctx, v, n, "a user name (letters, digits, . _ -)");
+	memcpy(ctx->cfg->user, v, n + 1);
+	return 0;
+}
+
 static int set_log_level(struct ctx *ctx, const struct key_def *k,
 			 const char *v)
 {
@@ -682,6 +693,7 @@ static const struct key_def daemon_keys[] = {
 	  offsetof(struct zt_config, control_socket) },
 	{ "qlog_dir", R_ALL, 0, set_path,
 	  offsetof(struct zt_config, qlog_dir) },
+	{ "user", R_ALL, 0, set_user, 0 },
 	{ NULL, 0, 0, NULL, 0 },
 };
 

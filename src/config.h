@@ -35,6 +35,7 @@ struct zt_config {
 	int log_level;             /* enum zt_log_level */
 	char control_socket[PATH_MAX];
 	char qlog_dir[PATH_MAX];   /* "" = off */
+	char user[ZT_NAME_MAX];    /* "" = keep the starting user */
 
 	/* [quic] */
 	struct zt_addr listen;     /* relay: required; others: default 0.0.0.0:0 */

@@ -13,6 +13,7 @@
 #include "ctrl.h"
 #include "err.h"
 #include "log.h"
+#include "privs.h"
 
 uint64_t zt_now(void)
 {
@@ -157,14 +158,16 @@ static void reload(struct zt_daemon *d)
 	    strcmp(nc.tun_ifname, d->cfg.tun_ifname) ||
 	    nc.tun_mtu != d->cfg.tun_mtu ||
 	    nc.tun_fail_open != d->cfg.tun_fail_open ||
-	    strcmp(nc.shim_socket, d->cfg.shim_socket))
-		log_warn("reload: changes to [identity], [quic], [relays] and [tun] "
+	    strcmp(nc.shim_socket, d->cfg.shim_socket) ||
+	    strcmp(nc.user, d->cfg.user))
+		log_warn("reload: changes to [identity], [quic], [relays], [tun] and user "
 			 "take effect after a restart; services, log_level and "
 			 "qlog_dir apply now");
 	/* Keep what the running process is bound to. */
 	memcpy(nc.ca_file, d->cfg.ca_file, sizeof(nc.ca_file));
 	memcpy(nc.cert_file, d->cfg.cert_file, sizeof(nc.cert_file));
 	memcpy(nc.key_file, d->cfg.key_file, sizeof(nc.key_file));
+	memcpy(nc.user, d->cfg.user, sizeof(nc.user));
 	nc.listen = d->cfg.listen;
 	nc.tun_fail_open = d->cfg.tun_fail_open;
 	memcpy(nc.control_socket, d->cfg.control_socket,
@@ -233,7 +236,12 @@ static int daemon_start(struct zt_daemon *d)
 	d->peer_timer.data = d;
 	uv_timer_start(&d->peer_timer, peer_timer_cb, 1000, 1000);
 	d->role_started = 1;
-	return d->ops->start(d);
+	if ((rv = d->ops->start(d)) != 0)
+		return rv;
+	/* Everything that needs privileges is open now (sockets, TUN, keys);
+	 * only the agent's TUN routes still need CAP_NET_ADMIN. */
+	return zt_privs_drop(d->cfg.user, d->ops->role == ZT_ROLE_AGENT &&
+					       !d->cfg.shim_socket[0]);
 }
 
 int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,

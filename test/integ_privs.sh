@@ -1,0 +1,75 @@
+#!/bin/sh
+# Least privilege: relay and connector with [daemon] user = nobody run as
+# that user with no capability at all and no_new_privs; the agent keeps
+# only CAP_NET_ADMIN (its TUN routes) after creating its TUN, and in shim
+# mode nothing. Traffic and route changes still work.
+set -eu
+. "$(dirname "$0")/lib/lab.sh"
+lab_init "$1"
+lab_pki
+lab_conf
+lab_target
+mkdir -p "$LAB/www"
+echo "hello from wiki" >"$LAB/www/hello.txt"
+lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
+wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+for r in relay connector; do
+	sed -i "s#^\[daemon\]#[daemon]\nuser = nobody#" "$LAB/$r.ini"
+done
+# nobody reads the connector's config again on SIGHUP; keys stay 0600 (read
+# once, before the switch).
+chmod 755 "$LAB"
+chmod 644 "$LAB/connector.ini"
+NOBODY=$(id -u nobody)
+
+status_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
+check_proc() { # name uid capeff
+	pid=$(lab_pid "$1")
+	uid=$(status_field "$pid" Uid)
+	[ "$uid" = "$2 $2 $2 $2" ] || lab_fail "$1: Uid is '$uid', want $2 four times"
+	for c in CapEff CapPrm CapBnd; do
+		v=$(status_field "$pid" $c)
+		[ "$v" = "$3" ] || lab_fail "$1: $c is $v, want $3"
+	done
+	[ "$(status_field "$pid" CapInh)" = 0000000000000000 ] || lab_fail "$1: inheritable capabilities"
+	[ "$(status_field "$pid" NoNewPrivs)" = 1 ] || lab_fail "$1: no_new_privs not set"
+	lab_log "$1: uid $2, CapEff/CapPrm/CapBnd $3, NoNewPrivs 1"
+}
+
+lab_start relay
+lab_start connector
+lab_start agent
+wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+check_proc relay "$NOBODY" 0000000000000000
+check_proc connector "$NOBODY" 0000000000000000
+check_proc agent 0 0000000000001000
+out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl"
+[ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
+
+lab_log "a new CIDR service after the drop: the agent still installs its route"
+printf '\n[service lab]\ncidr = 10.78.0.0/24\nports = 80\nprotocol = tcp\nallow = group:engineering\n' \
+	>>"$LAB/connector.ini"
+kill -HUP "$(lab_pid connector)"
+wait_for 10 "route for the new service" sh -c \
+	"ip -n $(lab_ns agent) route | grep -q '^10.78.0.0/24 dev ztun0'"
+
+lab_log "a user that does not exist: the relay refuses to run"
+sed "s#^user = .*#user = no-such-user-zt#" "$LAB/relay.ini" >"$LAB/relay-bad.ini"
+sed -i "s#^listen = .*#listen = 0.0.0.0:4434#; s#relay.sock#relay-bad.sock#" "$LAB/relay-bad.ini"
+lab_start relay "$LAB/relay-bad.ini" badrelay
+st=0
+wait "$(lab_pid badrelay)" || st=$?
+[ $st -ne 0 ] || lab_fail "the relay ran with an unknown user"
+grep -q "no user 'no-such-user-zt'" "$LAB/badrelay.log" || lab_fail "unknown user not logged"
+
+lab_log "shim mode: the agent keeps no capability"
+lab_stop agent TERM
+cp "$LAB/agent.ini" "$LAB/agent-shim.ini"
+printf '\n[tun]\nshim_socket = %s/run/shim.sock\n' "$LAB" >>"$LAB/agent-shim.ini"
+lab_start agent "$LAB/agent-shim.ini" shimagent
+wait_for 10 "shim socket" test -S "$LAB/run/shim.sock"
+check_proc shimagent 0 0000000000000000
+lab_stop shimagent TERM
+lab_stop connector TERM
+lab_stop relay TERM
+lab_log "PASS"
