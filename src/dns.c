@@ -256,6 +256,10 @@ size_t zt_dns_build_error(uint8_t *out, size_t cap,
 #define TYPE_NS 2
 #define TYPE_PTR 12
 #define TYPE_DNAME 39
+#define TYPE_SVCB 64
+#define TYPE_HTTPS 65
+#define SVC_IPV4HINT 4
+#define SVC_IPV6HINT 6
 
 /* Skips a possibly compressed name at *off whose in-place part ends before
  * end, decoding the whole of it. A pointer must point before the part of
@@ -312,6 +316,41 @@ static int add_addr(struct zt_dns_response *r, int family, const uint8_t *ip,
 	return 0;
 }
 
+/* SVCB/HTTPS (RFC 9460): priority, target name, then key-length-value
+ * parameters. Browsers connect to the ipv4hint/ipv6hint addresses before
+ * (or instead of) an A/AAAA lookup, so they are addresses of the answer
+ * like any other. */
+static int check_svcb(struct zt_dns_response *r, const uint8_t *buf,
+		      size_t rd, size_t end, int collect)
+{
+	size_t o = rd + 2;
+	int rc = 0;
+
+	if (end - rd < 3 || skip_name(buf, end, &o) != 0)
+		return ZT_EINVAL;
+	while (rc == 0 && o < end) {
+		uint16_t key, vlen;
+		size_t step;
+
+		if (end - o < 4)
+			return ZT_EINVAL;
+		key = rd16(buf + o);
+		vlen = rd16(buf + o + 2);
+		o += 4;
+		if (vlen > end - o)
+			return ZT_EINVAL;
+		step = key == SVC_IPV4HINT ? 4 : key == SVC_IPV6HINT ? 16 : 0;
+		if (step && (vlen == 0 || vlen % step))
+			return ZT_EINVAL;
+		for (size_t i = 0; step && collect && rc == 0 && i < vlen;
+		     i += step)
+			rc = add_addr(r, step == 4 ? AF_INET : AF_INET6,
+				      buf + o + i, step);
+		o += vlen;
+	}
+	return rc;
+}
+
 /* Rdata of types the application interprets: addresses of the right size,
  * names that fill the rdata exactly. Everything else is opaque bytes. */
 static int check_rdata(struct zt_dns_response *r, uint16_t type,
@@ -336,6 +375,9 @@ static int check_rdata(struct zt_dns_response *r, uint16_t type,
 		if (skip_name(buf, rd + rdlen, &o) != 0 || o != rd + rdlen)
 			return ZT_EINVAL;
 		return 0;
+	case TYPE_SVCB:
+	case TYPE_HTTPS:
+		return check_svcb(r, buf, rd, rd + rdlen, collect);
 	default:
 		return 0;
 	}

@@ -56,7 +56,8 @@ struct zt_dns_response {
 	char name[256];       /* the question, as in struct zt_dns_query */
 	uint16_t qtype, qclass;
 	/* Every A and AAAA record of the answer section, whatever its owner
-	 * name or class (port 0). */
+	 * name or class, and every ipv4hint/ipv6hint address of its SVCB and
+	 * HTTPS records (port 0). */
 	struct zt_addr addrs[ZT_DNS_RESP_MAX_ADDRS];
 	size_t n_addrs;
 };
@@ -67,8 +68,8 @@ struct zt_dns_response {
  * CNAME/NS/PTR target decoded with compression pointers followed (each
  * pointer strictly before the part of the name that led to it, so no
  * loops; at most 127 jumps and 255 bytes per name). A or AAAA rdata of the
- * wrong length, bytes after the last record or a record past the end are
- * refused. QR is not checked here (see zt_dns_response_matches). Returns 0,
+ * wrong length, malformed SVCB/HTTPS parameters, bytes after the last
+ * record or a record past the end are refused. QR is not checked here (see zt_dns_response_matches). Returns 0,
  * ZT_ETRUNC, ZT_EINVAL or ZT_ETOOBIG (more than ZT_DNS_RESP_MAX_ADDRS
  * addresses). */
 int zt_dns_parse_response(struct zt_dns_response *r, const uint8_t *buf,

@@ -2,7 +2,8 @@
 # DNS rebinding through `[dns] forward`: a hostile resolver (tools/dnsfake.py)
 # answers names outside the catalog with addresses inside the tunnel (the
 # synthetic range, a catalog service CIDR, through a CNAME chain, as an
-# IPv4-mapped AAAA): the application gets SERVFAIL. A public answer goes
+# IPv4-mapped AAAA, as an HTTPS record's ipv4hint): the application gets
+# SERVFAIL. A public answer goes
 # through, and answers with the wrong id, from the wrong port, for another
 # question or without QR are ignored in favour of the real one. Every check
 # runs and the failures are listed together, so a run on old code shows
@@ -38,7 +39,7 @@ lab_log "a public answer reaches the application"
 ans=$(lab_in_agent dig +short +time=3 +tries=1 good.example) || true
 [ "$ans" = 198.51.100.7 ] || fail_later "good.example = '$ans'"
 
-for n in evil.example:A inside.example:A chain.example:A mapped.example:AAAA; do
+for n in evil.example:A inside.example:A chain.example:A mapped.example:AAAA https.example:HTTPS; do
 	lab_log "${n%%:*} ${n##*:} points into the tunnel: SERVFAIL"
 	st=$(status "${n%%:*}" "${n##*:}")
 	[ "$st" = SERVFAIL ] ||
@@ -54,7 +55,7 @@ for n in spoofid spoofport spoofq spoofqr; do
 done
 
 lab_log "counters in the status"
-jq_ok agent '.dns_forward.rebind_blocked >= 4 and .dns_forward.dropped >= 4 and .dns_forward.outstanding == 0' ||
+jq_ok agent '.dns_forward.rebind_blocked >= 5 and .dns_forward.dropped >= 4 and .dns_forward.outstanding == 0' ||
 	fail_later "status: $(lab_status agent | jq -c .dns_forward 2>/dev/null)"
 
 lab_log "each query from its own source port"

@@ -896,6 +896,55 @@ static void test_resp_rdata(void **state)
 	assert_int_equal(presp(&b), ZT_EINVAL);
 }
 
+/* HTTPS "1 . alpn=h2 ipv4hint=198.51.100.1,100.64.1.1 ipv6hint=fd00::1". */
+static void qb_https(struct qb *b, uint16_t v4len)
+{
+	qb_header(b, 6, 0x8180, 1, 1, 0, 0);
+	qb_name(b, "svc.example");
+	qb_u16(b, 65);
+	qb_u16(b, 1);
+	qb_ptr(b, 12);
+	qb_rr(b, 65, (uint16_t)(3 + 7 + 4 + v4len + 20));
+	qb_u16(b, 1);
+	qb_u8(b, 0);
+	qb_u16(b, 1);
+	qb_u16(b, 3);
+	qb_u8(b, 2);
+	qb_u8(b, 'h');
+	qb_u8(b, '2');
+	qb_u16(b, 4);
+	qb_u16(b, v4len);
+	qb_u32(b, 0xc6336401);
+	qb_u32(b, 0x64400101);
+	for (uint16_t i = 8; i < v4len; i++)
+		qb_u8(b, 0);
+	qb_u16(b, 6);
+	qb_u16(b, 16);
+	qb_u16(b, 0xfd00);
+	for (int i = 0; i < 13; i++)
+		qb_u8(b, 0);
+	qb_u8(b, 1);
+}
+
+static void test_resp_https_hints(void **state)
+{
+	struct zt_dns_response r;
+	struct qb b;
+
+	(void)state;
+	qb_https(&b, 8);
+	assert_int_equal(zt_dns_parse_response(&r, b.b, b.len), 0);
+	assert_int_equal(r.n_addrs, 3);
+	assert_memory_equal(r.addrs[1].ip, ((uint8_t[]){ 100, 64, 1, 1 }), 4);
+	assert_int_equal(r.addrs[2].family, AF_INET6);
+	assert_int_equal(r.addrs[2].ip[0], 0xfd);
+	qb_https(&b, 10); /* not a multiple of 4 */
+	assert_int_equal(presp(&b), ZT_EINVAL);
+	qb_https(&b, 8);
+	b.b[b.len - 17] = 17; /* ipv6hint longer than the rdata */
+	assert_int_equal(presp(&b), ZT_EINVAL);
+}
+
 static void test_resp_too_many(void **state)
 {
 	struct zt_dns_response r;
@@ -961,6 +1010,7 @@ int main(void)
 		cmocka_unit_test(test_resp_truncated),
 		cmocka_unit_test(test_resp_counts),
 		cmocka_unit_test(test_resp_rdata),
+		cmocka_unit_test(test_resp_https_hints),
 		cmocka_unit_test(test_resp_too_many),
 		cmocka_unit_test(test_addr_in),
 	};

@@ -7,6 +7,7 @@ Runs until killed. By query name (the first label decides):
   inside   A 10.78.0.9 (a catalog service CIDR)
   chain    CNAME chain with compression pointers ending in A 10.78.0.10
   mapped   AAAA ::ffff:100.64.1.1 (IPv4-mapped synthetic address)
+  https    HTTPS 1 . alpn=h2 ipv4hint=10.78.0.11 (a catalog service CIDR)
   spoofid  first an answer with the wrong id (A 198.51.100.66), then the
            real one (A 198.51.100.7)
   spoofport  the same, the first from port 5353 instead of 53
@@ -91,6 +92,12 @@ def main():
         elif first == b"mapped":
             ip = socket.inet_pton(socket.AF_INET6, "::ffff:100.64.1.1")
             rr = b"\xc0\x0c" + struct.pack("!HHIH", 28, 1, 60, 16) + ip
+            s.sendto(response(q, rr, 1), peer)
+        elif first == b"https":
+            params = struct.pack("!HHB", 1, 3, 2) + b"h2" + \
+                struct.pack("!HH", 4, 4) + socket.inet_aton("10.78.0.11")
+            rd = struct.pack("!HB", 1, 0) + params
+            rr = b"\xc0\x0c" + struct.pack("!HHIH", 65, 1, 60, len(rd)) + rd
             s.sendto(response(q, rr, 1), peer)
         elif first.startswith(b"spoof"):
             bad = response(q, a_rr(WRONG), 1)
