@@ -13,6 +13,7 @@ Runs until killed. By query name (the first label decides):
   spoofport  the same, the first from port 5353 instead of 53
   spoofq   the same, the first with another question (other.example)
   spoofqr  the same, the first without the QR bit
+  silent   no answer at all
 anything else: NXDOMAIN."""
 import socket
 import struct
@@ -81,6 +82,8 @@ def main():
         first = labels[0].lower() if labels else b""
         print("query", b".".join(labels).decode(errors="replace"), peer,
               flush=True)
+        if first == b"silent":
+            continue
         if first == b"good":
             s.sendto(response(q, a_rr(RIGHT), 1), peer)
         elif first == b"evil":
