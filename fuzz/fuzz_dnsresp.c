@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.qtype = r.qtype;
 	q.qclass = r.qclass;
 	if (zt_dns_response_matches(&r, &q, r.id) !=
-	    ((r.flags & 0x8000) && ((r.flags >> 11) & 0x0f) == 0 ? 0 : ZT_EINVAL))
+	    ((r.flags & 0x8000) && ((r.flags >> 11) & 0x0f) == 0 ? 0 :
+								   ZT_EINVAL))
 		abort();
 	return 0;
 }

@@ -320,8 +320,8 @@ static int add_addr(struct zt_dns_response *r, int family, const uint8_t *ip,
  * parameters. Browsers connect to the ipv4hint/ipv6hint addresses before
  * (or instead of) an A/AAAA lookup, so they are addresses of the answer
  * like any other. */
-static int check_svcb(struct zt_dns_response *r, const uint8_t *buf,
-		      size_t rd, size_t end, int collect)
+static int check_svcb(struct zt_dns_response *r, const uint8_t *buf, size_t rd,
+		      size_t end, int collect)
 {
 	size_t o = rd + 2;
 	int rc = 0;
@@ -376,10 +376,8 @@ static int check_rdata(struct zt_dns_response *r, uint16_t type,
 			return ZT_EINVAL;
 		return 0;
 	case TYPE_SVCB:
-	case TYPE_HTTPS:
-		return check_svcb(r, buf, rd, rd + rdlen, collect);
-	default:
-		return 0;
+	case TYPE_HTTPS: return check_svcb(r, buf, rd, rd + rdlen, collect);
+	default: return 0;
 	}
 }
 
@@ -445,8 +443,7 @@ int zt_dns_response_matches(const struct zt_dns_response *r,
 int zt_dns_addr_in(const struct zt_addr *a, const struct zt_cidr *ranges,
 		   size_t n)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0,
-					    0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 	struct zt_addr v4 = { .family = AF_INET };
 	int is_mapped = a->family == AF_INET6 &&
 			memcmp(a->ip, mapped, sizeof(mapped)) == 0;

@@ -960,18 +960,20 @@ static void test_resp_too_many(void **state)
 
 static void test_addr_in(void **state)
 {
-	struct zt_cidr r[2] = { { .family = AF_INET, .prefix = 10,
-				  .addr = { 100, 64 } },
-				{ .family = AF_INET6, .prefix = 8,
-				  .addr = { 0xfd } } };
+	struct zt_cidr r[2] = {
+		{ .family = AF_INET, .prefix = 10, .addr = { 100, 64 } },
+		{ .family = AF_INET6, .prefix = 8, .addr = { 0xfd } }
+	};
 	struct zt_addr a = { .family = AF_INET, .ip = { 100, 127, 255, 255 } };
 
 	(void)state;
 	assert_true(zt_dns_addr_in(&a, r, 2));
 	a.ip[1] = 128;
 	assert_false(zt_dns_addr_in(&a, r, 2));
-	a = (struct zt_addr){ .family = AF_INET6,
-			      .ip = { [10] = 0xff, [11] = 0xff, 100, 64, 1, 1 } };
+	a = (struct zt_addr){
+		.family = AF_INET6,
+		.ip = { [10] = 0xff, [11] = 0xff, 100, 64, 1, 1 }
+	};
 	assert_true(zt_dns_addr_in(&a, r, 2)); /* ::ffff:100.64.1.1 */
 	assert_false(zt_dns_addr_in(&a, r + 1, 1));
 	a.ip[10] = 0; /* ::100.64.1.1 is not mapped */

@@ -98,8 +98,8 @@ static void log_blocked(struct zt_adns *f, const char *name,
 	snprintf(f->logged[i].name, sizeof(f->logged[i].name), "%s", name);
 	f->logged[i].at = now;
 	log_warn("dns: %s from the resolver points into the tunnel (%s): "
-		 "answered SERVFAIL (DNS rebinding)", name,
-		 inet_ntop(a->family, a->ip, s, sizeof(s)) ? s : "?");
+		 "answered SERVFAIL (DNS rebinding)",
+		 name, inet_ntop(a->family, a->ip, s, sizeof(s)) ? s : "?");
 }
 
 static const struct zt_addr *first_reserved(struct zt_adns *f,
@@ -244,8 +244,8 @@ static int send_query(struct zt_adns *f, struct zt_adns_slot *s,
 }
 
 int zt_adns_forward(struct zt_adns *f, const struct zt_dns_query *q,
-		    const uint8_t *raw, size_t len, const struct zt_addr *client,
-		    const struct zt_addr *stub)
+		    const uint8_t *raw, size_t len,
+		    const struct zt_addr *client, const struct zt_addr *stub)
 {
 	struct zt_adns_slot *s;
 	int rv;
@@ -328,19 +328,21 @@ void zt_adns_status(const struct zt_adns *f, struct zt_sb *b, int json)
 
 	zt_addr_str(&f->upstream, up, sizeof(up));
 	if (json)
-		zt_sb_printf(b, ",\"dns_forward\":{\"upstream\":\"%s\","
+		zt_sb_printf(b,
+			     ",\"dns_forward\":{\"upstream\":\"%s\","
 			     "\"forwarded\":%llu,\"answered\":%llu,"
 			     "\"rebind_blocked\":%llu,\"dropped\":%llu,"
 			     "\"timeouts\":%llu,\"busy\":%llu,"
-			     "\"outstanding\":%zu}", f->on ? up : "",
-			     (unsigned long long)st->forwarded,
+			     "\"outstanding\":%zu}",
+			     f->on ? up : "", (unsigned long long)st->forwarded,
 			     (unsigned long long)st->answered,
 			     (unsigned long long)st->rebind_blocked,
 			     (unsigned long long)st->dropped,
 			     (unsigned long long)st->timeouts,
 			     (unsigned long long)st->busy, f->outstanding);
 	else if (f->on)
-		zt_sb_printf(b, "dns:       %llu forwarded to %s, %llu answered, "
+		zt_sb_printf(b,
+			     "dns:       %llu forwarded to %s, %llu answered, "
 			     "%llu rebinding answers blocked, %llu dropped, "
 			     "%llu timed out\n",
 			     (unsigned long long)st->forwarded, up,

@@ -14,9 +14,9 @@
 #include "dns.h"
 #include "types.h"
 
-#define ZT_ADNS_SLOTS 64                      /* queries in flight */
+#define ZT_ADNS_SLOTS 64 /* queries in flight */
 #define ZT_ADNS_TIMEOUT_NS (5ULL * 1000000000ULL)
-#define ZT_ADNS_QRAW_MAX (12 + 255 + 4)       /* header and question */
+#define ZT_ADNS_QRAW_MAX (12 + 255 + 4) /* header and question */
 #define ZT_ADNS_MSG_MAX 4096
 #define ZT_ADNS_LOGNAMES 16
 
@@ -34,7 +34,7 @@ struct zt_adns;
 struct zt_adns_slot {
 	uv_udp_t sock;
 	struct zt_adns *f;
-	int state;                /* SLOT_* in adns.c */
+	int state; /* SLOT_* in adns.c */
 	uint16_t id, orig_id;
 	struct zt_dns_query q;
 	uint8_t raw[ZT_ADNS_QRAW_MAX]; /* the application's header + question */
@@ -78,8 +78,8 @@ int zt_adns_start(struct zt_adns *f, uv_loop_t *loop,
  * or ZT_ENOTFOUND (forwarding off), ZT_EAGAIN (all slots busy),
  * ZT_ETOOBIG or ZT_EIO: the caller answers the application itself. */
 int zt_adns_forward(struct zt_adns *f, const struct zt_dns_query *q,
-		    const uint8_t *raw, size_t len, const struct zt_addr *client,
-		    const struct zt_addr *stub);
+		    const uint8_t *raw, size_t len,
+		    const struct zt_addr *client, const struct zt_addr *stub);
 /* Closes every handle; f must stay allocated until the loop has run the
  * close callbacks. */
 void zt_adns_stop(struct zt_adns *f);
