@@ -199,118 +199,41 @@ static void deny_other(struct zt_aflows *af, const struct zt_pkt *p,
 
 /* --- DNS stub --- */
 
-#define DNS_FWD_TIMEOUT_NS (5ULL * 1000000000ULL)
-
-/* A resolver's answer to a forwarded query goes back to the application
- * as if the stub had answered. */
-static void fwd_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b,
-		     const struct sockaddr *from, unsigned flags)
+/* The forwarder's answers (or its SERVFAIL) go to the application as if
+ * the stub had answered. */
+static void fwd_reply(void *ud, const struct zt_addr *client,
+		      const struct zt_addr *stub, const uint8_t *m, size_t n)
 {
-	struct zt_aflows *af = u->data;
-	uint8_t *m = (uint8_t *)b->base;
-	uint16_t id;
-	size_t out, i;
+	struct zt_aflows *af = ud;
+	size_t out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), stub,
+				      client, m, n);
 
-	if (n < 12 || !from)
-		return;
-	id = (uint16_t)(m[0] << 8 | m[1]);
-	for (i = 0; i < 256; i++)
-		if (af->fwd_q[i].at && af->fwd_q[i].id == id)
-			break;
-	if (i == 256 || uv_hrtime() - af->fwd_q[i].at > DNS_FWD_TIMEOUT_NS)
-		return;
-	af->fwd_q[i].at = 0;
-	m[0] = (uint8_t)(af->fwd_q[i].orig_id >> 8);
-	m[1] = (uint8_t)af->fwd_q[i].orig_id;
-	out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), &af->fwd_q[i].stub,
-			       &af->fwd_q[i].client, m, (size_t)n);
 	write_tun(af, af->dgout, out);
 }
 
-static void fwd_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+/* Addresses an outside resolver may not hand out: the synthetic range,
+ * the tunnel's IPv6 range if it has one and every catalog CIDR lead into
+ * the tunnel, where a name the resolver controls would reach private
+ * services as the user (DNS rebinding). */
+static int fwd_reserved(void *ud, const struct zt_addr *a)
 {
-	struct zt_aflows *af = h->data;
+	struct zt_aflows *af = ud;
+	struct zt_cidr pool = { .family = AF_INET, .prefix = 10 };
+	uint32_t p = htonl(0x64400000u);
 
-	b->base = (char *)af->fwd_buf;
-	b->len = sizeof(af->fwd_buf);
+	memcpy(pool.addr, &p, 4);
+	if (zt_dns_addr_in(a, &pool, 1))
+		return 1;
+	if (af->src.cfg.addr6.family && zt_dns_addr_in(a, &af->src.cfg.addr6, 1))
+		return 1;
+	for (size_t i = 0; i < af->n_catalog; i++)
+		if (zt_dns_addr_in(a, af->catalog[i].svc.cidrs,
+				   af->catalog[i].svc.n_cidrs))
+			return 1;
+	return 0;
 }
 
-/* Sends the query on with a random id of ours (the socket is connected
- * to the resolver, so only its answers arrive); 256 in flight at most, the
- * oldest slot is reused (its client retries). */
-static int dns_forward(struct zt_aflows *af, const struct zt_pkt *p)
-{
-	uint16_t slot = af->fwd_next++ & 0xff, id;
-	uv_buf_t b;
-
-	if (!af->fwd_on || p->payload_len < 12 ||
-	    p->payload_len > sizeof(af->wbuf))
-		return -1;
-	if (uv_random(NULL, NULL, &id, sizeof(id), 0, NULL) != 0)
-		return -1;
-	af->fwd_q[slot].id = id;
-	af->fwd_q[slot].orig_id = (uint16_t)(p->payload[0] << 8 | p->payload[1]);
-	af->fwd_q[slot].client = p->src;
-	af->fwd_q[slot].stub = p->dst;
-	af->fwd_q[slot].at = uv_hrtime();
-	memcpy(af->wbuf, p->payload, p->payload_len);
-	af->wbuf[0] = (uint8_t)(id >> 8);
-	af->wbuf[1] = (uint8_t)id;
-	b = uv_buf_init((char *)af->wbuf, (unsigned)p->payload_len);
-	return uv_udp_try_send(&af->fwd, &b, 1, NULL) >= 0 ? 0 : -1;
-}
-
-/* "system": the first IPv4 nameserver in resolv.conf that is not us. */
-static int system_resolver(struct zt_addr *a)
-{
-	FILE *f = fopen("/etc/resolv.conf", "r");
-	char line[256], ip[64];
-	uint32_t stub = htonl(ZT_AGENT_DNS4);
-	int rv = -1;
-
-	if (!f)
-		return -1;
-	while (rv != 0 && fgets(line, sizeof(line), f)) {
-		memset(a, 0, sizeof(*a));
-		if (sscanf(line, "nameserver %63s", ip) != 1 ||
-		    inet_pton(AF_INET, ip, a->ip) != 1 ||
-		    memcmp(a->ip, &stub, 4) == 0)
-			continue;
-		a->family = AF_INET;
-		a->port = 53;
-		rv = 0;
-	}
-	fclose(f);
-	return rv;
-}
-
-static void fwd_start(struct zt_aflows *af)
-{
-	const struct zt_config *cfg = &af->d->cfg;
-	struct zt_addr up = cfg->dns_upstream;
-	char s[64];
-
-	if (cfg->dns_forward == ZT_DNS_FWD_REFUSE)
-		return;
-	if (cfg->dns_forward == ZT_DNS_FWD_SYSTEM && system_resolver(&up) != 0) {
-		log_warn("dns: no usable nameserver in /etc/resolv.conf; "
-			 "names outside the catalog are refused");
-		return;
-	}
-	zt_addr_to_sockaddr(&up, &af->fwd_to);
-	uv_udp_init(af->d->loop, &af->fwd);
-	af->fwd.data = af;
-	af->fwd_on = 1;
-	if (uv_udp_connect(&af->fwd, (struct sockaddr *)&af->fwd_to) != 0 ||
-	    uv_udp_recv_start(&af->fwd, fwd_alloc, fwd_recv) != 0) {
-		log_warn("dns: cannot open a socket to forward queries");
-		uv_close((uv_handle_t *)&af->fwd, NULL);
-		af->fwd_on = 0;
-		return;
-	}
-	log_info("dns: names outside the catalog go to %s",
-		 zt_addr_str(&up, s, sizeof(s)));
-}
+static const struct zt_adns_ops fwd_ops = { fwd_reply, fwd_reserved };
 
 static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
 {
@@ -328,7 +251,8 @@ static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
 		    strcmp(af->catalog[i].svc.hostname, q.name) == 0)
 			hit = &af->catalog[i];
 	if (!hit) {
-		if (dns_forward(af, p) == 0)
+		if (zt_adns_forward(&af->fwd, &q, p->payload, p->payload_len,
+				    &p->src, &p->dst) == 0)
 			return;
 		/* Only catalog names are ours to answer; refusing makes the
 		 * system try its next resolver at once. */
@@ -1325,7 +1249,7 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 	af->sweep.data = af;
 	uv_timer_start(&af->sweep, sweep_cb, 5000, 5000);
 	af->sweep_on = 1;
-	fwd_start(af);
+	zt_adns_start(&af->fwd, d->loop, &d->cfg, &fwd_ops, af);
 	poll_update(af);
 	return 0;
 }
@@ -1346,8 +1270,7 @@ void zt_aflows_stop(struct zt_aflows *af)
 	poll_stop(af);
 	if (af->sweep_on)
 		uv_close((uv_handle_t *)&af->sweep, NULL);
-	if (af->fwd_on)
-		uv_close((uv_handle_t *)&af->fwd, NULL);
+	zt_adns_stop(&af->fwd);
 	if (af->src.ops)
 		af->src.ops->close(&af->src);
 	if (af->table)
@@ -1423,6 +1346,7 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 
 	for (int i = 1; i < 8; i++)
 		drops += af->drops[i];
+	zt_adns_status(&af->fwd, b, json);
 	if (json)
 		zt_sb_printf(b, ",\"packets_dropped\":%llu,\"packets_bad_source\":%llu,"
 			     "\"flows_denied\":%llu,\"sessions\":[",

@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include "adns.h"
 #include "aroutes.h"
 #include "buf.h"
 #include "ctrl.h"
@@ -54,16 +55,7 @@ struct zt_aflows {
 	uv_timer_t sweep;
 	int sweep_on;
 	/* Forwarding names outside the catalog to a real resolver. */
-	uv_udp_t fwd;
-	int fwd_on;
-	struct sockaddr_storage fwd_to;
-	uint16_t fwd_next;
-	struct {
-		uint16_t id, orig_id;
-		struct zt_addr client, stub;
-		uint64_t at;
-	} fwd_q[256];
-	uint8_t fwd_buf[4096];
+	struct zt_adns fwd;
 };
 
 int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d);
