@@ -2,7 +2,7 @@
 # Every refusal case against a running relay, while a real connector and
 # agent keep working: foreign CA, expired certificate, missing client
 # certificate, wrong role for the daemon, malformed / oversized / unknown
-# control messages, an agent trying to register services.
+# control messages, an agent trying to register services, a REGISTER flood.
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
 lab_init "$1"
@@ -64,6 +64,14 @@ lab_log "oversized control message: TOO_BIG (2)"
 poke oversized 2 "$P/agent" || lab_fail "oversized"
 lab_log "unknown message type: UNKNOWN (3)"
 poke unknown 3 "$P/agent" || lab_fail "unknown"
+
+lab_log "100 REGISTERs in a burst: closed with TOO_BIG (2) after 20, catalogs rebuilt a few times"
+poke regflood 2 "$P/connector" || lab_fail "regflood"
+grep -q "too many REGISTER messages" "$LAB/relay.log" || lab_fail "no REGISTER flood log"
+jq_ok relay '.registers <= 21 and .catalog_rebuilds < 10' ||
+	lab_fail "REGISTER flood: $(lab_status relay | jq -c '{registers, catalog_rebuilds}')"
+lab_log "relay: $(lab_status relay | jq -c '{registers, catalog_rebuilds}')"
+wait_for 5 "agent catalog back to 2" jq_ok agent '.catalog | length == 2'
 
 lab_log "the real agent and connector were not disturbed"
 jq_ok agent '.relays[0].state == "up" and (.catalog | length == 2)' || lab_fail "agent disturbed"

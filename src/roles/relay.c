@@ -24,6 +24,11 @@ struct peer {
 	struct zt_addr observed;
 	struct zt_service *services; /* connectors */
 	size_t n_services;
+	struct zt_service *pending;  /* connectors: last REGISTER, not yet applied */
+	size_t n_pending;
+	int has_pending;
+	double reg_tokens;
+	uint64_t reg_at;
 	uint8_t *sent_catalog;       /* agents: last CATALOG sent */
 	size_t sent_len;
 	size_t catalog_n;
@@ -33,11 +38,24 @@ struct peer {
 struct relay {
 	struct zt_daemon *d;
 	struct peer *peers;
+	/* Catalog rebuilds are coalesced: a burst of REGISTERs (or of
+	 * connectors coming and going) costs one rebuild per agent. */
+	uv_timer_t rebuild;
+	int dirty;
+	uint64_t rebuilds, registers;
 };
+
+/* REGISTER per connector: a burst for reloads in a row, then one every
+ * 2 s; a connector going faster is closed (it would make us re-filter
+ * its services and rebuild every agent's catalog without end). */
+#define REG_BURST 20
+#define REG_REFILL_NS 2000000000ULL
+#define REBUILD_DELAY_MS 20
 
 static void peer_free(struct peer *p)
 {
 	zt_ctrl_reader_free(&p->rd);
+	free(p->pending);
 	free(p->services);
 	free(p->sent_catalog);
 	free(p);
@@ -151,10 +169,29 @@ out:
 	zt_ctrl_msg_free(&m);
 }
 
-static void push_all(struct relay *r)
+static void apply_register(struct relay *r, struct peer *p);
+
+static void rebuild_cb(uv_timer_t *t)
 {
+	struct relay *r = t->data;
+
+	r->dirty = 0;
+	r->rebuilds++;
+	/* Registrations first, in connection order, so that "already
+	 * served by" is decided as if they had come one by one. */
+	for (struct peer *p = r->peers; p; p = p->next)
+		if (p->has_pending)
+			apply_register(r, p);
 	for (struct peer *p = r->peers; p; p = p->next)
 		push_catalog(r, p);
+}
+
+static void push_all(struct relay *r)
+{
+	if (r->dirty)
+		return;
+	r->dirty = 1;
+	uv_timer_start(&r->rebuild, rebuild_cb, REBUILD_DELAY_MS, 0);
 }
 
 static int on_hello(struct relay *r, struct peer *p,
@@ -248,33 +285,78 @@ static size_t filter_register(struct relay *r, struct peer *p,
 	return n;
 }
 
+static int reg_allowed(struct peer *p)
+{
+	uint64_t now = zt_now();
+
+	if (p->reg_at == 0)
+		p->reg_tokens = REG_BURST;
+	else
+		p->reg_tokens += (double)(now - p->reg_at) / REG_REFILL_NS;
+	if (p->reg_tokens > REG_BURST)
+		p->reg_tokens = REG_BURST;
+	p->reg_at = now;
+	if (p->reg_tokens < 1)
+		return 0;
+	p->reg_tokens -= 1;
+	return 1;
+}
+
+/* The latest REGISTER wins; it is judged and applied with the next
+ * rebuild (rebuild_cb). */
 static int on_register(struct relay *r, struct peer *p,
 		       const struct zt_ctrl_msg *m)
 {
 	struct zt_service *copy = NULL;
-	size_t n;
 
 	if (zt_qconn_peer(p->c)->role != ZT_ROLE_CONNECTOR)
 		return ZT_APP_DENIED;
+	if (!reg_allowed(p))
+		return ZT_APP_TOO_BIG;
+	r->registers++;
 	if (m->u.reg.n) {
 		copy = malloc(m->u.reg.n * sizeof(*copy));
 		if (!copy)
 			return ZT_APP_INTERNAL;
+		memcpy(copy, m->u.reg.services, m->u.reg.n * sizeof(*copy));
 	}
-	n = filter_register(r, p, m, copy);
-	/* A repeat (reload without changes) rebuilds no agent's catalog. */
+	free(p->pending);
+	p->pending = copy;
+	p->n_pending = m->u.reg.n;
+	p->has_pending = 1;
+	push_all(r);
+	return 0;
+}
+
+static void apply_register(struct relay *r, struct peer *p)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_REGISTER };
+	struct zt_service *copy = NULL;
+	size_t n;
+
+	m.u.reg.services = p->pending;
+	m.u.reg.n = p->n_pending;
+	p->has_pending = 0;
+	if (m.u.reg.n && !(copy = malloc(m.u.reg.n * sizeof(*copy)))) {
+		zt_ctrl_fail(p->c, p->sid, ZT_APP_INTERNAL, "out of memory");
+		goto out;
+	}
+	n = filter_register(r, p, &m, copy);
+	/* A repeat (reload without changes) changes no agent's catalog. */
 	if (n == p->n_services && (n == 0 || (p->services &&
-	    memcmp(p->services, copy, n * sizeof(*copy)) == 0))) {
-		free(copy);
-		return 0;
-	}
+	    memcmp(p->services, copy, n * sizeof(*copy)) == 0)))
+		goto out;
 	free(p->services);
 	p->services = copy;
 	p->n_services = n;
+	copy = NULL;
 	log_info("relay: %s registered %zu service(s)%s", zt_qconn_label(p->c),
-		 n, n < m->u.reg.n ? " (others refused)" : "");
-	push_all(r);
-	return 0;
+		 n, n < m.u.reg.n ? " (others refused)" : "");
+out:
+	free(copy);
+	free(p->pending);
+	p->pending = NULL;
+	p->n_pending = 0;
 }
 
 /* Returns 0 or the ZT_APP_* code to close the peer with. */
@@ -305,6 +387,7 @@ static const char *app_error_text(int code)
 {
 	switch (code) {
 	case ZT_APP_DENIED: return "only connectors register services";
+	case ZT_APP_TOO_BIG: return "too many REGISTER messages";
 	case ZT_APP_PROTOCOL: return "unexpected control message";
 	default: return "control message refused";
 	}
@@ -416,6 +499,8 @@ static int relay_start(struct zt_daemon *d)
 		return ZT_ENOMEM;
 	r->d = d;
 	d->role = r;
+	uv_timer_init(d->loop, &r->rebuild);
+	r->rebuild.data = r;
 	return 0;
 }
 
@@ -432,7 +517,13 @@ static void relay_stop(struct zt_daemon *d)
 		zt_qconn_set_user(p->c, NULL);
 		peer_free(p);
 	}
-	free(r);
+	uv_close((uv_handle_t *)&r->rebuild, NULL);
+}
+
+/* Freed after the loop: libuv still owns the timer until then. */
+static void relay_destroy(struct zt_daemon *d)
+{
+	free(d->role);
 	d->role = NULL;
 }
 
@@ -480,11 +571,17 @@ static void relay_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	zt_sb_printf(b, json ? "{" : "");
 	zt_daemon_status_head(d, b, json);
 	if (json)
-		zt_sb_printf(b, ",\"agents\":%zu,\"connectors\":%zu,\"peers\":[",
-			     agents, connectors);
+		zt_sb_printf(b, ",\"agents\":%zu,\"connectors\":%zu,"
+			     "\"registers\":%llu,\"catalog_rebuilds\":%llu,"
+			     "\"peers\":[", agents, connectors,
+			     (unsigned long long)r->registers,
+			     (unsigned long long)r->rebuilds);
 	else
-		zt_sb_printf(b, "peers:     %zu agents, %zu connectors\n",
-			     agents, connectors);
+		zt_sb_printf(b, "peers:     %zu agents, %zu connectors\n"
+			     "catalogs:  %llu REGISTER, %llu rebuilds\n",
+			     agents, connectors,
+			     (unsigned long long)r->registers,
+			     (unsigned long long)r->rebuilds);
 	for (struct peer *p = r->peers; p; p = p->next, first = 0)
 		peer_status(p, b, json, first);
 	zt_sb_printf(b, json ? "]}\n" : "");
@@ -496,6 +593,7 @@ const struct zt_role_ops zt_relay_ops = {
 	.accept_roles = (1u << ZT_ROLE_AGENT) | (1u << ZT_ROLE_CONNECTOR),
 	.start = relay_start,
 	.stop = relay_stop,
+	.destroy = relay_destroy,
 	.status = relay_status,
 	.cb = {
 		.established = on_established,

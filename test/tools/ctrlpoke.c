@@ -114,6 +114,14 @@ static void on_est(struct zt_qconn *c, void *ud)
 	if (!strcmp(p->mode, "register")) {
 		send_msg(c, sid, &hello);
 		send_msg(c, sid, &reg);
+	} else if (!strcmp(p->mode, "regflood")) {
+		/* Each one different, so none is skipped as a repeat. */
+		send_msg(c, sid, &hello);
+		for (int i = 0; i < 100; i++) {
+			snprintf(svc.hostname, sizeof(svc.hostname),
+				 "x%d.corp.internal", i);
+			send_msg(c, sid, &reg);
+		}
 	} else if (!strcmp(p->mode, "nohello")) {
 		send_msg(c, sid, &reg);
 	} else if (!strcmp(p->mode, "garbage")) {
