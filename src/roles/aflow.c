@@ -1391,12 +1391,15 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 			zt_addr_str(&f->src, s, sizeof(s));
 			zt_addr_str(&f->dst, d, sizeof(d));
 			if (json)
+			{
 				zt_sb_printf(b, "%s{\"proto\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
-					     "\"service\":\"%s\",\"up\":%llu,\"down\":%llu,"
-					     "\"age_s\":%.1f}", first ? "" : ",",
-					     proto_str(f->proto), s, d,
-					     f->service, (unsigned long long)f->up,
+					     "\"service\":", first ? "" : ",",
+					     proto_str(f->proto), s, d);
+				zt_sb_json_str(b, f->service);
+				zt_sb_printf(b, ",\"up\":%llu,\"down\":%llu,"
+					     "\"age_s\":%.1f}", (unsigned long long)f->up,
 					     (unsigned long long)f->down, age);
+			}
 			else
 				zt_sb_printf(b, "  %s %s -> %s  %s  up %llu down %llu  %.1fs\n",
 					     proto_str(f->proto), s, d, f->service, (unsigned long long)f->up,

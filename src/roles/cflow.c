@@ -527,13 +527,17 @@ static void status_flow(struct zt_sb *b, const struct cflow *f, int first,
 	double age = (double)(uv_hrtime() - f->start_ns) / 1e9;
 
 	if (json)
-		zt_sb_printf(b, "%s{\"service\":\"%s\",\"target\":\"%s\","
-			     "\"state\":\"%s\",\"up\":%llu,\"down\":%llu,"
-			     "\"age_s\":%.1f}",
-			     first ? "" : ",", f->hdr.service, f->target,
-			     state_names[f->state], (unsigned long long)f->up,
+	{
+		/* Names here came from a peer's flow header: one writer, escaped. */
+		zt_sb_printf(b, "%s{\"service\":", first ? "" : ",");
+		zt_sb_json_str(b, f->hdr.service);
+		zt_sb_printf(b, ",\"target\":");
+		zt_sb_json_str(b, f->target);
+		zt_sb_printf(b, ",\"state\":\"%s\",\"up\":%llu,\"down\":%llu,"
+			     "\"age_s\":%.1f}", state_names[f->state],
+			     (unsigned long long)f->up,
 			     (unsigned long long)f->down, age);
-	else
+	} else
 		zt_sb_printf(b, "    %-4s %-12s -> %-22s %-8s up %llu down %llu  %.1fs\n",
 			     proto_name(f), f->hdr.service, f->target,
 			     state_names[f->state], (unsigned long long)f->up,
