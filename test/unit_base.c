@@ -39,6 +39,17 @@ static void test_escape(void **state)
 	assert_string_equal(zt_log_escape(out, 1, "ab"), "");
 }
 
+/* Every peer-supplied string in status JSON goes through this writer. */
+static void test_json_str(void **state)
+{
+	struct zt_sb b;
+
+	zt_sb_init(&b);
+	zt_sb_json_str(&b, "a\"b\\c\n\x01\x1f/\x7f");
+	assert_string_equal(b.s, "\"a\\\"b\\\\c\\u000a\\u0001\\u001f/\x7f\"");
+	zt_sb_free(&b);
+}
+
 static struct zt_addr addr(const char *ip, uint16_t port)
 {
 	struct zt_addr a = { .port = port };
@@ -133,6 +144,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_reachable),
 		cmocka_unit_test(test_ctlsock_keeps_foreign_files),
 	};
