@@ -621,6 +621,15 @@ static int set_protocol(struct ctx *ctx, const struct key_def *k,
 	return 0;
 }
 
+static int set_icmp(struct ctx *ctx, const struct key_def *k, const char *v)
+{
+	int on = 0;
+	int rc = set_bool(ctx, &on, v);
+
+	cur_svc(ctx)->icmp = (uint8_t)on;
+	return rc;
+}
+
 static int allow_item(struct ctx *ctx, const char *s, size_t n)
 {
 	struct zt_service *svc = cur_svc(ctx);
@@ -795,6 +804,7 @@ static const struct key_def service_keys[] = {
 	{ "cidr", R_CONN, 1, set_cidr, 0 },
 	{ "ports", R_CONN, 1, set_ports, 0 },
 	{ "protocol", R_CONN, 0, set_protocol, 0 },
+	{ "icmp", R_CONN, 0, set_icmp, 0 },
 	{ "allow", R_CONN, 1, set_allow, 0 },
 	{ "target", R_CONN, 0, set_target, 0 },
 	{ NULL, 0, 0, NULL, 0 },

@@ -27,6 +27,7 @@ enum {
 	A_CONNECTOR = 11,
 	A_CODE = 12,
 	A_TEXT = 13,
+	A_ICMP = 14, /* flag, empty value */
 };
 
 #define ATTR_HDR_LEN 4
@@ -332,6 +333,8 @@ static int enc_service(struct wr *w, const struct zt_service *s,
 	for (size_t i = 0; i < s->n_ports; i++)
 		enc_ports(w, &s->ports[i]);
 	wr_attr_u8(w, A_PROTO, s->proto);
+	if (s->icmp)
+		wr_attr(w, A_ICMP, NULL, 0);
 	for (size_t i = 0; with_allow && i < s->n_allow; i++)
 		enc_principal(w, &s->allow[i]);
 	wr_nest_end(w, at);
@@ -587,6 +590,11 @@ static int dec_svc_attr(struct zt_service *s, uint16_t t,
 		if (once(seen, t))
 			return ZT_EINVAL;
 		return dec_proto(v, &s->proto);
+	case A_ICMP:
+		if (once(seen, t) || v->len != 0)
+			return ZT_EINVAL;
+		s->icmp = 1;
+		return 0;
 	case A_ALLOW:
 		if (!with_allow || s->n_allow == ZT_MAX_ALLOW)
 			return ZT_EINVAL;

@@ -152,9 +152,9 @@ int zt_service_match(const struct zt_service *svc, int ipproto,
 {
 	int want = ipproto == 6 ? ZT_PROTO_TCP : ipproto == 17 ? ZT_PROTO_UDP : 0;
 
-	/* ICMP echo goes wherever the service's addresses are reachable. */
+	/* Ping is opt-in per service: it reveals which addresses answer. */
 	if (ipproto == 1 || ipproto == 58)
-		return 1;
+		return svc->icmp;
 	if (!(svc->proto & want))
 		return 0;
 	for (size_t i = 0; i < svc->n_ports; i++)

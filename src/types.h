@@ -67,6 +67,7 @@ struct zt_service {
 	struct zt_port_range ports[ZT_MAX_PORTS];
 	size_t n_ports;
 	uint8_t proto; /* enum zt_proto */
+	uint8_t icmp;  /* ICMP echo to the service's addresses allowed */
 	struct zt_principal allow[ZT_MAX_ALLOW];
 	size_t n_allow;
 	/* Connector side only, never sent on the wire: where to forward
@@ -111,7 +112,9 @@ int zt_service_allows(const struct zt_service *svc,
 
 /* Is a (port ignored) inside c? */
 int zt_cidr_contains(const struct zt_cidr *c, const struct zt_addr *a);
-/* Does the service carry this transport protocol (IPPROTO_*) and port? */
+/* Does the service carry this transport protocol (IPPROTO_*) and port?
+ * ICMP echo (1, 58) only when the service enables it; the port is then
+ * ignored. */
 int zt_service_match(const struct zt_service *svc, int ipproto,
 		     uint16_t port);
 /* Is the address inside one of the service's CIDRs? */

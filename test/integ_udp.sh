@@ -80,6 +80,11 @@ wiki=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
 lab_in_agent ping -c 3 -i 0.2 -W 2 "$wiki" >"$LAB/ping.out" || lab_fail "ping $wiki"
 grep -q "3 received" "$LAB/ping.out" || lab_fail "ping: $(tail -2 "$LAB/ping.out")"
 lab_log "$(grep rtt "$LAB/ping.out")"
+lab_log "ping a service without icmp = true: refused by the agent"
+if lab_in_agent ping -c 1 -W 2 "$dns" >"$LAB/ping2.out" 2>&1; then
+	lab_fail "ping answered for a service without icmp"
+fi
+grep -q "deny icmp .* -> $dns" "$LAB/agent.log" || lab_fail "no deny log for the ping"
 
 lab_stop agent TERM
 lab_stop connector TERM

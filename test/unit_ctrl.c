@@ -33,6 +33,7 @@ enum {
 	A_CONNECTOR = 11,
 	A_CODE = 12,
 	A_TEXT = 13,
+	A_ICMP = 14,
 };
 
 /* ---- hand-built frames ------------------------------------------------- */
@@ -203,6 +204,7 @@ static void make_service(struct zt_service *s, int i)
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "svc-%d", i);
 	s->proto = (uint8_t)(1 + i % 3);
+	s->icmp = (uint8_t)(i % 2);
 	add_ports(s, 22, 22);
 	add_ports(s, 8000, 8100);
 	if (i % 2 == 0)
@@ -228,6 +230,7 @@ static void assert_svc_equal(const struct zt_service *a,
 	assert_string_equal(a->name, b->name);
 	assert_string_equal(a->hostname, b->hostname);
 	assert_int_equal(a->proto, b->proto);
+	assert_int_equal(a->icmp, b->icmp);
 	assert_int_equal(a->n_cidrs, b->n_cidrs);
 	for (size_t i = 0; i < a->n_cidrs; i++) {
 		assert_int_equal(a->cidrs[i].family, b->cidrs[i].family);
@@ -891,6 +894,31 @@ static int decode_svc_with(uint16_t type, const void *v, size_t n)
 	return fb_decode(&f);
 }
 
+/* ICMP is a flag: empty value, at most once. */
+static void test_icmp_flag(void **state)
+{
+	static const uint8_t cidr4[] = { 4, 24, 10, 1, 2, 0 };
+	struct fb f;
+
+	assert_int_equal(decode_svc_with(A_CIDR, cidr4, sizeof(cidr4)), 0);
+	for (int variant = 0; variant < 3; variant++) {
+		fb_start(&f, 1, ZT_CTRL_REGISTER);
+		fb_begin(&f, A_SERVICE);
+		fb_str(&f, A_NAME, "svc");
+		fb_attr(&f, A_CIDR, cidr4, sizeof(cidr4));
+		fb_ports(&f, 80, 80);
+		fb_u8(&f, A_PROTO, ZT_PROTO_TCP);
+		if (variant == 1)
+			fb_attr(&f, A_ICMP, "\1", 1);
+		else
+			fb_attr(&f, A_ICMP, NULL, 0);
+		if (variant == 2)
+			fb_attr(&f, A_ICMP, NULL, 0);
+		fb_end(&f);
+		assert_int_equal(fb_decode(&f), variant == 0 ? 0 : ZT_EINVAL);
+	}
+}
+
 static void test_bad_cidr(void **state)
 {
 	static const uint8_t ok4[] = { 4, 24, 10, 1, 2, 0 };
@@ -1429,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_attr_overrun),
 		cmocka_unit_test(test_bad_addr),
+		cmocka_unit_test(test_icmp_flag),
 		cmocka_unit_test(test_bad_cidr),
 		cmocka_unit_test(test_bad_service_values),
 		cmocka_unit_test(test_too_many_items),
