@@ -510,27 +510,6 @@ static int set_hostname(struct ctx *ctx, const struct key_def *k,
 	return 0;
 }
 
-static int mask_host_bits(struct zt_cidr *c)
-{
-	size_t len = c->family == AF_INET ? 4 : 16;
-	int changed = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned bit = (unsigned)i * 8;
-		uint8_t m;
-
-		if (c->prefix >= bit + 8)
-			m = 0xff;
-		else if (c->prefix <= bit)
-			m = 0;
-		else
-			m = (uint8_t)(0xff << (8 - (c->prefix - bit)));
-		changed |= (c->addr[i] & ~m) != 0;
-		c->addr[i] &= m;
-	}
-	return changed;
-}
-
 static int cidr_item(struct ctx *ctx, const char *s, size_t n)
 {
 	struct zt_service *svc = cur_svc(ctx);
@@ -551,7 +530,7 @@ static int cidr_item(struct ctx *ctx, const char *s, size_t n)
 		return bad_value(ctx, s, n, "a prefix length between 0 and %lu",
 				 bits);
 	c.prefix = (uint8_t)prefix;
-	if (mask_host_bits(&c)) {
+	if (zt_cidr_mask_host_bits(&c)) {
 		inet_ntop(c.family, c.addr, net, sizeof(net));
 		return bad_value(ctx, s, n, "the host bits to be zero (%s/%lu)",
 				 net, prefix);

@@ -63,9 +63,10 @@ int zt_host_pattern_match(const char *pattern, const char *host)
 	return strcasecmp(pattern, host) == 0;
 }
 
-static int host_bits_zero(const struct zt_cidr *c)
+int zt_cidr_mask_host_bits(struct zt_cidr *c)
 {
 	size_t len = c->family == AF_INET ? 4 : 16;
+	int changed = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned bit = (unsigned)i * 8;
@@ -77,10 +78,10 @@ static int host_bits_zero(const struct zt_cidr *c)
 			m = 0;
 		else
 			m = (uint8_t)(0xff << (8 - (c->prefix - bit)));
-		if (c->addr[i] & ~m)
-			return 0;
+		changed |= (c->addr[i] & ~m) != 0;
+		c->addr[i] &= m;
 	}
-	return 1;
+	return changed;
 }
 
 int zt_cidr_parse(const char *s, size_t n, struct zt_cidr *c)
@@ -113,7 +114,7 @@ int zt_cidr_parse(const char *s, size_t n, struct zt_cidr *c)
 	if (prefix > bits || inet_pton(c->family, buf, c->addr) != 1)
 		goto bad;
 	c->prefix = (uint8_t)prefix;
-	if (!host_bits_zero(c))
+	if (zt_cidr_mask_host_bits(c))
 		goto bad;
 	return 0;
 bad:

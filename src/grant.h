@@ -22,6 +22,8 @@ int zt_host_pattern_match(const char *pattern, const char *host);
 /* "10.1.0.0/16" or "fd00::/64" with the host bits zero. Returns 0 or
  * ZT_EINVAL. */
 int zt_cidr_parse(const char *s, size_t n, struct zt_cidr *c);
+/* Clears c's host bits; returns 1 if any was set. */
+int zt_cidr_mask_host_bits(struct zt_cidr *c);
 /* Formats c into buf ("10.1.0.0/16"); returns buf. */
 char *zt_cidr_str(const struct zt_cidr *c, char *buf, size_t len);
 /* Is every address of inner inside outer (same family)? */
