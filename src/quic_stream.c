@@ -193,9 +193,16 @@ int zt_stream_acked_cb(ngtcp2_conn *conn, int64_t sid, uint64_t off,
 	return 0;
 }
 
+/* ngtcp2 calls this for streams the peer opens, with any frame. */
 int zt_stream_open_cb(ngtcp2_conn *conn, int64_t sid, void *ud)
 {
-	return zt_stream_get(ud, sid) ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+	struct zt_qconn *c = ud;
+
+	if (!zt_stream_get(c, sid))
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (c->state == ZT_QCONN_ESTABLISHED && c->ep->cfg.cb.stream_opened)
+		c->ep->cfg.cb.stream_opened(c, sid, c->ep->cfg.ud);
+	return 0;
 }
 
 int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
@@ -332,6 +339,19 @@ void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
 	if (s)
 		stream_discard_unsent(s);
 	ngtcp2_conn_shutdown_stream(c->conn, 0, sid, app_error);
+	c->ep->dirty = 1;
+}
+
+void zt_qconn_stream_reset_send(struct zt_qconn *c, int64_t sid,
+				uint64_t app_error)
+{
+	struct zt_stream *s = zt_stream_find(c, sid);
+
+	if (c->state >= ZT_QCONN_CLOSING)
+		return;
+	if (s)
+		stream_discard_unsent(s);
+	ngtcp2_conn_shutdown_stream_write(c->conn, 0, sid, app_error);
 	c->ep->dirty = 1;
 }
 

@@ -172,6 +172,14 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 		zt_qconn_stream_consumed(c, sid, len);
 }
 
+static void on_stream_opened(struct zt_qconn *c, int64_t sid, void *ud)
+{
+	struct connector *k = ((struct zt_daemon *)ud)->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_stream_opened(&k->flows, c, sid);
+}
+
 static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
 {
 	struct connector *k = ((struct zt_daemon *)ud)->role;
@@ -230,6 +238,7 @@ const struct zt_role_ops zt_connector_ops = {
 	.cb = {
 		.established = on_established,
 		.stream_data = on_data,
+		.stream_opened = on_stream_opened,
 		.stream_acked = on_acked,
 		.stream_closed = on_stream_closed,
 		.stream_reset = on_stream_reset,

@@ -1,0 +1,52 @@
+/* Connector limits that one agent identity cannot talk its way around: how
+ * many sessions it may hold, how long a flow may sit without its header. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cflow_int.h"
+#include "ctrl.h"
+#include "err.h"
+#include "log.h"
+
+static size_t sessions_of(const struct zt_cflows *cf, const char *name)
+{
+	size_t n = 0;
+
+	for (const struct csession *s = cf->sessions; s; s = s->next)
+		if (strcmp(zt_qconn_peer(s->c)->name, name) == 0)
+			n++;
+	return n;
+}
+
+/* Called as the session is established, before any of its streams is
+ * looked at: the identity's sessions (not its addresses) are what an
+ * agent with a stolen or shared certificate multiplies. */
+int cflow_session_admit(struct zt_cflows *cf, struct zt_qconn *c)
+{
+	const char *name = zt_qconn_peer(c)->name;
+	size_t n = sessions_of(cf, name);
+	char why[160];
+
+	if (n < cf->max_sessions)
+		return 0;
+	cf->sessions_refused++;
+	snprintf(why, sizeof(why), "too many sessions for agent %s (limit %zu)",
+		 name, cf->max_sessions);
+	log_warn("%s refused: %s", zt_qconn_label(c), why);
+	zt_qconn_close(c, ZT_APP_DENIED, why, uv_hrtime());
+	return ZT_EDENIED;
+}
+
+/* A stream with half a header, or none, holds a flow slot and a stream
+ * of its session for as long as the agent likes: not longer than this. */
+void cflow_hdr_sweep(struct cflow *f, uint64_t now)
+{
+	if (now - f->start_ns <= CF_HDR_TIMEOUT_NS)
+		return;
+	f->cf->hdr_timeouts++;
+	log_warn("flow from %s: no complete header %llu s after its stream "
+		 "opened (%zu B): reset", f->user,
+		 (unsigned long long)(CF_HDR_TIMEOUT_NS / 1000000000ULL),
+		 f->hdr_len);
+	cflow_close(f, "no flow header", CF_END_RESET);
+}
