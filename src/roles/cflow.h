@@ -51,6 +51,9 @@ void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
 void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
 			const uint8_t *d, size_t n);
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now);
+/* After a reload (cf->cfg holds the new services): flows the new
+ * configuration would refuse are reset and logged. */
+void zt_cflows_recheck(struct zt_cflows *cf);
 void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json);
 
 #endif

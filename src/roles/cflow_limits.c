@@ -1,5 +1,7 @@
 /* Connector limits that one agent identity cannot talk its way around: how
- * many sessions it may hold, how long a flow may sit without its header. */
+ * many sessions it may hold, how long a flow may sit without its header,
+ * and, after a reload, which of its live flows the new configuration still
+ * allows. */
 #include <stdio.h>
 #include <string.h>
 
@@ -49,4 +51,32 @@ void cflow_hdr_sweep(struct cflow *f, uint64_t now)
 		 (unsigned long long)(CF_HDR_TIMEOUT_NS / 1000000000ULL),
 		 f->hdr_len);
 	cflow_close(f, "no flow header", CF_END_RESET);
+}
+
+static void recheck_flow(struct cflow *f, const struct zt_identity *id)
+{
+	const struct zt_service *svc;
+	int status;
+	const char *why;
+
+	if (f->state == CF_HDR || f->state == CF_CLOSED)
+		return; /* not checked yet: the new configuration will be */
+	why = cflow_policy(f, id, &svc, &status);
+	if (!why)
+		return;
+	log_warn("flow of %s to %s no longer allowed after reload: %s",
+		 f->user, f->hdr.service, why);
+	cflow_close(f, "no longer allowed", CF_END_RESET);
+}
+
+void zt_cflows_recheck(struct zt_cflows *cf)
+{
+	for (struct csession *s = cf->sessions; s; s = s->next) {
+		const struct zt_identity *id = zt_qconn_peer(s->c);
+
+		for (struct cflow *f = s->flows, *n; f; f = n) {
+			n = f->next;
+			recheck_flow(f, id);
+		}
+	}
 }

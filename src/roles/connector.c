@@ -82,9 +82,11 @@ static void connector_reload(struct zt_daemon *d, const struct zt_config *cfg)
 	struct connector *k = d->role;
 
 	/* Relay endpoints are fixed at start; services are re-sent. Flows
-	 * look services up in d->cfg, which now holds the new ones. */
+	 * look services up in d->cfg, which now holds the new ones; live
+	 * flows are checked against them too. */
 	k->flows.cfg = cfg;
 	check_own_grants(d, cfg);
+	zt_cflows_recheck(&k->flows);
 	for (size_t i = 0; i < k->n_links; i++)
 		if (k->links[i]->state == ZT_LINK_UP)
 			send_register(k->links[i]);
