@@ -507,16 +507,16 @@ void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
  * whose target stopped taking. */
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now)
 {
-	for (struct csession *s = cf->sessions; s; s = s->next)
+	for (struct csession *s = cf->sessions; s; s = s->next) {
+		cflow_hdr_sweep(s, now);
 		for (struct cflow *f = s->flows, *n; f; f = n) {
 			n = f->next;
-			if (f->state == CF_HDR)
-				cflow_hdr_sweep(f, now);
-			else if (f->hdr.proto == ZT_IPPROTO_TCP)
+			if (f->hdr.proto == ZT_IPPROTO_TCP)
 				cflow_tcp_sweep(f, now);
 			else
 				cflow_dgram_sweep(f, now);
 		}
+	}
 }
 
 void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,

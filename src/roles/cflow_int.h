@@ -108,7 +108,7 @@ const char *cflow_policy(const struct cflow *f, const struct zt_identity *id,
 
 /* cflow_limits.c */
 int cflow_session_admit(struct zt_cflows *cf, struct zt_qconn *c);
-void cflow_hdr_sweep(struct cflow *f, uint64_t now);
+void cflow_hdr_sweep(struct csession *s, uint64_t now);
 
 /* cflow_tcp.c */
 void cflow_tcp_connect(struct cflow *f, const struct sockaddr *to);

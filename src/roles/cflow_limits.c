@@ -40,17 +40,28 @@ int cflow_session_admit(struct zt_cflows *cf, struct zt_qconn *c)
 }
 
 /* A stream with half a header, or none, holds a flow slot and a stream
- * of its session for as long as the agent likes: not longer than this. */
-void cflow_hdr_sweep(struct cflow *f, uint64_t now)
+ * of its session for as long as the agent likes: not longer than this.
+ * One line per session and sweep, however many streams it left open. */
+void cflow_hdr_sweep(struct csession *s, uint64_t now)
 {
-	if (now - f->start_ns <= CF_HDR_TIMEOUT_NS)
-		return;
-	f->cf->hdr_timeouts++;
-	log_warn("flow from %s: no complete header %llu s after its stream "
-		 "opened (%zu B): reset", f->user,
-		 (unsigned long long)(CF_HDR_TIMEOUT_NS / 1000000000ULL),
-		 f->hdr_len);
-	cflow_close(f, "no flow header", CF_END_RESET);
+	size_t n = 0, bytes = 0;
+	char user[ZT_NAME_MAX] = "";
+
+	for (struct cflow *f = s->flows, *next; f; f = next) {
+		next = f->next;
+		if (f->state != CF_HDR || now - f->start_ns <= CF_HDR_TIMEOUT_NS)
+			continue;
+		n++;
+		bytes += f->hdr_len;
+		snprintf(user, sizeof(user), "%s", f->user);
+		f->cf->hdr_timeouts++;
+		cflow_close(f, "no flow header", CF_END_RESET);
+	}
+	if (n)
+		log_warn("flows from %s: %zu reset, no complete header %llu s "
+			 "after their stream opened (%zu B in all)", user, n,
+			 (unsigned long long)(CF_HDR_TIMEOUT_NS / 1000000000ULL),
+			 bytes);
 }
 
 static void recheck_flow(struct cflow *f, const struct zt_identity *id)
