@@ -85,7 +85,7 @@ struct zt_qconn {
 	int ci_reported;
 	int got_reset;           /* the peer sent a stateless reset */         /* closed callback done */
 	/* Stream bytes delivered to the application and not consumed yet
-	 * (their connection credit: quic_stream.c, zt_stream_hold). */
+	 * (their connection credit: quic_stream.c, stream_hold). */
 	uint64_t held;
 	FILE *qlog;
 	char label[160];
