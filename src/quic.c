@@ -149,7 +149,7 @@ static void fill_settings(struct zt_qconn *c, ngtcp2_settings *s,
 	s->initial_ts = now;
 	s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
 	s->max_window = 24 * 1024 * 1024;
-	s->max_stream_window = 16 * 1024 * 1024;
+	s->max_stream_window = ZT_STREAM_WINDOW_MAX;
 	s->handshake_timeout = 10 * NGTCP2_SECONDS;
 	if (c->qlog)
 		s->qlog_write = qlog_cb;

@@ -57,6 +57,11 @@ struct zt_ep_callbacks {
 	 * NULL. */
 	void (*stream_reset)(struct zt_qconn *c, int64_t sid,
 			     uint64_t app_error, void *ud);
+	/* The peer opened a stream: its first frame arrived, whatever it is
+	 * (STREAM, RESET_STREAM, STOP_SENDING...), so a stream that never
+	 * carries a byte is seen too. Only on established connections. May
+	 * be NULL. */
+	void (*stream_opened)(struct zt_qconn *c, int64_t sid, void *ud);
 	/* The peer acknowledged stream data: buffered bytes went down
 	 * (zt_qconn_stream_buffered), so a paused producer may resume. */
 	void (*stream_acked)(struct zt_qconn *c, int64_t sid, void *ud);
@@ -168,6 +173,9 @@ size_t zt_qconn_stream_buffered(struct zt_qconn *c, int64_t sid);
  * STOP_SENDING) with app_error; queued data is discarded. */
 void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
 			   uint64_t app_error);
+/* Ends only our sending side (RESET_STREAM) and keeps reading (tests). */
+void zt_qconn_stream_reset_send(struct zt_qconn *c, int64_t sid,
+				uint64_t app_error);
 /* Per-stream application pointer (NULL until set). */
 int zt_qconn_stream_set_user(struct zt_qconn *c, int64_t sid, void *user);
 void *zt_qconn_stream_user(struct zt_qconn *c, int64_t sid);

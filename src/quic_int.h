@@ -116,10 +116,24 @@ struct zt_qconn {
 	struct zt_close_info ci;
 	int ci_reported;         /* closed callback done */
 	int got_reset;           /* the peer sent a stateless reset */
+	/* Stream bytes delivered to the application and not consumed yet
+	 * (their connection credit: quic_stream.c, stream_hold). */
+	uint64_t held;
 	FILE *qlog;
 	char label[160];
 	void *user;
 };
+
+/* Flow control. A stream's receive window starts at 1 MiB (transport
+ * parameters, quic.c) and ngtcp2 may grow it up to ZT_STREAM_WINDOW_MAX
+ * for a stream that is consumed fast: that is the most one stream can hold
+ * unconsumed. Connection credit comes back when bytes are delivered to the
+ * application, while all the connection's streams together hold at most
+ * ZT_HOLD_MAX; beyond that, when they are consumed. So streams whose
+ * consumer stalls pin only their own windows, and a peer still cannot make
+ * us hold more than ZT_HOLD_MAX plus one connection window. */
+#define ZT_STREAM_WINDOW_MAX (4u << 20)
+#define ZT_HOLD_MAX (64u << 20)
 
 /* quic_conn.c */
 void zt_qconn_read(struct zt_qconn *c, struct zt_pathio *pio,

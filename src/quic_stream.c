@@ -142,6 +142,25 @@ void zt_stream_free_all(struct zt_qconn *c)
 		stream_unlink(c, c->streams);
 }
 
+/* What of the connection's held bytes is beyond ZT_HOLD_MAX: their
+ * connection credit waits for the application to consume. */
+static uint64_t withheld(uint64_t held)
+{
+	return held > ZT_HOLD_MAX ? held - ZT_HOLD_MAX : 0;
+}
+
+/* Bytes go to the application: their connection credit comes back now
+ * (within ZT_HOLD_MAX), their stream credit when they are consumed. */
+static void stream_hold(struct zt_qconn *c, size_t len)
+{
+	uint64_t before = withheld(c->held), credit;
+
+	c->held += len;
+	credit = len - (withheld(c->held) - before);
+	if (credit)
+		ngtcp2_conn_extend_max_offset(c->conn, credit);
+}
+
 int zt_stream_recv_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 		      uint64_t off, const uint8_t *data, size_t len, void *ud,
 		      void *sud)
@@ -155,6 +174,7 @@ int zt_stream_recv_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 		ngtcp2_conn_extend_max_offset(conn, len);
 		return 0;
 	}
+	stream_hold(c, len);
 	c->ep->cfg.cb.stream_data(c, sid, data, len, fin, c->ep->cfg.ud);
 	return 0;
 }
@@ -173,9 +193,16 @@ int zt_stream_acked_cb(ngtcp2_conn *conn, int64_t sid, uint64_t off,
 	return 0;
 }
 
+/* ngtcp2 calls this for streams the peer opens, with any frame. */
 int zt_stream_open_cb(ngtcp2_conn *conn, int64_t sid, void *ud)
 {
-	return zt_stream_get(ud, sid) ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+	struct zt_qconn *c = ud;
+
+	if (!zt_stream_get(c, sid))
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (c->state == ZT_QCONN_ESTABLISHED && c->ep->cfg.cb.stream_opened)
+		c->ep->cfg.cb.stream_opened(c, sid, c->ep->cfg.ud);
+	return 0;
 }
 
 int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
@@ -315,6 +342,19 @@ void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
 	c->ep->dirty = 1;
 }
 
+void zt_qconn_stream_reset_send(struct zt_qconn *c, int64_t sid,
+				uint64_t app_error)
+{
+	struct zt_stream *s = zt_stream_find(c, sid);
+
+	if (c->state >= ZT_QCONN_CLOSING)
+		return;
+	if (s)
+		stream_discard_unsent(s);
+	ngtcp2_conn_shutdown_stream_write(c->conn, 0, sid, app_error);
+	c->ep->dirty = 1;
+}
+
 int zt_qconn_stream_set_user(struct zt_qconn *c, int64_t sid, void *user)
 {
 	struct zt_stream *s = zt_stream_find(c, sid);
@@ -339,12 +379,21 @@ size_t zt_qconn_stream_buffered(struct zt_qconn *c, int64_t sid)
 	return s ? (size_t)(s->end_off - s->head_off) : 0;
 }
 
+/* Stream credit for n bytes, and the connection credit that was withheld
+ * for them (stream_hold). The application may credit bytes of a stream that
+ * closed meanwhile: only the connection's share matters then. */
 void zt_qconn_stream_consumed(struct zt_qconn *c, int64_t sid, size_t n)
 {
+	uint64_t before;
+
 	if (c->state >= ZT_QCONN_CLOSING || n == 0)
 		return;
+	before = withheld(c->held);
+	c->held -= n < c->held ? n : c->held;
 	ngtcp2_conn_extend_max_stream_offset(c->conn, sid, n);
-	ngtcp2_conn_extend_max_offset(c->conn, n);
+	if (before > withheld(c->held))
+		ngtcp2_conn_extend_max_offset(c->conn,
+					      before - withheld(c->held));
 	c->ep->dirty = 1;
 }
 

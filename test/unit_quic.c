@@ -49,6 +49,11 @@ struct side {
 	uint64_t reset_code, closed_code;
 	struct zt_pathio *pios; /* more local addresses (source ports) */
 	int npios;
+	/* Raw mode (flow control test): bytes are counted, not parsed, and
+	 * only stream live_sid is consumed; the others stall. */
+	int raw;
+	int64_t live_sid;
+	size_t got_stalled, got_live;
 };
 
 struct world {
@@ -144,6 +149,15 @@ static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 {
 	struct side *s = side_of(ud);
 
+	if (s->raw) {
+		if (sid == s->live_sid) {
+			s->got_live += len;
+			zt_qconn_stream_consumed(c, sid, len);
+		} else {
+			s->got_stalled += len;
+		}
+		return;
+	}
 	zt_qconn_stream_consumed(c, sid, len);
 	s->sid = sid;
 	assert_int_equal(zt_ctrl_reader_feed(&s->rd, d, len), 0);
@@ -449,6 +463,48 @@ static void test_stream_reset_code0(void **state)
 	assert_int_equal(w->s[0].closed_code, 0);
 	assert_int_equal(w->s[1].streams_closed, 2);
 	assert_int_equal(w->s[1].closed_reset, 1);
+
+	zt_qconn_close(w->s[1].conn, ZT_APP_SHUTDOWN, "bye", w->now);
+	run(w, 2000);
+	side_free(&w->s[0]);
+	side_free(&w->s[1]);
+}
+
+/* Streams whose reader never consumes hold their stream windows (1 MiB
+ * each), not the connection's (4 MiB): with eight of them stalled, a new
+ * stream still gets all its bytes. */
+static void test_stalled_streams(void **state)
+{
+	struct world *w = *state;
+	static uint8_t chunk[256 * 1024];
+	int64_t sid;
+
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, 0);
+	side_init(w, 1, "connector", 0, 0);
+	w->s[0].raw = 1;
+	w->s[0].live_sid = -1;
+	connect_to_relay(w);
+	run(w, 200);
+	assert_int_equal(w->s[1].established, 1);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(zt_qconn_stream_open(w->s[1].conn, &sid), 0);
+		for (int k = 0; k < 6; k++)
+			assert_int_equal(zt_qconn_stream_send(w->s[1].conn, sid,
+							      chunk, sizeof(chunk), 0),
+					 0);
+	}
+	run(w, 3000);
+	assert_int_equal(w->s[0].got_stalled, 8 * 1024 * 1024);
+
+	assert_int_equal(zt_qconn_stream_open(w->s[1].conn, &sid), 0);
+	w->s[0].live_sid = sid;
+	for (int k = 0; k < 8; k++)
+		assert_int_equal(zt_qconn_stream_send(w->s[1].conn, sid, chunk,
+						      sizeof(chunk), 0),
+				 0);
+	run(w, 3000);
+	assert_int_equal(w->s[0].got_live, 8 * sizeof(chunk));
+	assert_int_equal(w->s[0].got_stalled, 8 * 1024 * 1024);
 
 	zt_qconn_close(w->s[1].conn, ZT_APP_SHUTDOWN, "bye", w->now);
 	run(w, 2000);
@@ -832,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_exchange_plain),
 		cmocka_unit_test(test_exchange_retry),
 		cmocka_unit_test(test_stream_reset_code0),
+		cmocka_unit_test(test_stalled_streams),
 		cmocka_unit_test(test_role_refused),
 		cmocka_unit_test(test_no_server_role),
 		cmocka_unit_test(test_foreign_ca),

@@ -3,6 +3,7 @@
  * OK is the SYN fed to lwIP, so the application's SYN-ACK means the target
  * accepted, and a refusal becomes a RST. */
 #include "aflow.h"
+#include "arecheck.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -1296,6 +1297,38 @@ void zt_aflows_set_catalog(struct zt_aflows *af,
 	af->catalog = copy;
 	af->n_catalog = n;
 	catalog_check(af);
+}
+
+/* The catalog test is arecheck.c; flows not yet sent to their connector
+ * are checked again before their header goes out (flow_granted). */
+static void flow_recheck(struct aflow *f, const struct zt_catalog_entry *e,
+			 size_t n)
+{
+	struct zt_arecheck_flow q = { f->s->connector, f->service, NULL,
+				      f->proto, &f->dst };
+	const char *why;
+	uint32_t ip4;
+
+	if (f->dst.family == AF_INET) {
+		memcpy(&ip4, f->dst.ip, 4);
+		q.hostname = zt_synth_name(f->af->synth, ntohl(ip4));
+	}
+	if ((why = zt_arecheck(e, n, &q)) == NULL)
+		return;
+	log_warn("flow to %s (%s) no longer allowed: %s", f->service,
+		 f->s->connector, why);
+	flow_reset_app(f, "no longer allowed");
+}
+
+void zt_aflows_recheck(struct zt_aflows *af, const struct zt_catalog_entry *e,
+		       size_t n)
+{
+	for (size_t b = 0; b < af->nbuckets; b++)
+		for (struct aflow *f = af->table[b], *nx; f; f = nx) {
+			nx = f->next;
+			if (f->s && f->state != A_WAIT_SESSION && f->state != A_DONE)
+				flow_recheck(f, e, n);
+		}
 }
 
 /* Entries the agent refused itself get no route either. */

@@ -68,6 +68,10 @@ int zt_aflows_entry_refused(struct zt_aflows *af,
 /* The catalog changed: new policy (only these services are reachable). */
 void zt_aflows_set_catalog(struct zt_aflows *af,
 			   const struct zt_catalog_entry *e, size_t n);
+/* A relay sent a new catalog: live flows that e (every relay's latest
+ * word, a relay that is down included) no longer lists are reset. */
+void zt_aflows_recheck(struct zt_aflows *af, const struct zt_catalog_entry *e,
+		       size_t n);
 /* The services whose CIDRs are routed into the tunnel (a superset of the
  * policy's while failing closed) and the relays' addresses, which no
  * route may cover (aroutes.h). */

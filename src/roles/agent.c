@@ -80,7 +80,10 @@ static size_t relay_addrs(struct agent *a, struct zt_addr *out)
 	return n;
 }
 
-static void push_catalog(struct agent *a)
+/* recheck: a relay sent a catalog, so live flows are checked against
+ * every relay's latest (not when a relay went down: that is no change of
+ * policy, and the connector checks each flow anyway). */
+static void push_catalog(struct agent *a, int recheck)
 {
 	struct zt_addr relays[ZT_MAX_RELAYS];
 	struct zt_catalog_entry *all;
@@ -94,6 +97,8 @@ static void push_catalog(struct agent *a)
 	n = live_catalog(a, all);
 	zt_aflows_set_catalog(&a->af, all, n);
 	n = routed_catalog(a, all);
+	if (recheck)
+		zt_aflows_recheck(&a->af, all, n);
 	zt_aflows_set_routes(&a->af, all, n, relays, relay_addrs(a, relays));
 	free(all);
 }
@@ -119,7 +124,7 @@ static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 	a->stale[i] = 0;
 	log_info("relay %s:%u: catalog with %zu service(s)", l->relay.host,
 		 l->relay.port, m->u.catalog.n);
-	push_catalog(a);
+	push_catalog(a, 1);
 	return 0;
 }
 
@@ -143,7 +148,7 @@ static void agent_down(struct zt_relaylink *l)
 		a->catalog[i] = NULL;
 		a->n_catalog[i] = 0;
 	}
-	push_catalog(a);
+	push_catalog(a, 0);
 }
 
 static const struct zt_relaylink_ops agent_link_ops = {

@@ -255,20 +255,37 @@ static void flow_dial(struct cflow *f, const struct zt_service *svc)
 }
 
 /* The zero-trust check: the agent's certificate identity against the
- * service's allow list, and the destination against the service. */
+ * service's allow list, and the destination against the service, in the
+ * current configuration. Returns why the flow is not allowed (and the
+ * status to answer with), or NULL; for new flows and, after a reload,
+ * live ones. */
+const char *cflow_policy(const struct cflow *f, const struct zt_identity *id,
+			 const struct zt_service **svc, int *status)
+{
+	*svc = find_service(f->cf, f->hdr.service);
+	*status = ZT_FLOW_NO_SERVICE;
+	if (!*svc)
+		return "no such service";
+	if (!zt_service_allows(*svc, id)) {
+		*status = ZT_FLOW_DENIED;
+		return "identity not in the allow list";
+	}
+	if (!zt_service_match(*svc, f->hdr.proto, f->hdr.dst.port))
+		return "protocol or port not served";
+	if (!(*svc)->hostname[0] && !zt_service_has_addr(*svc, &f->hdr.dst))
+		return "address outside the service";
+	return NULL;
+}
+
 static void flow_check(struct cflow *f)
 {
-	const struct zt_identity *id = zt_qconn_peer(f->sess->c);
-	const struct zt_service *svc = find_service(f->cf, f->hdr.service);
+	const struct zt_service *svc;
+	int status;
+	const char *why = cflow_policy(f, zt_qconn_peer(f->sess->c), &svc,
+				       &status);
 
-	if (!svc)
-		cflow_refuse(f, ZT_FLOW_NO_SERVICE, "no such service");
-	else if (!zt_service_allows(svc, id))
-		cflow_refuse(f, ZT_FLOW_DENIED, "identity not in the allow list");
-	else if (!zt_service_match(svc, f->hdr.proto, f->hdr.dst.port))
-		cflow_refuse(f, ZT_FLOW_NO_SERVICE, "protocol or port not served");
-	else if (!svc->hostname[0] && !zt_service_has_addr(svc, &f->hdr.dst))
-		cflow_refuse(f, ZT_FLOW_NO_SERVICE, "address outside the service");
+	if (why)
+		cflow_refuse(f, status, why);
 	else if (f->sess->n_flows > f->cf->max_flows)
 		cflow_refuse(f, ZT_FLOW_LIMIT, "too many flows for this agent");
 	else
@@ -359,6 +376,16 @@ static void on_stream_data(struct zt_cflows *cf, struct csession *s,
 	}
 }
 
+void zt_cflows_stream_opened(struct zt_cflows *cf, struct zt_qconn *c,
+			     int64_t sid)
+{
+	struct csession *s = zt_qconn_user(c);
+
+	/* Without memory the stream gets its flow with its first byte. */
+	if (s && !zt_qconn_stream_user(c, sid))
+		flow_new(cf, s, sid);
+}
+
 /* The agent reset its side or stopped reading, with any code: 0 is not a
  * clean end. The flow is reset both ways at once. */
 static void on_stream_reset(struct csession *s, int64_t sid)
@@ -398,6 +425,7 @@ void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 	cf->loop = loop;
 	cf->cfg = cfg;
 	cf->max_flows = 4096;
+	cf->max_sessions = CF_SESSIONS_PER_AGENT;
 	uv_timer_init(loop, &cf->sweep);
 	cf->sweep.data = cf;
 	uv_timer_start(&cf->sweep, sweep_cb, 5000, 5000);
@@ -405,8 +433,11 @@ void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 
 void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c)
 {
-	struct csession *s = calloc(1, sizeof(*s));
+	struct csession *s;
 
+	if (cflow_session_admit(cf, c) != 0)
+		return;
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		zt_qconn_close(c, 7, "out of memory", uv_hrtime());
 		return;
@@ -472,10 +503,12 @@ void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
 		cflow_dgram_to_target(f, d + pl, n - pl);
 }
 
-/* Idle datagram flows, and draining flows whose target stopped taking. */
+/* Flows still without a header, idle datagram flows, and draining flows
+ * whose target stopped taking. */
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now)
 {
-	for (struct csession *s = cf->sessions; s; s = s->next)
+	for (struct csession *s = cf->sessions; s; s = s->next) {
+		cflow_hdr_sweep(s, now);
 		for (struct cflow *f = s->flows, *n; f; f = n) {
 			n = f->next;
 			if (f->hdr.proto == ZT_IPPROTO_TCP)
@@ -483,6 +516,7 @@ void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now)
 			else
 				cflow_dgram_sweep(f, now);
 		}
+	}
 }
 
 void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
@@ -575,5 +609,12 @@ void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json)
 	for (struct csession *s = cf->sessions; s; s = s->next)
 		status_session(b, s, s == cf->sessions, json);
 	if (json)
-		zt_sb_printf(b, "]");
+		zt_sb_printf(b, "],\"sessions_refused\":%llu,"
+			     "\"header_timeouts\":%llu",
+			     (unsigned long long)cf->sessions_refused,
+			     (unsigned long long)cf->hdr_timeouts);
+	else
+		zt_sb_printf(b, "sessions refused: %llu, header timeouts: %llu\n",
+			     (unsigned long long)cf->sessions_refused,
+			     (unsigned long long)cf->hdr_timeouts);
 }

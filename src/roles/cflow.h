@@ -15,7 +15,10 @@ struct zt_cflows {
 	uv_loop_t *loop;
 	const struct zt_config *cfg; /* services; follows reloads */
 	struct csession *sessions;
-	size_t max_flows;            /* per agent */
+	size_t max_flows;            /* per agent session */
+	size_t max_sessions;         /* per agent identity (name) */
+	uint64_t sessions_refused;   /* over max_sessions */
+	uint64_t hdr_timeouts;       /* flows reset for want of a header */
 	uint8_t rbuf[65536];         /* read buffer shared by flows */
 	uint8_t dgbuf[8];
 	uv_timer_t sweep;
@@ -26,11 +29,17 @@ struct zt_cflows {
 void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 		    const struct zt_config *cfg);
 void zt_cflows_stop(struct zt_cflows *cf);
+/* A new agent session, or its refusal (ZT_APP_DENIED) when the agent's
+ * identity has max_sessions already. */
 void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c);
 void zt_cflows_session_closed(struct zt_cflows *cf, struct zt_qconn *c,
 			      const struct zt_close_info *ci);
 void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
 			   int64_t sid, const uint8_t *d, size_t n, int fin);
+/* The agent opened a stream (any first frame): a flow, waiting for its
+ * header from now on. */
+void zt_cflows_stream_opened(struct zt_cflows *cf, struct zt_qconn *c,
+			     int64_t sid);
 void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
 			    int64_t sid);
 /* The agent reset the stream or stopped reading (any code, 0 included). */
@@ -42,6 +51,9 @@ void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
 void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
 			const uint8_t *d, size_t n);
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now);
+/* After a reload (cf->cfg holds the new services): flows the new
+ * configuration would refuse are reset and logged. */
+void zt_cflows_recheck(struct zt_cflows *cf);
 void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json);
 
 #endif

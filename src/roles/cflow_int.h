@@ -87,6 +87,11 @@ extern const char zt_cflow_finished;
 
 #define CF_PAUSE_ABOVE (1u << 20) /* unacked bytes on the stream */
 #define CF_RESUME_BELOW (512u << 10)
+/* A flow whose header is not complete this long after its stream opened
+ * (a partial header, or no byte at all) is reset: it holds a stream and a
+ * flow slot of its session. */
+#define CF_HDR_TIMEOUT_NS (10ULL * 1000000000ULL)
+#define CF_SESSIONS_PER_AGENT 8
 /* A draining flow whose target took no byte for this long is reset. */
 #define CF_DRAIN_IDLE_NS (30ULL * 1000000000ULL)
 
@@ -98,6 +103,12 @@ void cflow_credit(struct cflow *f, size_t n);
 void cflow_reply(struct cflow *f, int status);
 void cflow_refuse(struct cflow *f, int status, const char *why);
 int cflow_has_stream(const struct cflow *f);
+const char *cflow_policy(const struct cflow *f, const struct zt_identity *id,
+			 const struct zt_service **svc, int *status);
+
+/* cflow_limits.c */
+int cflow_session_admit(struct zt_cflows *cf, struct zt_qconn *c);
+void cflow_hdr_sweep(struct csession *s, uint64_t now);
 
 /* cflow_tcp.c */
 void cflow_tcp_connect(struct cflow *f, const struct sockaddr *to);

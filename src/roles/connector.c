@@ -82,9 +82,11 @@ static void connector_reload(struct zt_daemon *d, const struct zt_config *cfg)
 	struct connector *k = d->role;
 
 	/* Relay endpoints are fixed at start; services are re-sent. Flows
-	 * look services up in d->cfg, which now holds the new ones. */
+	 * look services up in d->cfg, which now holds the new ones; live
+	 * flows are checked against them too. */
 	k->flows.cfg = cfg;
 	check_own_grants(d, cfg);
+	zt_cflows_recheck(&k->flows);
 	for (size_t i = 0; i < k->n_links; i++)
 		if (k->links[i]->state == ZT_LINK_UP)
 			send_register(k->links[i]);
@@ -172,6 +174,14 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 		zt_qconn_stream_consumed(c, sid, len);
 }
 
+static void on_stream_opened(struct zt_qconn *c, int64_t sid, void *ud)
+{
+	struct connector *k = ((struct zt_daemon *)ud)->role;
+
+	if (k && zt_qconn_is_server(c))
+		zt_cflows_stream_opened(&k->flows, c, sid);
+}
+
 static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
 {
 	struct connector *k = ((struct zt_daemon *)ud)->role;
@@ -230,6 +240,7 @@ const struct zt_role_ops zt_connector_ops = {
 	.cb = {
 		.established = on_established,
 		.stream_data = on_data,
+		.stream_opened = on_stream_opened,
 		.stream_acked = on_acked,
 		.stream_closed = on_stream_closed,
 		.stream_reset = on_stream_reset,

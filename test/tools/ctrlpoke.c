@@ -5,7 +5,12 @@
  * checks the status a flow header gets; "upreset0" opens a flow, uploads
  * bytes and resets the stream with application error 0, which the real
  * agent never sends, then holds the session so the test can look at the
- * connector while it is still up. */
+ * connector while it is still up; "hold" keeps a session open for -t
+ * seconds without a stream (with -e 5: expects the connector to refuse
+ * it); "hdrpart" sends 3 bytes of a flow header and waits for the
+ * connector to reset the stream; "resetonly" opens -n streams with
+ * nothing but a RESET_STREAM each (as many at once as the connector's
+ * stream limit allows), then a real flow that must get its OK. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
@@ -43,6 +48,7 @@ struct poke {
 	int64_t sid;
 	int got_status;
 	uv_timer_t step;
+	size_t n_reset;    /* resetonly: streams opened and reset so far */
 };
 
 static void finish(struct poke *p, int result, const char *what)
@@ -75,6 +81,59 @@ static void send_msg(struct zt_qconn *c, int64_t sid, struct zt_ctrl_msg *m)
 	}
 }
 
+/* Straight to a connector, skipping the agent's own policy; only the
+ * first `part` bytes when part is not 0. */
+static void send_header(struct poke *p, struct zt_qconn *c, int64_t sid,
+			size_t part)
+{
+	struct zt_flow_hdr h = { .proto = ZT_IPPROTO_TCP };
+	uint8_t b[ZT_FLOW_HDR_MAX];
+	size_t n;
+
+	h.dst.family = AF_INET;
+	h.dst.port = p->port;
+	h.dst.ip[0] = 100;
+	h.dst.ip[1] = 64;
+	h.dst.ip[2] = 1;
+	snprintf(h.service, sizeof(h.service), "%s", p->service);
+	n = zt_flow_hdr_encode(&h, b, sizeof(b));
+	send_raw(c, sid, b, part && part < n ? part : n);
+}
+
+static void held_on(uv_timer_t *t)
+{
+	struct poke *p = t->data;
+
+	finish(p, p->expect == -2 ? 0 : 1, "session held");
+}
+
+/* Streams with only a RESET_STREAM: each must give its slot back, or the
+ * stream limit ends this loop. Then a real flow (mode "flow" from here). */
+static void reset_more(uv_timer_t *t)
+{
+	struct poke *p = t->data;
+	int64_t sid;
+
+	while (p->n_reset < p->upload) {
+		if (zt_qconn_stream_open(p->c, &sid) != 0) {
+			uv_timer_start(&p->step, reset_more, 10, 0);
+			return;
+		}
+		zt_qconn_stream_reset_send(p->c, sid, 0);
+		p->n_reset++;
+	}
+	printf("ctrlpoke resetonly: %zu streams reset unopened\n", p->n_reset);
+	fflush(stdout);
+	if (zt_qconn_stream_open(p->c, &sid) != 0) {
+		uv_timer_start(&p->step, reset_more, 10, 0);
+		return;
+	}
+	p->mode = "flow";
+	p->expect = ZT_FLOW_OK;
+	p->sid = sid;
+	send_header(p, p->c, sid, 0);
+}
+
 static void on_est(struct zt_qconn *c, void *ud)
 {
 	struct poke *p = ud;
@@ -92,23 +151,18 @@ static void on_est(struct zt_qconn *c, void *ud)
 	reg.u.reg.services = &svc;
 	reg.u.reg.n = 1;
 	strcpy(hello.u.hello.software, "ctrlpoke");
+	if (!strcmp(p->mode, "hold") || !strcmp(p->mode, "resetonly")) {
+		uv_timer_start(&p->step, !strcmp(p->mode, "hold") ? held_on
+								 : reset_more,
+			       !strcmp(p->mode, "hold") ? p->hold_ms : 0, 0);
+		return;
+	}
 	if (zt_qconn_stream_open(c, &sid) != 0)
 		return;
 	p->sid = sid;
-	if (!strcmp(p->mode, "flow") || !strcmp(p->mode, "upreset0")) {
-		/* Straight to a connector, skipping the agent's own policy. */
-		struct zt_flow_hdr h = { .proto = ZT_IPPROTO_TCP };
-		uint8_t b[ZT_FLOW_HDR_MAX];
-		size_t n;
-
-		h.dst.family = AF_INET;
-		h.dst.port = p->port;
-		h.dst.ip[0] = 100;
-		h.dst.ip[1] = 64;
-		h.dst.ip[2] = 1;
-		snprintf(h.service, sizeof(h.service), "%s", p->service);
-		n = zt_flow_hdr_encode(&h, b, sizeof(b));
-		send_raw(c, sid, b, n);
+	if (!strcmp(p->mode, "flow") || !strcmp(p->mode, "upreset0") ||
+	    !strcmp(p->mode, "hdrpart")) {
+		send_header(p, c, sid, !strcmp(p->mode, "hdrpart") ? 3 : 0);
 		return;
 	}
 	if (!strcmp(p->mode, "register")) {
@@ -209,6 +263,16 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 	}
 }
 
+static void on_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
+			     uint64_t app_error, void *ud)
+{
+	struct poke *p = ud;
+
+	if (!strcmp(p->mode, "hdrpart") && sid == p->sid)
+		finish(p, reset ? 0 : 1, reset ? "stream reset by the connector"
+					       : "stream closed without a reset");
+}
+
 static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 		      void *ud)
 {
@@ -276,7 +340,8 @@ int main(int argc, char **argv)
 	    inet_pton(AF_INET, host, &ra.sin_addr) != 1) {
 		fprintf(stderr, "usage: ctrlpoke -a CA [-c CERT -k KEY] -r IP:PORT -m MODE -e CODE [-R -s SERVICE -p PORT]\n"
 			"  -R: the server is a connector (mode flow: -e is the expected flow status;\n"
-			"      mode upreset0: upload -n BYTES, reset with code 0, hold -t SECONDS)\n");
+			"      mode upreset0: upload -n BYTES, reset with code 0, hold -t SECONDS;\n"
+			"      modes hold (-t SECONDS), hdrpart, resetonly (-n STREAMS))\n");
 		return 2;
 	}
 	ra.sin_port = htons((uint16_t)port);
@@ -290,6 +355,7 @@ int main(int argc, char **argv)
 	ec.cb.established = on_est;
 	ec.cb.stream_data = on_data;
 	ec.cb.closed = on_closed;
+	ec.cb.stream_closed = on_stream_closed;
 	ec.ud = &p;
 	zt_ctrl_reader_init(&p.rd);
 	if (zt_ep_new(&p.ep, &ec, zt_now()) != 0 ||

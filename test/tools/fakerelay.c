@@ -4,12 +4,14 @@
  * own checks allow. Connectors are answered (OBSERVED_ADDRESS) and ignored.
  *
  *   fakerelay -a CA -c CERT -k KEY -l IP:PORT \
- *             -e SERVICE,HOSTNAME,PORT,CONNECTOR,IP:PORT [-e ...]
- * Runs until killed. */
+ *             -e SERVICE,HOSTNAME,PORT[+PORT...],CONNECTOR,IP:PORT [-e ...] [-E ...]
+ * On SIGHUP it sends every agent the -E entries instead (a catalog that
+ * changed). Runs until killed. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +26,20 @@
 
 #define MAX_ENTRIES 8
 
+struct peer {
+	struct zt_ctrl_reader rd;
+	struct peer *next;
+	struct zt_qconn *c;
+	int64_t sid; /* an agent's control stream, once it said HELLO */
+	int agent;
+};
+
 struct fake {
 	struct zt_catalog_entry entries[MAX_ENTRIES];
 	size_t n;
-};
-
-struct peer {
-	struct zt_ctrl_reader rd;
+	struct zt_catalog_entry entries2[MAX_ENTRIES]; /* -E: after SIGHUP */
+	size_t n2;
+	struct peer *peers;
 };
 
 static int parse_addr(const char *s, struct zt_addr *a)
@@ -46,41 +55,51 @@ static int parse_addr(const char *s, struct zt_addr *a)
 	return inet_pton(AF_INET, ip, a->ip) == 1 ? 0 : -1;
 }
 
-static int parse_entry(struct fake *f, const char *arg)
+/* PORTS: one port, or several joined by '+' (9+443). */
+static int parse_ports(struct zt_service *svc, char *ports)
+{
+	for (char *t = strtok(ports, "+"); t; t = strtok(NULL, "+")) {
+		int port = atoi(t);
+
+		if (port < 1 || port > 65535 || svc->n_ports == ZT_MAX_PORTS)
+			return -1;
+		svc->ports[svc->n_ports].lo = svc->ports[svc->n_ports].hi =
+			(uint16_t)port;
+		svc->n_ports++;
+	}
+	return svc->n_ports ? 0 : -1;
+}
+
+static int parse_entry(struct zt_catalog_entry *entries, size_t *count,
+		       const char *arg)
 {
 	struct zt_catalog_entry *e;
 	char name[ZT_NAME_MAX], host[ZT_HOST_MAX + 1], conn[ZT_NAME_MAX], addr[80];
-	int port;
+	char ports[64];
 
-	if (f->n == MAX_ENTRIES ||
-	    sscanf(arg, "%63[^,],%254[^,],%d,%63[^,],%79s", name, host, &port,
-		   conn, addr) != 5 || port < 1 || port > 65535)
+	if (*count == MAX_ENTRIES ||
+	    sscanf(arg, "%63[^,],%254[^,],%63[^,],%63[^,],%79s", name, host,
+		   ports, conn, addr) != 5)
 		return -1;
-	e = &f->entries[f->n];
+	e = &entries[*count];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->svc.name, sizeof(e->svc.name), "%s", name);
 	snprintf(e->svc.hostname, sizeof(e->svc.hostname), "%s", host);
 	e->svc.proto = ZT_PROTO_TCP;
-	e->svc.ports[0].lo = e->svc.ports[0].hi = (uint16_t)port;
-	e->svc.n_ports = 1;
+	if (parse_ports(&e->svc, ports) < 0)
+		return -1;
 	snprintf(e->connector, sizeof(e->connector), "%s", conn);
 	if (parse_addr(addr, &e->addrs[0]) < 0)
 		return -1;
 	e->n_addrs = 1;
-	f->n++;
+	(*count)++;
 	return 0;
 }
 
-static void on_hello(struct fake *f, struct zt_qconn *c, int64_t sid)
+static void send_catalog(struct fake *f, struct zt_qconn *c, int64_t sid)
 {
-	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS };
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_CATALOG };
 
-	zt_qconn_remote(c, &m.u.observed.addr);
-	zt_ctrl_send(c, sid, &m);
-	if (zt_qconn_peer(c)->role != ZT_ROLE_AGENT)
-		return;
-	memset(&m, 0, sizeof(m));
-	m.type = ZT_CTRL_CATALOG;
 	m.u.catalog.entries = f->entries;
 	m.u.catalog.n = f->n;
 	zt_ctrl_send(c, sid, &m);
@@ -89,9 +108,34 @@ static void on_hello(struct fake *f, struct zt_qconn *c, int64_t sid)
 	fflush(stdout);
 }
 
+static void on_hello(struct fake *f, struct peer *p, int64_t sid)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS };
+
+	zt_qconn_remote(p->c, &m.u.observed.addr);
+	zt_ctrl_send(p->c, sid, &m);
+	if (zt_qconn_peer(p->c)->role != ZT_ROLE_AGENT)
+		return;
+	p->agent = 1;
+	p->sid = sid;
+	send_catalog(f, p->c, sid);
+}
+
+static void on_sighup(uv_signal_t *h, int sig)
+{
+	struct fake *f = h->data;
+
+	memcpy(f->entries, f->entries2, sizeof(f->entries));
+	f->n = f->n2;
+	for (struct peer *p = f->peers; p; p = p->next)
+		if (p->agent)
+			send_catalog(f, p->c, p->sid);
+}
+
 static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 		    size_t n, int fin, void *ud)
 {
+	struct fake *f = ud;
 	struct peer *p = zt_qconn_user(c);
 	struct zt_ctrl_msg m;
 
@@ -102,12 +146,15 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 			return;
 		zt_ctrl_reader_init(&p->rd);
 		zt_qconn_set_user(c, p);
+		p->c = c;
+		p->next = f->peers;
+		f->peers = p;
 	}
 	if (zt_ctrl_reader_feed(&p->rd, d, n) != 0)
 		return;
 	while (zt_ctrl_reader_next(&p->rd, &m) == 0) {
 		if (m.type == ZT_CTRL_HELLO)
-			on_hello(ud, c, sid);
+			on_hello(f, p, sid);
 		zt_ctrl_msg_free(&m);
 	}
 }
@@ -115,9 +162,14 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 		      void *ud)
 {
-	struct peer *p = zt_qconn_user(c);
+	struct fake *f = ud;
+	struct peer *p = zt_qconn_user(c), **pp;
 
 	if (p) {
+		for (pp = &f->peers; *pp && *pp != p; pp = &(*pp)->next)
+			;
+		if (*pp)
+			*pp = p->next;
 		zt_ctrl_reader_free(&p->rd);
 		free(p);
 	}
@@ -132,16 +184,19 @@ int main(int argc, char **argv)
 	struct zt_netio net;
 	struct zt_tls tls;
 	struct zt_ep *ep;
+	uv_signal_t hup;
 	int o, have_listen = 0;
 
-	while ((o = getopt(argc, argv, "a:c:k:l:e:")) != -1) {
+	while ((o = getopt(argc, argv, "a:c:k:l:e:E:")) != -1) {
 		switch (o) {
 		case 'a': ca = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
 		case 'l': have_listen = parse_addr(optarg, &listen) == 0; break;
 		case 'e':
-			if (parse_entry(&f, optarg) < 0) {
+		case 'E':
+			if ((o == 'e' ? parse_entry(f.entries, &f.n, optarg)
+				      : parse_entry(f.entries2, &f.n2, optarg)) < 0) {
 				fprintf(stderr, "fakerelay: bad entry %s\n", optarg);
 				return 2;
 			}
@@ -167,6 +222,9 @@ int main(int argc, char **argv)
 	if (zt_ep_new(&ep, &ec, zt_now()) != 0 ||
 	    zt_netio_init(&net, uv_default_loop(), &listen, ep) != 0)
 		return 2;
+	uv_signal_init(uv_default_loop(), &hup);
+	hup.data = &f;
+	uv_signal_start(&hup, on_sighup, SIGHUP);
 	printf("fakerelay: listening\n");
 	fflush(stdout);
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
