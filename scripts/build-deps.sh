@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build wolfSSL (with QUIC) and ngtcp2 (with its wolfSSL crypto helper) from
-# the pinned sources into deps/prefix, and unpack lwIP into deps/src/lwip.
+# the pinned sources into deps/prefix, and unpack lwIP and inih into deps/src
+# (CMake compiles those two itself, with ztnad's options).
 # The result is cached: deps/prefix/.key holds a hash of the pins and of this
 # script; a matching key means nothing is rebuilt.
 set -eu
@@ -12,7 +13,7 @@ PREFIX="$DEPS/prefix"
 KEY=$(cat "$ROOT/scripts/deps.pins" "$0" | sha256sum | cut -c1-16)
 
 if [ -f "$PREFIX/.key" ] && [ "$(cat "$PREFIX/.key")" = "$KEY" ] &&
-	[ -f "$DEPS/src/lwip/src/core/tcp.c" ]; then
+	[ -f "$DEPS/src/lwip/src/core/tcp.c" ] && [ -f "$DEPS/src/inih/ini.c" ]; then
 	echo "build-deps: cached ($KEY)"
 	exit 0
 fi
@@ -97,6 +98,9 @@ unpack "$NGTCP2_FILE" "$DEPS/src/ngtcp2"
 
 echo "build-deps: lwIP $LWIP_DEBVER (sources only; compiled by CMake with our lwipopts.h)"
 unpack "$LWIP_FILE" "$DEPS/src/lwip"
+
+echo "build-deps: inih $INIH_DEBVER (sources only; compiled by CMake with our INI_* options)"
+unpack "$INIH_FILE" "$DEPS/src/inih"
 
 echo "$KEY" >"$PREFIX/.key"
 echo "build-deps: done ($KEY)"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fetch the pinned upstream sources (wolfSSL, ngtcp2, lwIP) into deps/tarballs/.
+# Fetch the pinned upstream sources (wolfSSL, ngtcp2, lwIP, inih) into
+# deps/tarballs/.
 #
 # Order of sources, first hit wins:
 #   1. $ZTNAD_TARBALLS (a local directory; offline users and CI caches)
@@ -94,4 +95,5 @@ rc=0
 fetch_one WOLFSSL wolfssl "$WOLFSSL_DEBVER" "$WOLFSSL_FILE" "$WOLFSSL_SHA256" || rc=1
 fetch_one NGTCP2 ngtcp2 "$NGTCP2_DEBVER" "$NGTCP2_FILE" "$NGTCP2_SHA256" || rc=1
 fetch_one LWIP lwip "$LWIP_DEBVER" "$LWIP_FILE" "$LWIP_SHA256" || rc=1
+fetch_one INIH libinih "$INIH_DEBVER" "$INIH_FILE" "$INIH_SHA256" || rc=1
 exit $rc

@@ -1,15 +1,12 @@
 /* Config loader (docs/CONFIG.md). inih splits lines into sections and
  * key = value pairs; everything else is done here.
  *
- * inih is driven through ini_parse_stream() with our own line reader instead
- * of ini_parse_string()/ini_parse_file(), because the Debian build of inih
- * (fixed 200-byte line buffer, no line number for the handler, no callback on
- * section headers, section names cut at 49 bytes) would otherwise split long
- * lines silently and misnumber every later line, give a failing handler no
- * line to report, hide empty sections and truncate "[service <long name>]".
- * The reader counts lines, rejects over-long ones and recognises section
- * headers itself, applying inih's own rules so that both agree on what each
- * line is. */
+ * inih is compiled from its pinned source with ztnad's options (CMakeLists.txt,
+ * zt_inih): the handler gets line numbers and section headers, it stops at the
+ * first error, and its line buffer grows to the file size limit so that no
+ * line is ever cut. Before inih runs, one pass over the text finds the first
+ * line with a NUL byte or over the length limit; inih only sees the lines
+ * before it, so errors are still reported in file order. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -32,8 +29,20 @@
 #include "log.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
+/* Longest line other than a comment, without its '\n' (a '\r' counts). Kept
+ * from the days of the system inih's 200-byte buffer so that configs valid
+ * then are valid now, and the other way round. */
+#define LINE_MAX_CHARS 198
 #define SHOW_MAX 80 /* bytes of a value or name quoted in a message */
 #define SUN_PATH_LEN sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* What the loader relies on from inih's build options (CMakeLists.txt) */
+_Static_assert(INI_HANDLER_LINENO && INI_CALL_HANDLER_ON_NEW_SECTION &&
+	       INI_STOP_ON_FIRST_ERROR, "inih built without ztnad's options");
+_Static_assert(INI_MAX_LINE >= MAX_FILE_SIZE + 3 && !INI_USE_STACK,
+	       "inih's line buffer must hold any line of a legal file");
+_Static_assert(INI_MAX_SECTION > LINE_MAX_CHARS,
+	       "inih must not cut the section name of a legal header line");
 
 #define R_RELAY (1u << ZT_ROLE_RELAY)
 #define R_CONN (1u << ZT_ROLE_CONNECTOR)
@@ -45,9 +54,6 @@ enum sect {
 	S_COUNT
 };
 
-/* What inih will make of a line; see classify(). */
-enum line_kind { L_BLANK, L_CONT, L_HEADER, L_KEY, L_BAD_HEADER, L_BAD_KEY };
-
 struct ctx {
 	struct zt_config *cfg;
 	struct zt_config_error *err;
@@ -55,13 +61,13 @@ struct ctx {
 	char dir[PATH_MAX];     /* relative paths are resolved against this;
 				   made absolute on first use */
 
-	/* reader state */
-	const char *p;
-	size_t left;
-	int lineno;
+	/* end of the text, and the start of line cur_line (see line_at()) */
+	const char *end;
+	const char *cur;
+	int cur_line;
+	int lineno;             /* line being handled */
 	int prev_key;           /* inih's prev_name is set: an indented line
 				   continues the previous key */
-	int cont;               /* the line being handled is a continuation */
 
 	/* current section */
 	enum sect sect;
@@ -72,7 +78,6 @@ struct ctx {
 	const char *key;        /* key being handled, for messages */
 
 	int rc;                 /* first error */
-	int err_line;
 };
 
 struct key_def {
@@ -98,7 +103,6 @@ static int fail(struct ctx *ctx, int rc, int line, const char *fmt, ...)
 	if (ctx->rc)
 		return ctx->rc;
 	ctx->rc = rc;
-	ctx->err_line = line;
 	if (line > 0)
 		n = snprintf(m, len, "%s:%d: ", ctx->name, line);
 	else
@@ -890,18 +894,42 @@ static const struct key_def *find_key(enum sect sect, const char *name,
 	return NULL;
 }
 
-static int handler(void *user, const char *section, const char *name,
-		   const char *value)
+/* Start of line lineno in the text. inih calls the handler in line order,
+ * so a cursor that only moves forward is enough. */
+static const char *line_at(struct ctx *ctx, int lineno)
 {
-	struct ctx *ctx = user;
+	const char *nl;
+
+	while (ctx->cur_line < lineno) {
+		nl = memchr(ctx->cur, '\n', (size_t)(ctx->end - ctx->cur));
+		if (!nl)
+			break;
+		ctx->cur = nl + 1;
+		ctx->cur_line++;
+	}
+	return ctx->cur;
+}
+
+/* inih hands a continuation line to the handler under the previous key's
+ * name, like a key = value line. Only the line itself tells them apart: inih
+ * reads an indented line as a continuation once a key has been seen in the
+ * section. */
+static int is_continuation(struct ctx *ctx)
+{
+	const char *s = line_at(ctx, ctx->lineno);
+
+	return ctx->prev_key && s < ctx->end && isspace((unsigned char)*s);
+}
+
+static int key_handler(struct ctx *ctx, const char *name, const char *value)
+{
 	const struct key_def *k;
 	size_t n = strlen(name);
 	unsigned bit;
 	int line = ctx->lineno;
+	int cont = is_continuation(ctx);
 
-	/* section is inih's copy, cut at 49 bytes: ctx->sect is used instead */
-	if (ctx->rc)
-		return 0;
+	ctx->prev_key = 1;
 	ctx->key = name;
 	if (ctx->sect == S_NONE) {
 		fail(ctx, ZT_EUNKNOWN, line,
@@ -920,9 +948,8 @@ static int handler(void *user, const char *section, const char *name,
 		     ctx->sect_name, name, zt_role_name(ctx->cfg->role));
 		return 0;
 	}
-	if (!k->list && ctx->cont) {
-		/* inih reads an indented line after a key as more of its
-		 * value, which is never what was meant for a single value. */
+	if (!k->list && cont) {
+		/* never what was meant for a single value */
 		fail(ctx, ZT_EINVAL, line,
 		     "[%s] %s: indented line read as a continuation of '%s', "
 		     "which takes one value; remove the indentation",
@@ -938,99 +965,105 @@ static int handler(void *user, const char *section, const char *name,
 	return k->parse(ctx, k, value) == 0;
 }
 
-/* Line reader */
-
-/* inih's find_chars_or_comment(): an inline comment is ';' after a space. */
-static const char *find_chars_or_comment(const char *s, const char *end,
-					 const char *chars)
+/* inih calls this with name and value NULL on each section header
+ * (INI_CALL_HANDLER_ON_NEW_SECTION), so empty sections are checked too. */
+static int handler(void *user, const char *section, const char *name,
+		   const char *value, int lineno)
 {
-	int was_space = 0;
+	struct ctx *ctx = user;
 
-	while (s < end && !strchr(chars, *s) && !(was_space && *s == ';')) {
-		was_space = isspace((unsigned char)*s);
-		s++;
-	}
-	return s;
-}
-
-/* What inih (ini.c, ini_parse_stream) will do with line[0..n), in its order
- * of tests. For a header, hs[0..hn) is the text between the brackets. */
-static enum line_kind classify(struct ctx *ctx, const char *line, size_t n,
-			       const char **hs, size_t *hn)
-{
-	const char *s = line, *end = line + n, *e;
-
-	if (ctx->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
-		s += 3;
-	while (s < end && isspace((unsigned char)*s))
-		s++;
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	if (s == end || *s == ';' || *s == '#')
-		return L_BLANK;
-	if (ctx->prev_key && s > line)
-		return L_CONT;
-	if (*s == '[') {
-		e = find_chars_or_comment(s + 1, end, "]");
-		if (e == end || *e != ']')
-			return L_BAD_HEADER;
+	ctx->lineno = lineno;
+	if (!name) {
 		ctx->prev_key = 0;
-		*hs = s + 1;
-		*hn = (size_t)(e - s) - 1;
-		return L_HEADER;
+		return begin_section(ctx, section, strlen(section)) == 0;
 	}
-	e = find_chars_or_comment(s, end, "=:");
-	if (e == end || (*e != '=' && *e != ':'))
-		return L_BAD_KEY;
-	ctx->prev_key = e > s;
-	return L_KEY;
+	return key_handler(ctx, name, value);
 }
 
-/* ini_reader over ctx->p. Returns whole lines only, and NULL once an error
- * has been recorded so that inih stops at the first one. */
-static char *reader(char *str, int num, void *stream)
+/* Offset of the first character of line s[0..n) that inih looks at: after
+ * the BOM of line 1 and leading white space. */
+static size_t first_char(const char *s, size_t n, int lineno)
 {
-	struct ctx *ctx = stream;
-	const char *nl, *hs = NULL;
-	size_t n, adv, hn = 0;
-	enum line_kind kind;
+	size_t i = 0;
 
-	if (ctx->rc || ctx->left == 0 || num < 3)
-		return NULL;
-	nl = memchr(ctx->p, '\n', ctx->left);
-	n = nl ? (size_t)(nl - ctx->p) : ctx->left;
-	adv = nl ? n + 1 : n;
-	ctx->lineno++;
-	if (memchr(ctx->p, '\0', n)) {
-		fail(ctx, ZT_EINVAL, ctx->lineno, "NUL byte in line");
-		return NULL;
-	}
-	kind = classify(ctx, ctx->p, n, &hs, &hn);
-	ctx->cont = kind == L_CONT;
-	if (n > (size_t)num - 2) {
-		if (kind != L_BLANK) {
-			fail(ctx, ZT_EINVAL, ctx->lineno,
-			     "line longer than %d characters", num - 2);
-			return NULL;
+	if (lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+		i = 3;
+	while (i < n && isspace((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/* Comment or blank line, as inih tests it: such a line may be any length. */
+static int is_comment(const char *s, size_t n, int lineno)
+{
+	size_t i = first_char(s, n, lineno);
+
+	return i == n || s[i] == ';' || s[i] == '#';
+}
+
+/* Finds the first line inih must not see: one with a NUL byte (inih would
+ * stop reading it there), or a line longer than the limit that is not a
+ * comment. Returns its number, with *off its start and *nul set for a NUL
+ * byte, or 0 for none. */
+static int find_bad_line(const char *text, size_t len, size_t *off,
+			 int *nul)
+{
+	const char *p = text, *end = text + len, *nl;
+	size_t n;
+	int lineno = 0;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		lineno++;
+		*nul = memchr(p, '\0', n) != NULL;
+		if (*nul || (n > LINE_MAX_CHARS && !is_comment(p, n, lineno))) {
+			*off = (size_t)(p - text);
+			return lineno;
 		}
-		n = 0; /* a long comment is harmless: pass an empty line */
+		p += n + 1;
 	}
-	if (kind == L_BAD_HEADER)
-		fail(ctx, ZT_EINVAL, ctx->lineno,
+	return 0;
+}
+
+/* inih stopped at line although the handler accepted everything: a line it
+ * could not split. Which kind is only for the message. */
+static void syntax_error(struct ctx *ctx, int line)
+{
+	const char *s = line_at(ctx, line);
+	size_t n = (size_t)(ctx->end - s), i = first_char(s, n, line);
+
+	if (i < n && s[i] == '[')
+		fail(ctx, ZT_EINVAL, line,
 		     "syntax error: section header without ']'");
-	else if (kind == L_BAD_KEY)
-		fail(ctx, ZT_EINVAL, ctx->lineno,
+	else
+		fail(ctx, ZT_EINVAL, line,
 		     "syntax error: expected [section] or key = value");
-	else if (kind == L_HEADER)
-		begin_section(ctx, hs, hn);
+}
+
+/* Runs inih over text[0..len), then reports the first bad line if inih found
+ * nothing wrong before it. */
+static void parse(struct ctx *ctx, const char *text, size_t len)
+{
+	size_t off = len;
+	int bad, line, nul = 0;
+
+	ctx->cur = text;
+	ctx->end = text + len;
+	ctx->cur_line = 1;
+	bad = find_bad_line(text, len, &off, &nul);
+	line = ini_parse_string_length(text, off, handler, ctx);
 	if (ctx->rc)
-		return NULL;
-	memcpy(str, ctx->p, n);
-	str[n] = '\n';
-	str[n + 1] = '\0';
-	ctx->p += adv;
-	ctx->left -= adv;
-	return str;
+		return;
+	if (line > 0)
+		syntax_error(ctx, line);
+	else if (line < 0)
+		fail(ctx, ZT_ENOMEM, 0, "out of memory");
+	else if (bad && nul)
+		fail(ctx, ZT_EINVAL, bad, "NUL byte in line");
+	else if (bad)
+		fail(ctx, ZT_EINVAL, bad, "line longer than %d characters",
+		     LINE_MAX_CHARS);
 }
 
 /* Checks after parsing */
@@ -1112,14 +1145,11 @@ static int load(struct zt_config *cfg, int role, const char *name,
 		struct zt_config_error *err)
 {
 	struct ctx ctx;
-	int line;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
 	ctx.err = err;
 	ctx.name = name;
-	ctx.p = text;
-	ctx.left = len;
 	ctx.svc = SIZE_MAX;
 	if (role != ZT_ROLE_RELAY && role != ZT_ROLE_CONNECTOR &&
 	    role != ZT_ROLE_AGENT)
@@ -1131,15 +1161,11 @@ static int load(struct zt_config *cfg, int role, const char *name,
 	strcpy(ctx.dir, dir);
 	set_defaults(cfg, role);
 
-	line = ini_parse_stream(reader, &ctx, handler, &ctx);
-	/* The reader catches syntax errors itself; this is in case another
-	 * inih version disagrees with classify(). */
-	if (line > 0 && (!ctx.rc || line < ctx.err_line)) {
-		ctx.rc = 0;
-		fail(&ctx, ZT_EINVAL, line, "syntax error");
-	} else if (line < 0 && !ctx.rc) {
-		fail(&ctx, ZT_ENOMEM, 0, "out of memory");
-	}
+	/* inih's line buffer is only sure to hold every line up to this */
+	if (len > MAX_FILE_SIZE)
+		return fail(&ctx, ZT_EINVAL, 0, "larger than %d bytes",
+			    MAX_FILE_SIZE);
+	parse(&ctx, text, len);
 	if (!ctx.rc)
 		check_config(&ctx);
 	if (ctx.rc)

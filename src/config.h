@@ -74,7 +74,8 @@ struct zt_config_error {
  * that needs freeing. */
 int zt_config_load(struct zt_config *cfg, int role, const char *file,
 		   struct zt_config_error *err);
-/* Same, from a string (tests, fuzzing); name is used in error messages. */
+/* Same, from a string (tests, fuzzing); name is used in error messages. The
+ * string is held to the file size limit too (1 MiB). */
 int zt_config_load_string(struct zt_config *cfg, int role, const char *name,
 			  const char *text, struct zt_config_error *err);
 void zt_config_free(struct zt_config *cfg);

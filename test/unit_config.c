@@ -585,7 +585,7 @@ static void test_bad_service_values(void **state)
 		    "t.ini:7: [service bad!]: expected [service NAME]", NULL);
 	expect_fail(ZT_ROLE_CONNECTOR, AGENT_OK "[service]\n", ZT_EINVAL,
 		    "t.ini:7: [service ]: expected [service NAME]", NULL);
-	/* 64 characters: one too many (inih itself would cut it at 41) */
+	/* 64 characters: one too many (the system inih used to cut it at 41) */
 	expect_fail(ZT_ROLE_CONNECTOR,
 		    AGENT_OK "[service 1234567890123456789012345678901234567890"
 		    "123456789012345678901234]\n", ZT_EINVAL,
@@ -736,8 +736,8 @@ static void test_long_lines(void **state)
 	struct zt_config cfg;
 	int n;
 
-	/* A value longer than inih's line buffer is an error on its own
-	 * line, not silently cut short. */
+	/* A line over the limit is an error on its own line, not silently
+	 * cut short. */
 	n = snprintf(text, sizeof(text), RELAY_OK "[daemon]\nqlog_dir = /");
 	memset(text + n, 'q', 1000);
 	snprintf(text + n + 1000, sizeof(text) - (size_t)n - 1000,
