@@ -118,7 +118,9 @@ struct zt_qconn {
 	int got_reset;           /* the peer sent a stateless reset */
 	FILE *qlog;
 	char label[160];
-	void *user;
+	/* Never NULL (zt_qconn_set_ops): callers test members only. */
+	const struct zt_qconn_ops *ops;
+	void *owner;
 };
 
 /* quic_conn.c */

@@ -126,23 +126,23 @@ static struct zt_pathio *pio_for(struct side *s, const struct sockaddr_in *dst)
 	return &s->pio;
 }
 
-static struct side *side_of(void *ud)
+static struct side *side_of(void *owner)
 {
-	return ud;
+	return owner;
 }
 
-static void cb_established(struct zt_qconn *c, void *ud)
+static void cb_established(struct zt_qconn *c, void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->established++;
 	s->conn = c;
 }
 
 static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
-		    size_t len, int fin, void *ud)
+		    size_t len, int fin, void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	zt_qconn_stream_consumed(c, sid, len);
 	s->sid = sid;
@@ -153,18 +153,18 @@ static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 }
 
 static void cb_stream_reset(struct zt_qconn *c, int64_t sid, uint64_t code,
-			    void *ud)
+			    void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->peer_resets++;
 	s->reset_code = code;
 }
 
 static void cb_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
-			     uint64_t code, void *ud)
+			     uint64_t code, void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->streams_closed++;
 	s->closed_reset = reset;
@@ -172,15 +172,23 @@ static void cb_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
 }
 
 static void cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
+		      void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->closed++;
 	s->ci = *ci;
 	if (s->conn == c)
 		s->conn = NULL;
 }
+
+static const struct zt_qconn_ops side_ops = {
+	.established = cb_established,
+	.stream_data = cb_data,
+	.closed = cb_closed,
+	.stream_reset = cb_stream_reset,
+	.stream_closed = cb_stream_closed,
+};
 
 static void issue(struct world *w, const char *ca, int role, const char *name,
 		  const char *out, int64_t nb, int64_t na)
@@ -272,12 +280,8 @@ static void side_init(struct world *w, int i, const char *cert,
 	c.require_retry = retry;
 	c.idle_timeout_ns = 5000000000ULL;
 	c.keepalive_ns = 1000000000ULL;
-	c.cb.established = cb_established;
-	c.cb.stream_data = cb_data;
-	c.cb.closed = cb_closed;
-	c.cb.stream_reset = cb_stream_reset;
-	c.cb.stream_closed = cb_stream_closed;
-	c.ud = s;
+	c.accept = &side_ops;
+	c.accept_owner = s;
 	zt_ctrl_reader_init(&s->rd);
 	assert_int_equal(zt_ep_new(&s->ep, &c, w->now), 0);
 }
@@ -346,7 +350,8 @@ static struct zt_qconn *connect_to_relay(struct world *w)
 	assert_int_equal(zt_ep_connect(w->s[1].ep, &w->s[1].pio,
 				       (struct sockaddr *)&w->s[0].pio.local,
 				       w->s[0].pio.local_len, "10.0.0.1",
-				       ZT_ROLE_RELAY, NULL, &c, w->now),
+				       ZT_ROLE_RELAY, &side_ops, &w->s[1], &c,
+				       w->now),
 			 0);
 	return c;
 }
@@ -565,7 +570,8 @@ static void dial(struct world *w, int i, struct zt_pathio *pio)
 	assert_int_equal(zt_ep_connect(w->s[i].ep, pio,
 				       (struct sockaddr *)&w->s[0].pio.local,
 				       w->s[0].pio.local_len, "10.0.0.1",
-				       ZT_ROLE_RELAY, NULL, &c, w->now),
+				       ZT_ROLE_RELAY, &side_ops, &w->s[i], &c,
+				       w->now),
 			 0);
 }
 

@@ -26,21 +26,9 @@ struct zt_cflows {
 void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 		    const struct zt_config *cfg);
 void zt_cflows_stop(struct zt_cflows *cf);
+/* An agent's connection is up: it becomes a session, and its events go
+ * to the session from now on. */
 void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c);
-void zt_cflows_session_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			      const struct zt_close_info *ci);
-void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
-			   int64_t sid, const uint8_t *d, size_t n, int fin);
-void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
-			    int64_t sid);
-/* The agent reset the stream or stopped reading (any code, 0 included). */
-void zt_cflows_stream_reset(struct zt_cflows *cf, struct zt_qconn *c,
-			    int64_t sid);
-/* reset: the stream ended by a reset, not by a FIN each way. */
-void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid, int reset);
-void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
-			const uint8_t *d, size_t n);
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now);
 void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json);
 

@@ -75,9 +75,9 @@ static void send_msg(struct zt_qconn *c, int64_t sid, struct zt_ctrl_msg *m)
 	}
 }
 
-static void on_est(struct zt_qconn *c, void *ud)
+static void on_est(struct zt_qconn *c, void *owner)
 {
-	struct poke *p = ud;
+	struct poke *p = owner;
 	struct zt_ctrl_msg hello = { .type = ZT_CTRL_HELLO };
 	struct zt_ctrl_msg reg = { .type = ZT_CTRL_REGISTER };
 	struct zt_service svc = { .name = "evil", .hostname = "evil.test",
@@ -170,9 +170,9 @@ static void upload(struct poke *p, struct zt_qconn *c, uint8_t status)
 }
 
 static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
-		    size_t n, int fin, void *ud)
+		    size_t n, int fin, void *owner)
 {
-	struct poke *p = ud;
+	struct poke *p = owner;
 	struct zt_ctrl_msg m;
 
 	zt_qconn_stream_consumed(c, sid, n);
@@ -202,9 +202,9 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 }
 
 static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
+		      void *owner)
 {
-	struct poke *p = ud;
+	struct poke *p = owner;
 	char what[256];
 	int ok;
 
@@ -216,6 +216,12 @@ static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 		ok = ci->kind == 1 && (int)ci->code == p->expect;
 	finish(p, ok ? 0 : 1, what);
 }
+
+static const struct zt_qconn_ops poke_ops = {
+	.established = on_est,
+	.stream_data = on_data,
+	.closed = on_closed,
+};
 
 static void on_deadline(uv_timer_t *t)
 {
@@ -279,10 +285,6 @@ int main(int argc, char **argv)
 	ec.tls = &tls;
 	ec.idle_timeout_ns = 5000000000ULL;
 	ec.keepalive_ns = 1000000000ULL;
-	ec.cb.established = on_est;
-	ec.cb.stream_data = on_data;
-	ec.cb.closed = on_closed;
-	ec.ud = &p;
 	zt_ctrl_reader_init(&p.rd);
 	if (zt_ep_new(&p.ep, &ec, zt_now()) != 0 ||
 	    zt_netio_init(&p.net, uv_default_loop(), &any, p.ep) != 0)
@@ -293,8 +295,8 @@ int main(int argc, char **argv)
 	uv_timer_init(uv_default_loop(), &p.step);
 	p.step.data = &p;
 	zt_ep_connect(p.ep, &p.net.pio, (struct sockaddr *)&ra, sizeof(ra),
-		      role == ZT_ROLE_RELAY ? host : NULL, role, NULL, &p.c,
-		      zt_now());
+		      role == ZT_ROLE_RELAY ? host : NULL, role, &poke_ops, &p,
+		      &p.c, zt_now());
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 	zt_ep_free(p.ep);
 	zt_ctrl_reader_free(&p.rd);

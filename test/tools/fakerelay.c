@@ -30,6 +30,7 @@ struct fake {
 };
 
 struct peer {
+	struct fake *f;
 	struct zt_ctrl_reader rd;
 };
 
@@ -89,39 +90,51 @@ static void on_hello(struct fake *f, struct zt_qconn *c, int64_t sid)
 	fflush(stdout);
 }
 
-static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
-		    size_t n, int fin, void *ud)
+static void peer_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		      size_t n, int fin, void *owner)
 {
-	struct peer *p = zt_qconn_user(c);
+	struct peer *p = owner;
 	struct zt_ctrl_msg m;
 
 	zt_qconn_stream_consumed(c, sid, n);
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return;
-		zt_ctrl_reader_init(&p->rd);
-		zt_qconn_set_user(c, p);
-	}
 	if (zt_ctrl_reader_feed(&p->rd, d, n) != 0)
 		return;
 	while (zt_ctrl_reader_next(&p->rd, &m) == 0) {
 		if (m.type == ZT_CTRL_HELLO)
-			on_hello(ud, c, sid);
+			on_hello(p->f, c, sid);
 		zt_ctrl_msg_free(&m);
 	}
 }
 
-static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
+static void peer_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			void *owner)
 {
-	struct peer *p = zt_qconn_user(c);
+	struct peer *p = owner;
 
-	if (p) {
-		zt_ctrl_reader_free(&p->rd);
-		free(p);
-	}
+	zt_ctrl_reader_free(&p->rd);
+	free(p);
 }
+
+static const struct zt_qconn_ops peer_ops = {
+	.stream_data = peer_data,
+	.closed = peer_closed,
+};
+
+/* Every accepted connection becomes a peer with its own reader. */
+static void accept_established(struct zt_qconn *c, void *owner)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return;
+	p->f = owner;
+	zt_ctrl_reader_init(&p->rd);
+	zt_qconn_set_ops(c, &peer_ops, p);
+}
+
+static const struct zt_qconn_ops accept_ops = {
+	.established = accept_established,
+};
 
 int main(int argc, char **argv)
 {
@@ -161,9 +174,8 @@ int main(int argc, char **argv)
 	ec.tls = &tls;
 	ec.accept_roles = (1u << ZT_ROLE_AGENT) | (1u << ZT_ROLE_CONNECTOR);
 	ec.idle_timeout_ns = 30000000000ULL;
-	ec.cb.stream_data = on_data;
-	ec.cb.closed = on_closed;
-	ec.ud = &f;
+	ec.accept = &accept_ops;
+	ec.accept_owner = &f;
 	if (zt_ep_new(&ep, &ec, zt_now()) != 0 ||
 	    zt_netio_init(&net, uv_default_loop(), &listen, ep) != 0)
 		return 2;
