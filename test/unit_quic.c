@@ -882,7 +882,8 @@ static struct zt_qconn *dial_owned(struct world *w, struct tally *t)
 	assert_int_equal(zt_ep_connect(w->s[1].ep, &w->s[1].pio,
 				       (struct sockaddr *)&w->s[0].pio.local,
 				       w->s[0].pio.local_len, "10.0.0.1",
-				       ZT_ROLE_RELAY, &tally_ops, t, &c, w->now),
+				       ZT_ROLE_RELAY, &tally_ops, t, &c,
+				       w->now),
 			 0);
 	return c;
 }
@@ -897,7 +898,8 @@ static int64_t send_bulk(struct zt_qconn *c)
 	assert_int_equal(zt_qconn_stream_open(c, &sid), 0);
 	for (size_t n = 0; n < BULK; n += sizeof(chunk))
 		assert_int_equal(zt_qconn_stream_send(c, sid, chunk,
-						      sizeof(chunk), 0), 0);
+						      sizeof(chunk), 0),
+				 0);
 	return sid;
 }
 

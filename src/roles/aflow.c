@@ -1004,8 +1004,7 @@ static void session_stream_data(struct zt_qconn *c, int64_t sid,
 	flow_drain_to_app(f);
 }
 
-static void session_stream_acked(struct zt_qconn *c, int64_t sid,
-				 void *owner)
+static void session_stream_acked(struct zt_qconn *c, int64_t sid, void *owner)
 {
 	struct aflow *f = zt_qconn_stream_user(c, sid);
 

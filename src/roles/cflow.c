@@ -483,8 +483,7 @@ void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now)
 		}
 }
 
-static void session_stream_acked(struct zt_qconn *c, int64_t sid,
-				 void *owner)
+static void session_stream_acked(struct zt_qconn *c, int64_t sid, void *owner)
 {
 	struct cflow *f = zt_qconn_stream_user(c, sid);
 
