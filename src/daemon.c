@@ -215,8 +215,8 @@ static int daemon_start(struct zt_daemon *d)
 	ec.idle_timeout_ns = (uint64_t)d->cfg.idle_timeout_ms * 1000000ULL;
 	ec.keepalive_ns = (uint64_t)d->cfg.keepalive_ms * 1000000ULL;
 	ec.qlog_dir = d->cfg.qlog_dir[0] ? d->cfg.qlog_dir : NULL;
-	ec.cb = d->ops->cb;
-	ec.ud = d;
+	ec.accept = d->ops->accept;
+	ec.accept_owner = d;
 	derive_secret(d->cfg.key_file, ec.secret);
 	if ((rv = zt_ep_new(&d->ep, &ec, zt_now())) != 0)
 		return rv;

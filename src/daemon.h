@@ -28,7 +28,11 @@ struct zt_role_ops {
 	/* After the loop ended: frees what stop() left (NULL: nothing). */
 	void (*destroy)(struct zt_daemon *d);
 	void (*status)(struct zt_daemon *d, struct zt_sb *out, int json);
-	struct zt_ep_callbacks cb;
+	/* Accepted connections start with these, the daemon as owner: the
+	 * role may not exist yet, or any more, when one comes. The role
+	 * rebinds a connection to its own session (zt_qconn_set_ops). Client
+	 * connections get their ops where they are made (relaylink.c...). */
+	const struct zt_qconn_ops *accept;
 };
 
 struct zt_daemon {

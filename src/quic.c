@@ -91,8 +91,8 @@ static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags,
 {
 	struct zt_qconn *c = ud;
 
-	if (c->state == ZT_QCONN_ESTABLISHED && c->ep->cfg.cb.datagram)
-		c->ep->cfg.cb.datagram(c, data, len, c->ep->cfg.ud);
+	if (c->state == ZT_QCONN_ESTABLISHED && c->ops->datagram)
+		c->ops->datagram(c, data, len, c->owner);
 	return 0;
 }
 
@@ -197,6 +197,7 @@ static struct zt_qconn *conn_alloc(struct zt_ep *ep, int server)
 		return NULL;
 	c->ep = ep;
 	c->server = server;
+	zt_qconn_set_ops(c, NULL, NULL);
 	c->ref.get_conn = get_conn;
 	c->ref.user_data = c;
 	c->next = ep->conns;
@@ -243,7 +244,8 @@ static int tls_new(struct zt_qconn *c, const char *server_name)
 
 int zt_ep_connect(struct zt_ep *ep, struct zt_pathio *pio,
 		  const struct sockaddr *remote, socklen_t remote_len,
-		  const char *server_name, int expect_role, void *user,
+		  const char *server_name, int expect_role,
+		  const struct zt_qconn_ops *ops, void *owner,
 		  struct zt_qconn **out, uint64_t now)
 {
 	struct zt_qconn *c = conn_alloc(ep, 0);
@@ -259,7 +261,7 @@ int zt_ep_connect(struct zt_ep *ep, struct zt_pathio *pio,
 
 	if (!c)
 		return ZT_ENOMEM;
-	c->user = user;
+	zt_qconn_set_ops(c, ops, owner);
 	c->expect_role = expect_role;
 	snprintf(c->server_name, sizeof(c->server_name), "%s",
 		 server_name ? server_name : "");
@@ -404,6 +406,7 @@ static void server_accept(struct zt_ep *ep, struct zt_pathio *pio,
 	c = conn_alloc(ep, 1);
 	if (!c)
 		return;
+	zt_qconn_set_ops(c, ep->cfg.accept, ep->cfg.accept_owner);
 	if (start_handshake(c, &src) != 0)
 		goto fail;
 	scid.datalen = ZT_CID_LEN;

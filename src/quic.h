@@ -34,44 +34,51 @@ struct zt_close_info {
 	char reason[128];
 };
 
-struct zt_ep_callbacks {
+/* What a connection tells its owner. Each connection has its own table
+ * and owner pointer (the last argument of every call): a client connection
+ * gets them from zt_ep_connect(), a server connection starts with the
+ * endpoint's accept table and the owner may rebind it with
+ * zt_qconn_set_ops(), e.g. once it knows which session the peer is. Any
+ * member may be NULL. */
+struct zt_qconn_ops {
 	/* Handshake done and the peer's certificate identity passed the role
 	 * check. */
-	void (*established)(struct zt_qconn *c, void *ud);
-	/* Stream data in order. The application must call
+	void (*established)(struct zt_qconn *c, void *owner);
+	/* Stream data in order. The owner must call
 	 * zt_qconn_stream_consumed() as it consumes bytes: that is flow
-	 * control. fin marks the end of the peer's side. */
+	 * control. fin marks the end of the peer's side. Without this
+	 * callback the endpoint gives the credit back itself. */
 	void (*stream_data)(struct zt_qconn *c, int64_t sid,
-			    const uint8_t *data, size_t len, int fin, void *ud);
+			    const uint8_t *data, size_t len, int fin,
+			    void *owner);
 	/* The stream is gone both ways. reset: it did not end with a FIN
 	 * each way but by RESET_STREAM or STOP_SENDING, from either side;
 	 * app_error is then the first code seen. Code 0 is a code like any
 	 * other: only reset says whether the stream ended cleanly. */
 	void (*stream_closed)(struct zt_qconn *c, int64_t sid, int reset,
-			      uint64_t app_error, void *ud);
+			      uint64_t app_error, void *owner);
 	/* The peer aborted a direction of the stream, with any code (0
 	 * included): RESET_STREAM (its bytes end here, incomplete) or
 	 * STOP_SENDING (it reads no more; ngtcp2 resets our side). It comes
 	 * at once, while stream_closed waits for both directions to end.
-	 * The stream still exists: the application may reset it. May be
-	 * NULL. */
+	 * The stream still exists: the owner may reset it. */
 	void (*stream_reset)(struct zt_qconn *c, int64_t sid,
-			     uint64_t app_error, void *ud);
+			     uint64_t app_error, void *owner);
 	/* The peer opened a stream: its first frame arrived, whatever it is
 	 * (STREAM, RESET_STREAM, STOP_SENDING...), so a stream that never
 	 * carries a byte is seen too. Only on established connections. May
 	 * be NULL. */
-	void (*stream_opened)(struct zt_qconn *c, int64_t sid, void *ud);
+	void (*stream_opened)(struct zt_qconn *c, int64_t sid, void *owner);
 	/* The peer acknowledged stream data: buffered bytes went down
 	 * (zt_qconn_stream_buffered), so a paused producer may resume. */
-	void (*stream_acked)(struct zt_qconn *c, int64_t sid, void *ud);
+	void (*stream_acked)(struct zt_qconn *c, int64_t sid, void *owner);
 	void (*datagram)(struct zt_qconn *c, const uint8_t *data, size_t len,
-			 void *ud);
+			 void *owner);
 	/* The peer's address on the active path changed (NAT rebinding). */
-	void (*path_changed)(struct zt_qconn *c, void *ud);
-	/* Last call for c: it is freed after this returns. */
+	void (*path_changed)(struct zt_qconn *c, void *owner);
+	/* Last call for c: it is freed later, and no other callback comes. */
 	void (*closed)(struct zt_qconn *c, const struct zt_close_info *ci,
-		       void *ud);
+		       void *owner);
 };
 
 struct zt_ep_config {
@@ -85,8 +92,10 @@ struct zt_ep_config {
 	const char *qlog_dir; /* NULL = off */
 	/* Stateless reset and Retry token secret; all zero = random. */
 	uint8_t secret[32];
-	struct zt_ep_callbacks cb;
-	void *ud;
+	/* What server connections start with (NULL: no callbacks until the
+	 * owner rebinds them). */
+	const struct zt_qconn_ops *accept;
+	void *accept_owner;
 };
 
 /* Limits against floods of connection attempts (RFC 9000, 21.1 and 21.5).
@@ -141,14 +150,19 @@ struct zt_qconn *zt_ep_conn_next(struct zt_qconn *c);
 
 /* Starts a client connection to remote over pio. server_name is checked
  * against the server certificate's DNS/IP names; expect_role is the role the
- * server certificate must carry. */
+ * server certificate must carry. Its events go to ops with owner (ops is
+ * not copied: it must outlive the connection). */
 int zt_ep_connect(struct zt_ep *ep, struct zt_pathio *pio,
 		  const struct sockaddr *remote, socklen_t remote_len,
-		  const char *server_name, int expect_role, void *user,
+		  const char *server_name, int expect_role,
+		  const struct zt_qconn_ops *ops, void *owner,
 		  struct zt_qconn **out, uint64_t now);
 
-void zt_qconn_set_user(struct zt_qconn *c, void *user);
-void *zt_qconn_user(const struct zt_qconn *c);
+/* Sends c's further events to ops with owner. NULL ops detaches c: events
+ * are dropped and stream data credited by the endpoint, which is what an
+ * owner going away before its connection's closed callback wants. */
+void zt_qconn_set_ops(struct zt_qconn *c, const struct zt_qconn_ops *ops,
+		      void *owner);
 int zt_qconn_state(const struct zt_qconn *c);
 int zt_qconn_is_server(const struct zt_qconn *c);
 const struct zt_identity *zt_qconn_peer(const struct zt_qconn *c);

@@ -260,8 +260,8 @@ static void after_read(struct zt_qconn *c, uint64_t now)
 		}
 		c->state = ZT_QCONN_ESTABLISHED;
 		zt_qconn_remote(c, &c->last_remote);
-		if (c->ep->cfg.cb.established)
-			c->ep->cfg.cb.established(c, c->ep->cfg.ud);
+		if (c->ops->established)
+			c->ops->established(c, c->owner);
 		return;
 	}
 	if (c->state != ZT_QCONN_ESTABLISHED)
@@ -271,8 +271,8 @@ static void after_read(struct zt_qconn *c, uint64_t now)
 	if (!zt_addr_equal(&ra, &c->last_remote)) {
 		c->last_remote = ra;
 		zt_qconn_label_update(c);
-		if (c->ep->cfg.cb.path_changed)
-			c->ep->cfg.cb.path_changed(c, c->ep->cfg.ud);
+		if (c->ops->path_changed)
+			c->ops->path_changed(c, c->owner);
 	}
 }
 
@@ -329,9 +329,9 @@ static void report_closed(struct zt_qconn *c)
 	if (c->ci_reported)
 		return;
 	c->ci_reported = 1;
-	if (c->ep->cfg.cb.closed)
-		c->ep->cfg.cb.closed(c, &c->ci, c->ep->cfg.ud);
-	c->user = NULL;
+	if (c->ops->closed)
+		c->ops->closed(c, &c->ci, c->owner);
+	zt_qconn_set_ops(c, NULL, NULL);
 }
 
 int zt_qconn_service(struct zt_qconn *c, uint64_t now)
@@ -450,14 +450,13 @@ int zt_qconn_remote_is(const struct zt_qconn *c, const struct sockaddr *sa,
 	return zt_addr_equal(&a, &b);
 }
 
-void zt_qconn_set_user(struct zt_qconn *c, void *user)
+void zt_qconn_set_ops(struct zt_qconn *c, const struct zt_qconn_ops *ops,
+		      void *owner)
 {
-	c->user = user;
-}
+	static const struct zt_qconn_ops none = { 0 };
 
-void *zt_qconn_user(const struct zt_qconn *c)
-{
-	return c->user;
+	c->ops = ops ? ops : &none;
+	c->owner = ops ? owner : NULL;
 }
 
 int zt_qconn_state(const struct zt_qconn *c)

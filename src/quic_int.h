@@ -121,7 +121,9 @@ struct zt_qconn {
 	uint64_t held;
 	FILE *qlog;
 	char label[160];
-	void *user;
+	/* Never NULL (zt_qconn_set_ops): callers test members only. */
+	const struct zt_qconn_ops *ops;
+	void *owner;
 };
 
 /* Flow control. A stream's receive window starts at 1 MiB (transport

@@ -168,14 +168,14 @@ int zt_stream_recv_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 	struct zt_qconn *c = ud;
 	int fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
 
-	if (c->state != ZT_QCONN_ESTABLISHED || !c->ep->cfg.cb.stream_data) {
+	if (c->state != ZT_QCONN_ESTABLISHED || !c->ops->stream_data) {
 		/* Nobody will consume it: give the credit back at once. */
 		ngtcp2_conn_extend_max_stream_offset(conn, sid, len);
 		ngtcp2_conn_extend_max_offset(conn, len);
 		return 0;
 	}
 	stream_hold(c, len);
-	c->ep->cfg.cb.stream_data(c, sid, data, len, fin, c->ep->cfg.ud);
+	c->ops->stream_data(c, sid, data, len, fin, c->owner);
 	return 0;
 }
 
@@ -188,8 +188,8 @@ int zt_stream_acked_cb(ngtcp2_conn *conn, int64_t sid, uint64_t off,
 	/* ngtcp2 reports acknowledged data as a growing contiguous prefix. */
 	if (s)
 		stream_release(s, off + len);
-	if (s && c->ep->cfg.cb.stream_acked)
-		c->ep->cfg.cb.stream_acked(c, sid, c->ep->cfg.ud);
+	if (s && c->ops->stream_acked)
+		c->ops->stream_acked(c, sid, c->owner);
 	return 0;
 }
 
@@ -200,8 +200,8 @@ int zt_stream_open_cb(ngtcp2_conn *conn, int64_t sid, void *ud)
 
 	if (!zt_stream_get(c, sid))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
-	if (c->state == ZT_QCONN_ESTABLISHED && c->ep->cfg.cb.stream_opened)
-		c->ep->cfg.cb.stream_opened(c, sid, c->ep->cfg.ud);
+	if (c->state == ZT_QCONN_ESTABLISHED && c->ops->stream_opened)
+		c->ops->stream_opened(c, sid, c->owner);
 	return 0;
 }
 
@@ -216,9 +216,9 @@ int zt_stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 	int reset = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) != 0;
 
 	/* The application first: it finds its state through the stream. */
-	if (c->ep->cfg.cb.stream_closed)
-		c->ep->cfg.cb.stream_closed(c, sid, reset, reset ? app_error : 0,
-					    c->ep->cfg.ud);
+	if (c->ops->stream_closed)
+		c->ops->stream_closed(c, sid, reset, reset ? app_error : 0,
+				      c->owner);
 	s = zt_stream_find(c, sid);
 	if (s)
 		stream_unlink(c, s);
@@ -265,8 +265,8 @@ static void stream_discard_unsent(struct zt_stream *s)
  * acknowledgement, so the application may reset the stream from here. */
 static void peer_reset(struct zt_qconn *c, int64_t sid, uint64_t app_error)
 {
-	if (c->state == ZT_QCONN_ESTABLISHED && c->ep->cfg.cb.stream_reset)
-		c->ep->cfg.cb.stream_reset(c, sid, app_error, c->ep->cfg.ud);
+	if (c->state == ZT_QCONN_ESTABLISHED && c->ops->stream_reset)
+		c->ops->stream_reset(c, sid, app_error, c->owner);
 }
 
 int zt_stream_stop_cb(ngtcp2_conn *conn, int64_t sid, uint64_t app_error,

@@ -66,6 +66,18 @@ void zt_ctrl_fail(struct zt_qconn *c, int64_t sid, uint32_t app_error,
 
 static void link_connect(struct zt_relaylink *l);
 static void link_unref(struct zt_relaylink *l);
+static void link_established(struct zt_qconn *c, void *owner);
+static void link_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+		      size_t len, int fin, void *owner);
+static void link_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			void *owner);
+
+/* The link owns its connection; zt_relaylink_stop() detaches it. */
+static const struct zt_qconn_ops link_qops = {
+	.established = link_established,
+	.stream_data = link_data,
+	.closed = link_closed,
+};
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -112,7 +124,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	l->state = ZT_LINK_CONNECTING;
 	rv = zt_ep_connect(d->ep, &d->net.pio, res->ai_addr,
 			   (socklen_t)res->ai_addrlen, l->relay.host,
-			   ZT_ROLE_RELAY, l, &l->conn, zt_now());
+			   ZT_ROLE_RELAY, &link_qops, l, &l->conn, zt_now());
 	uv_freeaddrinfo(res);
 	if (rv != 0) {
 		l->conn = NULL;
@@ -154,7 +166,6 @@ struct zt_relaylink *zt_relaylink_new(struct zt_daemon *d,
 
 	if (!l)
 		return NULL;
-	l->kind = 0x6c696e6b; /* ZT_USER_LINK */
 	l->d = d;
 	l->ops = ops;
 	l->relay = *relay;
@@ -191,15 +202,16 @@ void zt_relaylink_stop(struct zt_relaylink *l)
 		uv_cancel((uv_req_t *)&l->gai);
 	uv_close((uv_handle_t *)&l->timer, timer_closed);
 	if (l->conn)
-		zt_qconn_set_user(l->conn, NULL);
+		zt_qconn_set_ops(l->conn, NULL, NULL);
 	l->conn = NULL;
 	zt_ctrl_reader_free(&l->rd);
 }
 
 static void local_addrs(struct zt_relaylink *l, struct zt_ctrl_msg *m);
 
-void zt_relaylink_established(struct zt_relaylink *l)
+static void link_established(struct zt_qconn *c, void *owner)
 {
+	struct zt_relaylink *l = owner;
 	struct zt_ctrl_msg m = { .type = ZT_CTRL_HELLO };
 	int rv;
 
@@ -247,9 +259,10 @@ static int handle_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 	}
 }
 
-void zt_relaylink_data(struct zt_relaylink *l, int64_t sid,
-		       const uint8_t *data, size_t len, int fin)
+static void link_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+		      size_t len, int fin, void *owner)
 {
+	struct zt_relaylink *l = owner;
 	struct zt_ctrl_msg m;
 	int rv;
 
@@ -279,9 +292,10 @@ void zt_relaylink_data(struct zt_relaylink *l, int64_t sid,
 	}
 }
 
-void zt_relaylink_closed(struct zt_relaylink *l,
-			 const struct zt_close_info *ci)
+static void link_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			void *owner)
 {
+	struct zt_relaylink *l = owner;
 	int was_up = l->state == ZT_LINK_UP;
 
 	l->conn = NULL;
@@ -331,34 +345,3 @@ static void local_addrs(struct zt_relaylink *l, struct zt_ctrl_msg *m)
 	}
 	uv_free_interface_addresses(ifs, n);
 }
-
-/* Endpoint callbacks for roles whose client connections are all relay
- * links; connections whose link was stopped have no user. */
-void zt_link_cb_established(struct zt_qconn *c, void *ud)
-{
-	struct zt_relaylink *l = zt_qconn_user(c);
-
-	if (l)
-		zt_relaylink_established(l);
-}
-
-void zt_link_cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
-		    size_t len, int fin, void *ud)
-{
-	struct zt_relaylink *l = zt_qconn_user(c);
-
-	if (l)
-		zt_relaylink_data(l, sid, data, len, fin);
-	else
-		zt_qconn_stream_consumed(c, sid, len);
-}
-
-void zt_link_cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
-{
-	struct zt_relaylink *l = zt_qconn_user(c);
-
-	if (l)
-		zt_relaylink_closed(l, ci);
-}
-

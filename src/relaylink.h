@@ -32,7 +32,6 @@ struct zt_relaylink_ops {
 };
 
 struct zt_relaylink {
-	uint32_t kind; /* ZT_USER_LINK (see roles/aflow.h): first member */
 	unsigned refs; /* after stop: pending libuv callbacks */
 	struct zt_daemon *d;
 	const struct zt_relaylink_ops *ops;
@@ -63,21 +62,7 @@ void zt_relaylink_stop(struct zt_relaylink *l);
 /* Sends a control message on the link's stream. Returns 0 or ZT_E*. */
 int zt_relaylink_send(struct zt_relaylink *l, const struct zt_ctrl_msg *m);
 
-/* Endpoint callbacks: the role forwards events for link connections. */
-void zt_relaylink_established(struct zt_relaylink *l);
-void zt_relaylink_data(struct zt_relaylink *l, int64_t sid,
-		       const uint8_t *data, size_t len, int fin);
-void zt_relaylink_closed(struct zt_relaylink *l,
-			 const struct zt_close_info *ci);
-
 const char *zt_link_state_name(int state);
-
-/* zt_ep_callbacks for connections whose user pointer is a relay link. */
-void zt_link_cb_established(struct zt_qconn *c, void *ud);
-void zt_link_cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
-		     size_t len, int fin, void *ud);
-void zt_link_cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		       void *ud);
 
 /* Shared by roles: send a message on a stream, close a peer on a protocol
  * error with an ERROR message first. */

@@ -54,6 +54,10 @@ struct side {
 	int raw;
 	int64_t live_sid;
 	size_t got_stalled, got_live;
+	/* The next connection established here moves to these ops. */
+	const struct zt_qconn_ops *rebind;
+	void *rebind_owner;
+	struct zt_qconn *rebound;
 };
 
 struct world {
@@ -131,23 +135,28 @@ static struct zt_pathio *pio_for(struct side *s, const struct sockaddr_in *dst)
 	return &s->pio;
 }
 
-static struct side *side_of(void *ud)
+static struct side *side_of(void *owner)
 {
-	return ud;
+	return owner;
 }
 
-static void cb_established(struct zt_qconn *c, void *ud)
+static void cb_established(struct zt_qconn *c, void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->established++;
 	s->conn = c;
+	if (s->rebind) {
+		zt_qconn_set_ops(c, s->rebind, s->rebind_owner);
+		s->rebind = NULL;
+		s->rebound = c;
+	}
 }
 
 static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
-		    size_t len, int fin, void *ud)
+		    size_t len, int fin, void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	if (s->raw) {
 		if (sid == s->live_sid) {
@@ -167,18 +176,18 @@ static void cb_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 }
 
 static void cb_stream_reset(struct zt_qconn *c, int64_t sid, uint64_t code,
-			    void *ud)
+			    void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->peer_resets++;
 	s->reset_code = code;
 }
 
 static void cb_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
-			     uint64_t code, void *ud)
+			     uint64_t code, void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->streams_closed++;
 	s->closed_reset = reset;
@@ -186,15 +195,23 @@ static void cb_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
 }
 
 static void cb_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
+		      void *owner)
 {
-	struct side *s = side_of(ud);
+	struct side *s = side_of(owner);
 
 	s->closed++;
 	s->ci = *ci;
 	if (s->conn == c)
 		s->conn = NULL;
 }
+
+static const struct zt_qconn_ops side_ops = {
+	.established = cb_established,
+	.stream_data = cb_data,
+	.closed = cb_closed,
+	.stream_reset = cb_stream_reset,
+	.stream_closed = cb_stream_closed,
+};
 
 static void issue(struct world *w, const char *ca, int role, const char *name,
 		  const char *out, int64_t nb, int64_t na)
@@ -286,12 +303,8 @@ static void side_init(struct world *w, int i, const char *cert,
 	c.require_retry = retry;
 	c.idle_timeout_ns = 5000000000ULL;
 	c.keepalive_ns = 1000000000ULL;
-	c.cb.established = cb_established;
-	c.cb.stream_data = cb_data;
-	c.cb.closed = cb_closed;
-	c.cb.stream_reset = cb_stream_reset;
-	c.cb.stream_closed = cb_stream_closed;
-	c.ud = s;
+	c.accept = &side_ops;
+	c.accept_owner = s;
 	zt_ctrl_reader_init(&s->rd);
 	assert_int_equal(zt_ep_new(&s->ep, &c, w->now), 0);
 }
@@ -360,7 +373,8 @@ static struct zt_qconn *connect_to_relay(struct world *w)
 	assert_int_equal(zt_ep_connect(w->s[1].ep, &w->s[1].pio,
 				       (struct sockaddr *)&w->s[0].pio.local,
 				       w->s[0].pio.local_len, "10.0.0.1",
-				       ZT_ROLE_RELAY, NULL, &c, w->now),
+				       ZT_ROLE_RELAY, &side_ops, &w->s[1], &c,
+				       w->now),
 			 0);
 	return c;
 }
@@ -621,7 +635,8 @@ static void dial(struct world *w, int i, struct zt_pathio *pio)
 	assert_int_equal(zt_ep_connect(w->s[i].ep, pio,
 				       (struct sockaddr *)&w->s[0].pio.local,
 				       w->s[0].pio.local_len, "10.0.0.1",
-				       ZT_ROLE_RELAY, NULL, &c, w->now),
+				       ZT_ROLE_RELAY, &side_ops, &w->s[i], &c,
+				       w->now),
 			 0);
 }
 
@@ -882,6 +897,118 @@ static void test_reset_rate(void **state)
 	stateless_rate(*state, 1);
 }
 
+/* What one owner of connections saw. */
+struct tally {
+	int established, closed;
+	size_t data;
+	struct zt_qconn *c;
+};
+
+static void t_established(struct zt_qconn *c, void *owner)
+{
+	struct tally *t = owner;
+
+	t->established++;
+	t->c = c;
+}
+
+static void t_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		   size_t len, int fin, void *owner)
+{
+	zt_qconn_stream_consumed(c, sid, len);
+	((struct tally *)owner)->data += len;
+}
+
+static void t_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+		     void *owner)
+{
+	((struct tally *)owner)->closed++;
+}
+
+static const struct zt_qconn_ops tally_ops = {
+	.established = t_established,
+	.stream_data = t_data,
+	.closed = t_closed,
+};
+
+static struct zt_qconn *dial_owned(struct world *w, struct tally *t)
+{
+	struct zt_qconn *c = NULL;
+
+	assert_int_equal(zt_ep_connect(w->s[1].ep, &w->s[1].pio,
+				       (struct sockaddr *)&w->s[0].pio.local,
+				       w->s[0].pio.local_len, "10.0.0.1",
+				       ZT_ROLE_RELAY, &tally_ops, t, &c,
+				       w->now),
+			 0);
+	return c;
+}
+
+#define BULK (2u << 20) /* twice the stream window: needs credit back */
+
+static int64_t send_bulk(struct zt_qconn *c)
+{
+	static const uint8_t chunk[16384];
+	int64_t sid;
+
+	assert_int_equal(zt_qconn_stream_open(c, &sid), 0);
+	for (size_t n = 0; n < BULK; n += sizeof(chunk))
+		assert_int_equal(zt_qconn_stream_send(c, sid, chunk,
+						      sizeof(chunk), 0),
+				 0);
+	return sid;
+}
+
+/* Each connection reports to its own owner: two client connections of
+ * one endpoint with two owners; on the server, one accepted connection
+ * rebound from its established callback, the other detached, which then
+ * reports nothing and still gets its stream credit back. */
+static void test_per_conn_ops(void **state)
+{
+	struct world *w = *state;
+	struct tally a = { 0 }, b = { 0 }, srv = { 0 };
+	struct zt_qconn *ca, *cb;
+	int64_t sa, sb;
+
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, 0);
+	side_init(w, 1, "connector", 0, 0);
+	w->s[0].rebind = &tally_ops;
+	w->s[0].rebind_owner = &srv;
+	ca = dial_owned(w, &a);
+	cb = dial_owned(w, &b);
+	run(w, 200);
+	assert_int_equal(a.established, 1);
+	assert_ptr_equal(a.c, ca);
+	assert_int_equal(b.established, 1);
+	assert_ptr_equal(b.c, cb);
+	assert_int_equal(w->s[1].established, 0);
+	assert_int_equal(w->s[0].established, 2);
+	assert_int_equal(srv.established, 0);
+	assert_non_null(w->s[0].rebound);
+	assert_ptr_not_equal(w->s[0].conn, w->s[0].rebound);
+	zt_qconn_set_ops(w->s[0].conn, NULL, NULL);
+
+	sa = send_bulk(ca);
+	sb = send_bulk(cb);
+	run(w, 3000);
+	assert_int_equal(zt_qconn_stream_buffered(ca, sa), 0);
+	assert_int_equal(zt_qconn_stream_buffered(cb, sb), 0);
+	assert_int_equal(srv.data, BULK);
+	assert_int_equal(w->s[0].got_msg, 0);
+
+	zt_qconn_close(ca, ZT_APP_SHUTDOWN, "bye", w->now);
+	zt_qconn_close(cb, ZT_APP_SHUTDOWN, "bye", w->now);
+	run(w, 2000);
+	assert_int_equal(a.closed, 1);
+	assert_int_equal(b.closed, 1);
+	assert_int_equal(srv.closed, 1);
+	assert_int_equal(w->s[0].closed, 0);
+	assert_int_equal(w->s[1].closed, 0);
+	assert_int_equal(zt_ep_conn_count(w->s[0].ep), 0);
+	side_free(&w->s[0]);
+	side_free(&w->s[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_exchange_retry),
 		cmocka_unit_test(test_stream_reset_code0),
 		cmocka_unit_test(test_stalled_streams),
+		cmocka_unit_test(test_per_conn_ops),
 		cmocka_unit_test(test_role_refused),
 		cmocka_unit_test(test_no_server_role),
 		cmocka_unit_test(test_foreign_ca),

@@ -27,7 +27,6 @@
 enum { A_WAIT_SESSION = 0, A_WAIT_REPLY, A_HANDSHAKE, A_OPEN, A_DONE };
 
 struct asession {
-	uint32_t kind; /* ZT_USER_SESSION */
 	struct asession *next;
 	struct zt_aflows *af;
 	char connector[ZT_NAME_MAX];
@@ -282,6 +281,8 @@ static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
 static void flow_free(struct aflow *f);
 static int flow_send_header(struct aflow *f);
 static void flow_reset_app(struct aflow *f, const char *why);
+/* The session's connection events, owner the session (end of file). */
+static const struct zt_qconn_ops session_qops;
 
 static struct asession *session_find(struct zt_aflows *af, const char *name)
 {
@@ -301,10 +302,11 @@ static int session_connect(struct asession *s)
 	if (s->n_addrs == 0)
 		return ZT_ENOTFOUND;
 	/* The observed (public) address first; the next one only after an
-	 * attempt failed (see zt_aflows_closed). */
+	 * attempt failed (see session_closed). */
 	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr % s->n_addrs], &ss);
 	rv = zt_ep_connect(d->ep, &d->net.pio, (struct sockaddr *)&ss, len,
-			   NULL, ZT_ROLE_CONNECTOR, s, &s->c, zt_now());
+			   NULL, ZT_ROLE_CONNECTOR, &session_qops, s, &s->c,
+			   zt_now());
 	if (rv != 0)
 		s->c = NULL;
 	return rv;
@@ -319,7 +321,6 @@ static struct asession *session_get(struct zt_aflows *af,
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return NULL;
-		s->kind = ZT_USER_SESSION;
 		s->af = af;
 		snprintf(s->connector, sizeof(s->connector), "%s", e->connector);
 		s->next = af->sessions;
@@ -398,9 +399,10 @@ static int flow_granted(const struct aflow *f)
 	return 0;
 }
 
-void zt_aflows_established(struct zt_aflows *af, struct zt_qconn *c)
+static void session_established(struct zt_qconn *c, void *owner)
 {
-	struct asession *s = zt_qconn_user(c);
+	struct asession *s = owner;
+	struct zt_aflows *af = s->af;
 
 	if (strcmp(zt_qconn_peer(c)->name, s->connector) != 0) {
 		log_warn("connector at %s is %s, expected %s", zt_qconn_label(c),
@@ -418,13 +420,12 @@ void zt_aflows_established(struct zt_aflows *af, struct zt_qconn *c)
 	session_flush_waiting(s);
 }
 
-void zt_aflows_closed(struct zt_aflows *af, struct zt_qconn *c,
-		      const struct zt_close_info *ci)
+static void session_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			   void *owner)
 {
-	struct asession *s = zt_qconn_user(c);
+	struct asession *s = owner;
+	struct zt_aflows *af = s->af;
 
-	if (!s)
-		return;
 	log_info("session to connector %s %s%s%s", s->connector,
 		 s->up ? "lost" : "failed", ci->reason[0] ? ": " : "",
 		 ci->reason);
@@ -829,9 +830,10 @@ static void udp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 	f->uq_n++;
 }
 
-void zt_aflows_datagram(struct zt_aflows *af, struct zt_qconn *c,
-			const uint8_t *d, size_t n)
+static void session_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
+			     void *owner)
 {
+	struct zt_aflows *af = ((struct asession *)owner)->af;
 	int64_t sid;
 	size_t pl = zt_flow_dgram_get(d, n, &sid), out;
 	struct aflow *f;
@@ -939,8 +941,9 @@ static void flow_reply(struct aflow *f, uint8_t status)
 	zt_netstack_input(&f->af->ns, f->syn, f->syn_len, p.version, p.dst.ip);
 }
 
-void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
-			   int64_t sid, const uint8_t *d, size_t n, int fin)
+static void session_stream_data(struct zt_qconn *c, int64_t sid,
+				const uint8_t *d, size_t n, int fin,
+				void *owner)
 {
 	struct aflow *f = zt_qconn_stream_user(c, sid);
 	struct pend *p;
@@ -1002,8 +1005,7 @@ void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
 	flow_drain_to_app(f);
 }
 
-void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
-			    int64_t sid)
+static void session_stream_acked(struct zt_qconn *c, int64_t sid, void *owner)
 {
 	struct aflow *f = zt_qconn_stream_user(c, sid);
 
@@ -1011,8 +1013,8 @@ void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
 		credit_app(f);
 }
 
-void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
-			     int64_t sid, int reset, uint64_t app_error)
+static void session_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
+				  uint64_t app_error, void *owner)
 {
 	struct aflow *f = zt_qconn_stream_user(c, sid);
 
@@ -1265,7 +1267,7 @@ void zt_aflows_stop(struct zt_aflows *af)
 
 		af->sessions = s->next;
 		if (s->c)
-			zt_qconn_set_user(s->c, NULL);
+			zt_qconn_set_ops(s->c, NULL, NULL);
 		free(s);
 	}
 	poll_stop(af);
@@ -1441,3 +1443,12 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 	if (json)
 		zt_sb_printf(b, "]");
 }
+
+static const struct zt_qconn_ops session_qops = {
+	.established = session_established,
+	.stream_data = session_stream_data,
+	.stream_acked = session_stream_acked,
+	.stream_closed = session_stream_closed,
+	.datagram = session_datagram,
+	.closed = session_closed,
+};

@@ -19,10 +19,6 @@ struct zt_daemon;
 struct asession;
 struct aflow;
 
-/* Tag at the start of every connection user pointer in the agent, so one
- * set of endpoint callbacks can tell relay links from connector sessions. */
-enum { ZT_USER_LINK = 0x6c696e6b, ZT_USER_SESSION = 0x73657373 };
-
 #define ZT_AGENT_ADDR4 0x64400001u /* 100.64.0.1: the TUN address */
 #define ZT_AGENT_DNS4 0x64400002u  /* 100.64.0.2: the DNS stub */
 
@@ -79,18 +75,5 @@ void zt_aflows_set_routes(struct zt_aflows *af,
 			  const struct zt_catalog_entry *e, size_t n,
 			  const struct zt_addr *relays, size_t n_relays);
 void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json);
-
-/* Endpoint events for connector sessions (user tag ZT_USER_SESSION). */
-void zt_aflows_established(struct zt_aflows *af, struct zt_qconn *c);
-void zt_aflows_stream_data(struct zt_aflows *af, struct zt_qconn *c,
-			   int64_t sid, const uint8_t *d, size_t n, int fin);
-void zt_aflows_stream_acked(struct zt_aflows *af, struct zt_qconn *c,
-			    int64_t sid);
-void zt_aflows_stream_closed(struct zt_aflows *af, struct zt_qconn *c,
-			     int64_t sid, int reset, uint64_t app_error);
-void zt_aflows_datagram(struct zt_aflows *af, struct zt_qconn *c,
-			const uint8_t *d, size_t n);
-void zt_aflows_closed(struct zt_aflows *af, struct zt_qconn *c,
-		      const struct zt_close_info *ci);
 
 #endif

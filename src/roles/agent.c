@@ -271,68 +271,6 @@ static void agent_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	zt_sb_printf(b, json ? "}\n" : "");
 }
 
-/* Client connections are relay links or connector sessions: the user
- * pointer's first member says which. */
-static int is_session(struct zt_qconn *c)
-{
-	uint32_t *kind = zt_qconn_user(c);
-
-	return kind && *kind == ZT_USER_SESSION;
-}
-
-static struct zt_aflows *aflows(void *ud)
-{
-	struct agent *a = ((struct zt_daemon *)ud)->role;
-
-	return a ? &a->af : NULL;
-}
-
-static void on_established(struct zt_qconn *c, void *ud)
-{
-	if (is_session(c))
-		zt_aflows_established(aflows(ud), c);
-	else
-		zt_link_cb_established(c, ud);
-}
-
-static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
-		    size_t n, int fin, void *ud)
-{
-	if (is_session(c) && aflows(ud))
-		zt_aflows_stream_data(aflows(ud), c, sid, d, n, fin);
-	else
-		zt_link_cb_data(c, sid, d, n, fin, ud);
-}
-
-static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
-{
-	if (is_session(c) && aflows(ud))
-		zt_aflows_stream_acked(aflows(ud), c, sid);
-}
-
-static void on_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
-			void *ud)
-{
-	if (is_session(c) && aflows(ud))
-		zt_aflows_datagram(aflows(ud), c, d, n);
-}
-
-static void on_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
-			     uint64_t app_error, void *ud)
-{
-	if (is_session(c) && aflows(ud))
-		zt_aflows_stream_closed(aflows(ud), c, sid, reset, app_error);
-}
-
-static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
-{
-	if (is_session(c) && aflows(ud))
-		zt_aflows_closed(aflows(ud), c, ci);
-	else if (!is_session(c))
-		zt_link_cb_closed(c, ci, ud);
-}
-
 const struct zt_role_ops zt_agent_ops = {
 	.name = "agent",
 	.role = ZT_ROLE_AGENT,
@@ -341,12 +279,4 @@ const struct zt_role_ops zt_agent_ops = {
 	.stop = agent_stop,
 	.destroy = agent_destroy,
 	.status = agent_status,
-	.cb = {
-		.established = on_established,
-		.stream_data = on_data,
-		.stream_acked = on_acked,
-		.stream_closed = on_stream_closed,
-		.datagram = on_datagram,
-		.closed = on_closed,
-	},
 };

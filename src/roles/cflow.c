@@ -376,14 +376,16 @@ static void on_stream_data(struct zt_cflows *cf, struct csession *s,
 	}
 }
 
-void zt_cflows_stream_opened(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid)
+/* The agent opened a stream (any first frame): a flow, waiting for its
+ * header from now on. Without memory the stream gets its flow with its
+ * first byte. */
+static void session_stream_opened(struct zt_qconn *c, int64_t sid,
+				  void *owner)
 {
-	struct csession *s = zt_qconn_user(c);
+	struct csession *s = owner;
 
-	/* Without memory the stream gets its flow with its first byte. */
-	if (s && !zt_qconn_stream_user(c, sid))
-		flow_new(cf, s, sid);
+	if (!zt_qconn_stream_user(c, sid))
+		flow_new(s->cf, s, sid);
 }
 
 /* The agent reset its side or stopped reading, with any code: 0 is not a
@@ -412,6 +414,9 @@ static void on_stream_closed(struct csession *s, int64_t sid, int reset)
 }
 
 /* --- sessions --- */
+
+/* An agent's connection events, owner its session (below). */
+static const struct zt_qconn_ops session_qops;
 
 static void sweep_cb(uv_timer_t *t)
 {
@@ -443,9 +448,10 @@ void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c)
 		return;
 	}
 	s->c = c;
+	s->cf = cf;
 	s->next = cf->sessions;
 	cf->sessions = s;
-	zt_qconn_set_user(c, s);
+	zt_qconn_set_ops(c, &session_qops, s);
 	log_info("%s connected", zt_qconn_label(c));
 }
 
@@ -464,39 +470,33 @@ static void session_free(struct zt_cflows *cf, struct csession *s,
 	free(s);
 }
 
-void zt_cflows_session_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			      const struct zt_close_info *ci)
+static void session_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			   void *owner)
 {
-	struct csession *s = zt_qconn_user(c);
+	struct csession *s = owner;
 
-	if (!s)
-		return;
 	log_info("%s disconnected%s%s", zt_qconn_label(c),
 		 ci->reason[0] ? ": " : "", ci->reason);
-	zt_qconn_set_user(c, NULL);
-	session_free(cf, s, "agent session ended");
+	session_free(s->cf, s, "agent session ended");
 }
 
-void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
-			   int64_t sid, const uint8_t *d, size_t n, int fin)
+static void session_stream_data(struct zt_qconn *c, int64_t sid,
+				const uint8_t *d, size_t n, int fin,
+				void *owner)
 {
-	struct csession *s = zt_qconn_user(c);
+	struct csession *s = owner;
 
-	if (!s) {
-		zt_qconn_stream_consumed(c, sid, n);
-		return;
-	}
-	on_stream_data(cf, s, sid, d, n, fin);
+	on_stream_data(s->cf, s, sid, d, n, fin);
 }
 
-void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
-			const uint8_t *d, size_t n)
+static void session_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
+			     void *owner)
 {
 	int64_t sid;
 	size_t pl = zt_flow_dgram_get(d, n, &sid);
 	struct cflow *f;
 
-	if (!pl || !zt_qconn_user(c))
+	if (!pl)
 		return;
 	f = zt_qconn_stream_user(c, sid);
 	if (f && f != CF_FINISHED)
@@ -519,38 +519,43 @@ void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now)
 	}
 }
 
-void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
-			    int64_t sid)
+static void session_stream_acked(struct zt_qconn *c, int64_t sid, void *owner)
 {
-	struct cflow *f = zt_qconn_user(c) ? zt_qconn_stream_user(c, sid) : NULL;
+	struct cflow *f = zt_qconn_stream_user(c, sid);
 
 	if (f && f != CF_FINISHED && f->hdr.proto == ZT_IPPROTO_TCP)
 		cflow_tcp_acked(f);
 }
 
-void zt_cflows_stream_reset(struct zt_cflows *cf, struct zt_qconn *c,
-			    int64_t sid)
+/* The agent reset the stream or stopped reading (any code, 0 included). */
+static void session_stream_reset(struct zt_qconn *c, int64_t sid,
+				 uint64_t app_error, void *owner)
 {
-	struct csession *s = zt_qconn_user(c);
-
-	if (s)
-		on_stream_reset(s, sid);
+	on_stream_reset(owner, sid);
 }
 
-void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid, int reset)
+/* reset: the stream ended by a reset, not by a FIN each way. */
+static void session_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
+				  uint64_t app_error, void *owner)
 {
-	struct csession *s = zt_qconn_user(c);
-
-	if (s)
-		on_stream_closed(s, sid, reset);
+	on_stream_closed(owner, sid, reset);
 }
+
+static const struct zt_qconn_ops session_qops = {
+	.stream_opened = session_stream_opened,
+	.stream_data = session_stream_data,
+	.stream_acked = session_stream_acked,
+	.stream_reset = session_stream_reset,
+	.stream_closed = session_stream_closed,
+	.datagram = session_datagram,
+	.closed = session_closed,
+};
 
 void zt_cflows_stop(struct zt_cflows *cf)
 {
 	uv_close((uv_handle_t *)&cf->sweep, NULL);
 	while (cf->sessions) {
-		zt_qconn_set_user(cf->sessions->c, NULL);
+		zt_qconn_set_ops(cf->sessions->c, NULL, NULL);
 		session_free(cf, cf->sessions, "connector stopping");
 	}
 }

@@ -29,27 +29,9 @@ struct zt_cflows {
 void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
 		    const struct zt_config *cfg);
 void zt_cflows_stop(struct zt_cflows *cf);
-/* A new agent session, or its refusal (ZT_APP_DENIED) when the agent's
- * identity has max_sessions already. */
+/* An agent's connection is up: it becomes a session, and its events go
+ * to the session from now on. */
 void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c);
-void zt_cflows_session_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			      const struct zt_close_info *ci);
-void zt_cflows_stream_data(struct zt_cflows *cf, struct zt_qconn *c,
-			   int64_t sid, const uint8_t *d, size_t n, int fin);
-/* The agent opened a stream (any first frame): a flow, waiting for its
- * header from now on. */
-void zt_cflows_stream_opened(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid);
-void zt_cflows_stream_acked(struct zt_cflows *cf, struct zt_qconn *c,
-			    int64_t sid);
-/* The agent reset the stream or stopped reading (any code, 0 included). */
-void zt_cflows_stream_reset(struct zt_cflows *cf, struct zt_qconn *c,
-			    int64_t sid);
-/* reset: the stream ended by a reset, not by a FIN each way. */
-void zt_cflows_stream_closed(struct zt_cflows *cf, struct zt_qconn *c,
-			     int64_t sid, int reset);
-void zt_cflows_datagram(struct zt_cflows *cf, struct zt_qconn *c,
-			const uint8_t *d, size_t n);
 void zt_cflows_sweep(struct zt_cflows *cf, uint64_t now);
 /* After a reload (cf->cfg holds the new services): flows the new
  * configuration would refuse are reset and logged. */

@@ -75,6 +75,7 @@ struct cflow {
 
 struct csession {
 	struct csession *next;
+	struct zt_cflows *cf;
 	struct zt_qconn *c;
 	struct cflow *flows;
 	size_t n_flows;

@@ -146,87 +146,20 @@ static void connector_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	zt_sb_printf(b, json ? "}\n" : "");
 }
 
-/* Client connections are relay links; server connections are agents. */
-static void on_established(struct zt_qconn *c, void *ud)
+/* Accepted connections are agents: each becomes a cflow session, which
+ * takes its events from then on. Client connections are relay links and
+ * never come here. */
+static void accept_established(struct zt_qconn *c, void *owner)
 {
-	struct zt_daemon *d = ud;
-	struct connector *k = d->role;
+	struct connector *k = ((struct zt_daemon *)owner)->role;
 
-	if (!k)
-		return;
-	if (zt_qconn_is_server(c))
+	if (k)
 		zt_cflows_session_new(&k->flows, c);
-	else
-		zt_link_cb_established(c, ud);
 }
 
-static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
-		    size_t len, int fin, void *ud)
-{
-	struct zt_daemon *d = ud;
-	struct connector *k = d->role;
-
-	if (k && zt_qconn_is_server(c))
-		zt_cflows_stream_data(&k->flows, c, sid, data, len, fin);
-	else if (k)
-		zt_link_cb_data(c, sid, data, len, fin, ud);
-	else
-		zt_qconn_stream_consumed(c, sid, len);
-}
-
-static void on_stream_opened(struct zt_qconn *c, int64_t sid, void *ud)
-{
-	struct connector *k = ((struct zt_daemon *)ud)->role;
-
-	if (k && zt_qconn_is_server(c))
-		zt_cflows_stream_opened(&k->flows, c, sid);
-}
-
-static void on_acked(struct zt_qconn *c, int64_t sid, void *ud)
-{
-	struct connector *k = ((struct zt_daemon *)ud)->role;
-
-	if (k && zt_qconn_is_server(c))
-		zt_cflows_stream_acked(&k->flows, c, sid);
-}
-
-static void on_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
-			void *ud)
-{
-	struct connector *k = ((struct zt_daemon *)ud)->role;
-
-	if (k && zt_qconn_is_server(c))
-		zt_cflows_datagram(&k->flows, c, d, n);
-}
-
-static void on_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
-			     uint64_t app_error, void *ud)
-{
-	struct connector *k = ((struct zt_daemon *)ud)->role;
-
-	if (k && zt_qconn_is_server(c))
-		zt_cflows_stream_closed(&k->flows, c, sid, reset);
-}
-
-static void on_stream_reset(struct zt_qconn *c, int64_t sid,
-			    uint64_t app_error, void *ud)
-{
-	struct connector *k = ((struct zt_daemon *)ud)->role;
-
-	if (k && zt_qconn_is_server(c))
-		zt_cflows_stream_reset(&k->flows, c, sid);
-}
-
-static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
-{
-	struct connector *k = ((struct zt_daemon *)ud)->role;
-
-	if (k && zt_qconn_is_server(c))
-		zt_cflows_session_closed(&k->flows, c, ci);
-	else
-		zt_link_cb_closed(c, ci, ud);
-}
+static const struct zt_qconn_ops connector_accept_ops = {
+	.established = accept_established,
+};
 
 const struct zt_role_ops zt_connector_ops = {
 	.name = "connector",
@@ -237,14 +170,5 @@ const struct zt_role_ops zt_connector_ops = {
 	.stop = connector_stop,
 	.destroy = connector_destroy,
 	.status = connector_status,
-	.cb = {
-		.established = on_established,
-		.stream_data = on_data,
-		.stream_opened = on_stream_opened,
-		.stream_acked = on_acked,
-		.stream_closed = on_stream_closed,
-		.stream_reset = on_stream_reset,
-		.datagram = on_datagram,
-		.closed = on_closed,
-	},
+	.accept = &connector_accept_ops,
 };

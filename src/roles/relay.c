@@ -14,6 +14,7 @@
 
 struct peer {
 	struct peer *next;
+	struct relay *r;
 	struct zt_qconn *c;
 	int64_t sid;
 	struct zt_ctrl_reader rd;
@@ -393,17 +394,15 @@ static const char *app_error_text(int code)
 	}
 }
 
-static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
-		    size_t len, int fin, void *ud)
+static void peer_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
+		      size_t len, int fin, void *owner)
 {
-	struct relay *r = ((struct zt_daemon *)ud)->role;
-	struct peer *p = zt_qconn_user(c);
+	struct peer *p = owner;
+	struct relay *r = p->r;
 	struct zt_ctrl_msg m;
 	int rv;
 
 	zt_qconn_stream_consumed(c, sid, len);
-	if (!p || !r)
-		return;
 	if (p->sid < 0)
 		p->sid = sid;
 	if (sid != p->sid) {
@@ -435,34 +434,12 @@ static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	}
 }
 
-static void on_established(struct zt_qconn *c, void *ud)
+static void peer_path_changed(struct zt_qconn *c, void *owner)
 {
-	struct relay *r = ((struct zt_daemon *)ud)->role;
-	struct peer *p;
+	struct peer *p = owner;
+	struct relay *r = p->r;
 
-	if (!r)
-		return;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		zt_qconn_close(c, ZT_APP_INTERNAL, "out of memory", zt_now());
-		return;
-	}
-	p->c = c;
-	p->sid = -1;
-	p->since_ns = zt_now();
-	zt_ctrl_reader_init(&p->rd);
-	p->next = r->peers;
-	r->peers = p;
-	zt_qconn_set_user(c, p);
-	log_info("relay: %s connected", zt_qconn_label(c));
-}
-
-static void on_path_changed(struct zt_qconn *c, void *ud)
-{
-	struct relay *r = ((struct zt_daemon *)ud)->role;
-	struct peer *p = zt_qconn_user(c);
-
-	if (!p || !r || !p->hello)
+	if (!p->hello)
 		return;
 	log_info("relay: %s changed address", zt_qconn_label(c));
 	send_observed(p);
@@ -470,15 +447,13 @@ static void on_path_changed(struct zt_qconn *c, void *ud)
 		push_all(r);
 }
 
-static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
+static void peer_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			void *owner)
 {
-	struct relay *r = ((struct zt_daemon *)ud)->role;
-	struct peer *p = zt_qconn_user(c), **pp;
+	struct peer *p = owner, **pp;
+	struct relay *r = p->r;
 	int had_services;
 
-	if (!p || !r)
-		return;
 	for (pp = &r->peers; *pp && *pp != p; pp = &(*pp)->next)
 		;
 	if (*pp)
@@ -490,6 +465,44 @@ static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 	if (had_services)
 		push_all(r);
 }
+
+static const struct zt_qconn_ops peer_qops = {
+	.stream_data = peer_data,
+	.path_changed = peer_path_changed,
+	.closed = peer_closed,
+};
+
+/* Accepted connections come here first, the daemon as owner; each
+ * becomes a peer, which then takes the connection's events. */
+static void accept_established(struct zt_qconn *c, void *owner)
+{
+	struct zt_daemon *d = owner;
+	struct relay *r = d->role;
+	struct peer *p;
+
+	/* Not before the role exists, nor once it stopped (its timer and
+	 * peers are gone; the connection is closed with the rest). */
+	if (!r || d->stopping)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		zt_qconn_close(c, ZT_APP_INTERNAL, "out of memory", zt_now());
+		return;
+	}
+	p->r = r;
+	p->c = c;
+	p->sid = -1;
+	p->since_ns = zt_now();
+	zt_ctrl_reader_init(&p->rd);
+	p->next = r->peers;
+	r->peers = p;
+	zt_qconn_set_ops(c, &peer_qops, p);
+	log_info("relay: %s connected", zt_qconn_label(c));
+}
+
+static const struct zt_qconn_ops relay_accept_ops = {
+	.established = accept_established,
+};
 
 static int relay_start(struct zt_daemon *d)
 {
@@ -514,7 +527,7 @@ static void relay_stop(struct zt_daemon *d)
 		struct peer *p = r->peers;
 
 		r->peers = p->next;
-		zt_qconn_set_user(p->c, NULL);
+		zt_qconn_set_ops(p->c, NULL, NULL);
 		peer_free(p);
 	}
 	uv_close((uv_handle_t *)&r->rebuild, NULL);
@@ -595,10 +608,5 @@ const struct zt_role_ops zt_relay_ops = {
 	.stop = relay_stop,
 	.destroy = relay_destroy,
 	.status = relay_status,
-	.cb = {
-		.established = on_established,
-		.stream_data = on_data,
-		.path_changed = on_path_changed,
-		.closed = on_closed,
-	},
+	.accept = &relay_accept_ops,
 };

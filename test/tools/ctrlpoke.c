@@ -306,6 +306,13 @@ static int tls_nocert(struct zt_tls *t, const char *ca)
 	return 0;
 }
 
+static const struct zt_qconn_ops poke_ops = {
+	.established = on_est,
+	.stream_data = on_data,
+	.stream_closed = on_stream_closed,
+	.closed = on_closed,
+};
+
 int main(int argc, char **argv)
 {
 	const char *ca = NULL, *cert = NULL, *key = NULL, *relay = NULL;
@@ -352,11 +359,6 @@ int main(int argc, char **argv)
 	ec.tls = &tls;
 	ec.idle_timeout_ns = 5000000000ULL;
 	ec.keepalive_ns = 1000000000ULL;
-	ec.cb.established = on_est;
-	ec.cb.stream_data = on_data;
-	ec.cb.closed = on_closed;
-	ec.cb.stream_closed = on_stream_closed;
-	ec.ud = &p;
 	zt_ctrl_reader_init(&p.rd);
 	if (zt_ep_new(&p.ep, &ec, zt_now()) != 0 ||
 	    zt_netio_init(&p.net, uv_default_loop(), &any, p.ep) != 0)
@@ -367,8 +369,8 @@ int main(int argc, char **argv)
 	uv_timer_init(uv_default_loop(), &p.step);
 	p.step.data = &p;
 	zt_ep_connect(p.ep, &p.net.pio, (struct sockaddr *)&ra, sizeof(ra),
-		      role == ZT_ROLE_RELAY ? host : NULL, role, NULL, &p.c,
-		      zt_now());
+		      role == ZT_ROLE_RELAY ? host : NULL, role, &poke_ops, &p,
+		      &p.c, zt_now());
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 	zt_ep_free(p.ep);
 	zt_ctrl_reader_free(&p.rd);

@@ -26,7 +26,10 @@
 
 #define MAX_ENTRIES 8
 
+struct fake;
+
 struct peer {
+	struct fake *f;
 	struct zt_ctrl_reader rd;
 	struct peer *next;
 	struct zt_qconn *c;
@@ -132,48 +135,59 @@ static void on_sighup(uv_signal_t *h, int sig)
 			send_catalog(f, p->c, p->sid);
 }
 
-static void on_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
-		    size_t n, int fin, void *ud)
+static void peer_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		      size_t n, int fin, void *owner)
 {
-	struct fake *f = ud;
-	struct peer *p = zt_qconn_user(c);
+	struct peer *p = owner;
 	struct zt_ctrl_msg m;
 
 	zt_qconn_stream_consumed(c, sid, n);
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return;
-		zt_ctrl_reader_init(&p->rd);
-		zt_qconn_set_user(c, p);
-		p->c = c;
-		p->next = f->peers;
-		f->peers = p;
-	}
 	if (zt_ctrl_reader_feed(&p->rd, d, n) != 0)
 		return;
 	while (zt_ctrl_reader_next(&p->rd, &m) == 0) {
 		if (m.type == ZT_CTRL_HELLO)
-			on_hello(f, p, sid);
+			on_hello(p->f, p, sid);
 		zt_ctrl_msg_free(&m);
 	}
 }
 
-static void on_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-		      void *ud)
+static void peer_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			void *owner)
 {
-	struct fake *f = ud;
-	struct peer *p = zt_qconn_user(c), **pp;
+	struct peer *p = owner, **pp;
 
-	if (p) {
-		for (pp = &f->peers; *pp && *pp != p; pp = &(*pp)->next)
-			;
-		if (*pp)
-			*pp = p->next;
-		zt_ctrl_reader_free(&p->rd);
-		free(p);
-	}
+	for (pp = &p->f->peers; *pp && *pp != p; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = p->next;
+	zt_ctrl_reader_free(&p->rd);
+	free(p);
 }
+
+static const struct zt_qconn_ops peer_ops = {
+	.stream_data = peer_data,
+	.closed = peer_closed,
+};
+
+/* Every accepted connection becomes a peer with its own reader. */
+static void accept_established(struct zt_qconn *c, void *owner)
+{
+	struct fake *f = owner;
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return;
+	p->f = f;
+	p->c = c;
+	zt_ctrl_reader_init(&p->rd);
+	p->next = f->peers;
+	f->peers = p;
+	zt_qconn_set_ops(c, &peer_ops, p);
+}
+
+static const struct zt_qconn_ops accept_ops = {
+	.established = accept_established,
+};
 
 int main(int argc, char **argv)
 {
@@ -216,9 +230,8 @@ int main(int argc, char **argv)
 	ec.tls = &tls;
 	ec.accept_roles = (1u << ZT_ROLE_AGENT) | (1u << ZT_ROLE_CONNECTOR);
 	ec.idle_timeout_ns = 30000000000ULL;
-	ec.cb.stream_data = on_data;
-	ec.cb.closed = on_closed;
-	ec.ud = &f;
+	ec.accept = &accept_ops;
+	ec.accept_owner = &f;
 	if (zt_ep_new(&ep, &ec, zt_now()) != 0 ||
 	    zt_netio_init(&net, uv_default_loop(), &listen, ep) != 0)
 		return 2;
