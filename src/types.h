@@ -106,17 +106,8 @@ int zt_addr_equal(const struct zt_addr *a, const struct zt_addr *b);
  * one would only make others send packets to themselves or their LAN. */
 int zt_addr_reachable(const struct zt_addr *a);
 
-/* Does the identity match any principal of the allow list? */
-int zt_service_allows(const struct zt_service *svc,
-		      const struct zt_identity *id);
-
 /* Is a (port ignored) inside c? */
 int zt_cidr_contains(const struct zt_cidr *c, const struct zt_addr *a);
-/* Does the service carry this transport protocol (IPPROTO_*) and port?
- * ICMP echo (1, 58) only when the service enables it; the port is then
- * ignored. */
-int zt_service_match(const struct zt_service *svc, int ipproto,
-		     uint16_t port);
 /* Is the address inside one of the service's CIDRs? */
 int zt_service_has_addr(const struct zt_service *svc, const struct zt_addr *a);
 
