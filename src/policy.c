@@ -32,7 +32,8 @@ struct zt_decision zt_policy_identity(const struct zt_service *svc,
 	for (size_t i = 0; i < svc->n_allow; i++) {
 		const struct zt_principal *p = &svc->allow[i];
 
-		if (p->kind == ZT_PRINCIPAL_USER && strcmp(p->name, id->name) == 0)
+		if (p->kind == ZT_PRINCIPAL_USER &&
+		    strcmp(p->name, id->name) == 0)
 			return allow("user in the allow list");
 		if (p->kind == ZT_PRINCIPAL_GROUP && in_groups(id, p->name))
 			return allow("group in the allow list");
@@ -51,14 +52,14 @@ static int port_listed(const struct zt_service *svc, uint16_t port)
 struct zt_decision zt_policy_transport(const struct zt_service *svc,
 				       int ipproto, uint16_t port)
 {
-	int want = ipproto == ZT_IPPROTO_TCP   ? ZT_PROTO_TCP
-		   : ipproto == ZT_IPPROTO_UDP ? ZT_PROTO_UDP
-					       : 0;
+	int want = ipproto == ZT_IPPROTO_TCP ? ZT_PROTO_TCP :
+		   ipproto == ZT_IPPROTO_UDP ? ZT_PROTO_UDP :
+					       0;
 
 	/* Ping is opt-in per service: it reveals which addresses answer. */
 	if (ipproto == ZT_IPPROTO_ICMP || ipproto == ZT_IPPROTO_ICMPV6)
-		return svc->icmp ? allow("ICMP echo enabled")
-				 : deny("ICMP echo not enabled");
+		return svc->icmp ? allow("ICMP echo enabled") :
+				   deny("ICMP echo not enabled");
 	if (!(svc->proto & want))
 		return deny("protocol not served");
 	if (!port_listed(svc, port))
@@ -70,11 +71,12 @@ struct zt_decision zt_policy_dest(const struct zt_service *svc,
 				  const char *host, const struct zt_addr *dst)
 {
 	if (host)
-		return strcmp(svc->hostname, host) == 0
-			       ? allow("hostname of the service")
-			       : deny("other hostname");
-	return zt_service_has_addr(svc, dst) ? allow("address in the service")
-					     : deny("address outside the service");
+		return strcmp(svc->hostname, host) == 0 ?
+			       allow("hostname of the service") :
+			       deny("other hostname");
+	return zt_service_has_addr(svc, dst) ?
+		       allow("address in the service") :
+		       deny("address outside the service");
 }
 
 struct zt_decision zt_policy_pick(const struct zt_catalog_entry *e, size_t n,
@@ -94,8 +96,8 @@ struct zt_decision zt_policy_pick(const struct zt_catalog_entry *e, size_t n,
 			return allow("service found");
 		}
 	}
-	return deny(addr_known ? "port or protocol not in the service"
-			       : "no service");
+	return deny(addr_known ? "port or protocol not in the service" :
+				 "no service");
 }
 
 struct zt_decision zt_policy_flow(const struct zt_service *svc,
