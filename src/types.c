@@ -5,6 +5,33 @@
 #include <stdio.h>
 #include <string.h>
 
+static int name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' ||
+	       c == '-';
+}
+
+int zt_name_ok(const char *s, size_t n)
+{
+	if (n < 1 || n >= ZT_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+int zt_wire_name_ok(const char *s, size_t n)
+{
+	if (n < 1 || n >= ZT_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < '!' || (unsigned char)s[i] > '~')
+			return 0;
+	return 1;
+}
+
 const char *zt_role_name(int role)
 {
 	switch (role) {

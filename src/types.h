@@ -90,6 +90,17 @@ struct zt_identity {
 	int64_t not_after; /* UNIX seconds: the session ends then */
 };
 
+/* A user, group, service or connector name: 1..63 characters of
+ * [A-Za-z0-9._@-] (docs/PROTOCOL.md "Identity"). The one alphabet for
+ * names that certificates, allow lists and service sections define. */
+int zt_name_ok(const char *s, size_t n);
+/* A name as the control and flow protocols carry it: 1..63 bytes of
+ * printable ASCII other than space (docs/PROTOCOL.md "Value encodings").
+ * Wider than zt_name_ok because the wire also carries the software
+ * string ("ztnad/0.1.0") and is specified so; a name outside the
+ * alphabet matches no certificate or section, so policy is unaffected. */
+int zt_wire_name_ok(const char *s, size_t n);
+
 const char *zt_role_name(int role);
 /* Returns the role for "relay", "connector" or "agent", or ZT_ROLE_NONE. */
 int zt_role_parse(const char *s);
