@@ -1,5 +1,6 @@
 /* Plain data types shared by the config loader, the control protocol and the
- * roles: services, address ranges, principals. No behaviour here. */
+ * roles: services, address ranges, principals; and the checks every one of
+ * them makes alike (names, CIDR containment). Decisions live in policy.h. */
 #ifndef ZT_TYPES_H
 #define ZT_TYPES_H
 
