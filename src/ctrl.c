@@ -67,16 +67,6 @@ static void put32(uint8_t *p, uint32_t v)
 
 /* ---- field validation, shared by encoder and decoder ------------------- */
 
-static int is_name(const char *s, size_t n)
-{
-	if (n < 1 || n >= ZT_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '!' || s[i] > '~')
-			return 0;
-	return 1;
-}
-
 static int is_host(const char *s, size_t n)
 {
 	if (n > HOST_LEN_MAX)
@@ -94,7 +84,7 @@ static int is_host(const char *s, size_t n)
 /* A fixed char array holding a valid name, NUL inside the array. */
 static int name_field_ok(const char *s)
 {
-	return is_name(s, strnlen(s, ZT_NAME_MAX));
+	return zt_wire_name_ok(s, strnlen(s, ZT_NAME_MAX));
 }
 
 static int addr_ok(const struct zt_addr *a)
@@ -555,7 +545,7 @@ static int dec_principal(const struct cur *v, struct zt_principal *p)
 	if (p->kind != ZT_PRINCIPAL_USER && p->kind != ZT_PRINCIPAL_GROUP)
 		return ZT_EINVAL;
 	name = (struct cur){ .p = v->p + 1, .len = v->len - 1 };
-	return dec_str(&name, p->name, sizeof(p->name), is_name);
+	return dec_str(&name, p->name, sizeof(p->name), zt_wire_name_ok);
 }
 
 static int dec_proto(const struct cur *v, uint8_t *proto)
@@ -573,7 +563,7 @@ static int dec_svc_attr(struct zt_service *s, uint16_t t,
 	case A_NAME:
 		if (once(seen, t))
 			return ZT_EINVAL;
-		return dec_str(v, s->name, sizeof(s->name), is_name);
+		return dec_str(v, s->name, sizeof(s->name), zt_wire_name_ok);
 	case A_HOSTNAME:
 		if (once(seen, t))
 			return ZT_EINVAL;
@@ -637,7 +627,7 @@ static int dec_hello(struct cur *body, struct zt_ctrl_msg *m)
 			rc = once(&seen, t);
 			if (!rc)
 				rc = dec_str(&v, m->u.hello.software,
-					     ZT_NAME_MAX, is_name);
+					     ZT_NAME_MAX, zt_wire_name_ok);
 		} else if (t == A_ADDR && m->u.hello.n_addrs < ZT_MAX_ADDRS) {
 			rc = dec_addr(&v, &m->u.hello.addrs[m->u.hello.n_addrs++]);
 		} else {
@@ -727,7 +717,8 @@ static int dec_entry_attr(struct zt_catalog_entry *e, uint16_t t,
 	case A_CONNECTOR:
 		if (once(seen, t))
 			return ZT_EINVAL;
-		return dec_str(v, e->connector, sizeof(e->connector), is_name);
+		return dec_str(v, e->connector, sizeof(e->connector),
+			       zt_wire_name_ok);
 	case A_ADDR:
 		if (e->n_addrs == ZT_MAX_ADDRS)
 			return ZT_EINVAL;

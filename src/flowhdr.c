@@ -6,16 +6,6 @@
 #include "err.h"
 #include "pkt.h"
 
-static int valid_name(const char *s, size_t n)
-{
-	if (n == 0 || n >= ZT_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return 0;
-	return 1;
-}
-
 static int valid_proto(uint8_t p)
 {
 	return p == ZT_IPPROTO_TCP || p == ZT_IPPROTO_UDP ||
@@ -29,7 +19,7 @@ size_t zt_flow_hdr_encode(const struct zt_flow_hdr *h, uint8_t *out,
 	size_t nl = strnlen(h->service, ZT_NAME_MAX);
 	size_t n = 6 + ipl + nl, o = 0;
 
-	if (!valid_proto(h->proto) || !valid_name(h->service, nl) ||
+	if (!valid_proto(h->proto) || !zt_wire_name_ok(h->service, nl) ||
 	    (h->dst.family != AF_INET && h->dst.family != AF_INET6) || n > cap)
 		return 0;
 	out[o++] = ZT_FLOW_VERSION;
@@ -61,7 +51,7 @@ int zt_flow_hdr_decode(struct zt_flow_hdr *h, const uint8_t *b, size_t len)
 	o = 6 + ipl;
 	if (len < o + nl)
 		return ZT_ETRUNC;
-	if (!valid_name((const char *)b + o, nl))
+	if (!zt_wire_name_ok((const char *)b + o, nl))
 		return ZT_EINVAL;
 	h->proto = b[1];
 	h->dst.port = (uint16_t)(b[2] << 8 | b[3]);

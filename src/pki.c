@@ -33,26 +33,9 @@
 
 /* ---- input validation ---------------------------------------------- */
 
-/* Names end up in policy (allow lists) and logs: a small alphabet keeps
- * them unambiguous and free of escaping problems. */
-int pki_name_ok(const char *s, size_t len)
-{
-	if (len < 1 || len >= ZT_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '@' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 static int check_name(const char *what, const char *s)
 {
-	if (s == NULL || !pki_name_ok(s, strlen(s))) {
+	if (s == NULL || !zt_name_ok(s, strlen(s))) {
 		log_error("pki: invalid %s '%s': need 1..%d characters of "
 			  "A-Z a-z 0-9 . _ @ -", what, s ? s : "",
 			  ZT_NAME_MAX - 1);

@@ -21,7 +21,7 @@ static int identity_uri(struct zt_identity *id, const char *d, size_t len)
 	if (len >= gl && memcmp(d, PKI_GROUP_URI, gl) == 0) {
 		d += gl;
 		len -= gl;
-		if (!pki_name_ok(d, len) || id->n_groups >= ZT_MAX_GROUPS)
+		if (!zt_name_ok(d, len) || id->n_groups >= ZT_MAX_GROUPS)
 			return ZT_EINVAL;
 		memcpy(id->groups[id->n_groups], d, len);
 		id->groups[id->n_groups++][len] = 0;
@@ -110,7 +110,7 @@ int zt_identity_from_x509(struct zt_identity *id, void *wolfssl_x509)
 	if (id->role == ZT_ROLE_NONE)
 		goto bad;
 	if (pki_name_text(subj, NID_commonName, id->name, sizeof(id->name)) < 0 ||
-	    !pki_name_ok(id->name, strlen(id->name)))
+	    !zt_name_ok(id->name, strlen(id->name)))
 		goto bad;
 	if (identity_uris(id, x) < 0)
 		goto bad;

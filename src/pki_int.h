@@ -40,7 +40,6 @@ struct pki_key {
 	} u;
 };
 
-int pki_name_ok(const char *s, size_t len);
 int pki_parse_ip(const char *s, uint8_t out[16]);
 /* Whole small file, NUL-terminated; the caller frees (wipes keys first). */
 int pki_read_file(const char *path, uint8_t **out, size_t *out_len);

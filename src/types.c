@@ -5,6 +5,33 @@
 #include <stdio.h>
 #include <string.h>
 
+static int name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' ||
+	       c == '-';
+}
+
+int zt_name_ok(const char *s, size_t n)
+{
+	if (n < 1 || n >= ZT_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+int zt_wire_name_ok(const char *s, size_t n)
+{
+	if (n < 1 || n >= ZT_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < '!' || (unsigned char)s[i] > '~')
+			return 0;
+	return 1;
+}
+
 const char *zt_role_name(int role)
 {
 	switch (role) {
@@ -117,23 +144,6 @@ int zt_addr_reachable(const struct zt_addr *a)
 	return 1;
 }
 
-int zt_service_allows(const struct zt_service *svc,
-		      const struct zt_identity *id)
-{
-	for (size_t i = 0; i < svc->n_allow; i++) {
-		const struct zt_principal *p = &svc->allow[i];
-
-		if (p->kind == ZT_PRINCIPAL_USER && strcmp(p->name, id->name) == 0)
-			return 1;
-		if (p->kind != ZT_PRINCIPAL_GROUP)
-			continue;
-		for (size_t g = 0; g < id->n_groups; g++)
-			if (strcmp(p->name, id->groups[g]) == 0)
-				return 1;
-	}
-	return 0;
-}
-
 int zt_cidr_contains(const struct zt_cidr *c, const struct zt_addr *a)
 {
 	size_t full = c->prefix / 8, rem = c->prefix % 8;
@@ -145,22 +155,6 @@ int zt_cidr_contains(const struct zt_cidr *c, const struct zt_addr *a)
 	if (rem == 0)
 		return 1;
 	return ((c->addr[full] ^ a->ip[full]) & (0xff << (8 - rem))) == 0;
-}
-
-int zt_service_match(const struct zt_service *svc, int ipproto,
-		     uint16_t port)
-{
-	int want = ipproto == 6 ? ZT_PROTO_TCP : ipproto == 17 ? ZT_PROTO_UDP : 0;
-
-	/* Ping is opt-in per service: it reveals which addresses answer. */
-	if (ipproto == 1 || ipproto == 58)
-		return svc->icmp;
-	if (!(svc->proto & want))
-		return 0;
-	for (size_t i = 0; i < svc->n_ports; i++)
-		if (port >= svc->ports[i].lo && port <= svc->ports[i].hi)
-			return 1;
-	return 0;
 }
 
 int zt_service_has_addr(const struct zt_service *svc, const struct zt_addr *a)

@@ -1,5 +1,6 @@
 /* Plain data types shared by the config loader, the control protocol and the
- * roles: services, address ranges, principals. No behaviour here. */
+ * roles: services, address ranges, principals; and the checks every one of
+ * them makes alike (names, CIDR containment). Decisions live in policy.h. */
 #ifndef ZT_TYPES_H
 #define ZT_TYPES_H
 
@@ -90,6 +91,17 @@ struct zt_identity {
 	int64_t not_after; /* UNIX seconds: the session ends then */
 };
 
+/* A user, group, service or connector name: 1..63 characters of
+ * [A-Za-z0-9._@-] (docs/PROTOCOL.md "Identity"). The one alphabet for
+ * names that certificates, allow lists and service sections define. */
+int zt_name_ok(const char *s, size_t n);
+/* A name as the control and flow protocols carry it: 1..63 bytes of
+ * printable ASCII other than space (docs/PROTOCOL.md "Value encodings").
+ * Wider than zt_name_ok because the wire also carries the software
+ * string ("ztnad/0.1.0") and is specified so; a name outside the
+ * alphabet matches no certificate or section, so policy is unaffected. */
+int zt_wire_name_ok(const char *s, size_t n);
+
 const char *zt_role_name(int role);
 /* Returns the role for "relay", "connector" or "agent", or ZT_ROLE_NONE. */
 int zt_role_parse(const char *s);
@@ -106,17 +118,8 @@ int zt_addr_equal(const struct zt_addr *a, const struct zt_addr *b);
  * one would only make others send packets to themselves or their LAN. */
 int zt_addr_reachable(const struct zt_addr *a);
 
-/* Does the identity match any principal of the allow list? */
-int zt_service_allows(const struct zt_service *svc,
-		      const struct zt_identity *id);
-
 /* Is a (port ignored) inside c? */
 int zt_cidr_contains(const struct zt_cidr *c, const struct zt_addr *a);
-/* Does the service carry this transport protocol (IPPROTO_*) and port?
- * ICMP echo (1, 58) only when the service enables it; the port is then
- * ignored. */
-int zt_service_match(const struct zt_service *svc, int ipproto,
-		     uint16_t port);
 /* Is the address inside one of the service's CIDRs? */
 int zt_service_has_addr(const struct zt_service *svc, const struct zt_addr *a);
 

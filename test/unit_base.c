@@ -1,6 +1,7 @@
 /* Small base pieces a peer's input reaches: log escaping of peer text,
- * which announced addresses count as reachable, and the status socket's
- * refusal to remove anything but its own stale socket. */
+ * which announced addresses count as reachable, the name validators, and
+ * the status socket's refusal to remove anything but its own stale
+ * socket. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -88,6 +89,54 @@ static void test_reachable(void **state)
 
 static void status_fn(void *ud, struct zt_sb *out, int json) {}
 
+/* The one name alphabet and the wire's wider one, edge by edge. */
+static void test_names(void **state)
+{
+	static const struct {
+		const char *s;
+		int name, wire;
+	} t[] = {
+		{ "alice", 1, 1 },
+		{ "a", 1, 1 },
+		{ "alice@example.com", 1, 1 },
+		{ "ops-team_2.eu", 1, 1 },
+		{ "-x", 1, 1 },
+		{ ".", 1, 1 },
+		{ "AZaz09._@-", 1, 1 },
+		{ "", 0, 0 },
+		{ "a b", 0, 0 },
+		{ "a\tb", 0, 0 },
+		{ "a\x7f", 0, 0 },
+		{ "caf\xc3\xa9", 0, 0 },
+		{ "ztnad/0.1.0", 0, 1 },
+		{ "!~", 0, 1 },
+		{ "a+b", 0, 1 },
+		{ "a:b", 0, 1 },
+		{ "a*", 0, 1 },
+	};
+	char buf[ZT_NAME_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = strlen(t[i].s);
+
+		if (zt_name_ok(t[i].s, n) != t[i].name ||
+		    zt_wire_name_ok(t[i].s, n) != t[i].wire)
+			fail_msg("\"%s\": want name %d wire %d", t[i].s,
+				 t[i].name, t[i].wire);
+	}
+	/* Only the first n bytes count; a NUL inside them is refused. */
+	assert_true(zt_name_ok("ab c", 2));
+	assert_false(zt_name_ok("a\0b", 3));
+	assert_false(zt_wire_name_ok("a\0b", 3));
+	/* 63 characters at most. */
+	memset(buf, 'x', sizeof(buf));
+	assert_true(zt_name_ok(buf, ZT_NAME_MAX - 1));
+	assert_true(zt_wire_name_ok(buf, ZT_NAME_MAX - 1));
+	assert_false(zt_name_ok(buf, ZT_NAME_MAX));
+	assert_false(zt_wire_name_ok(buf, ZT_NAME_MAX));
+}
+
 static void test_ctlsock_keeps_foreign_files(void **state)
 {
 	char dir[] = "/tmp/unit_base.XXXXXX", path[96], target[96];
@@ -146,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_reachable),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_ctlsock_keeps_foreign_files),
 	};
 

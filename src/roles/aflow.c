@@ -154,27 +154,17 @@ static const struct zt_catalog_entry *policy(struct zt_aflows *af,
 					     const struct zt_pkt *p,
 					     const char **why)
 {
+	const struct zt_catalog_entry *e;
 	const char *name = NULL;
 	uint32_t ip4;
-	int addr_known = 0;
 
 	if (p->dst.family == AF_INET) {
 		memcpy(&ip4, p->dst.ip, 4);
 		name = zt_synth_name(af->synth, ntohl(ip4));
 	}
-	for (size_t i = 0; i < af->n_catalog; i++) {
-		const struct zt_service *svc = &af->catalog[i].svc;
-		int hit = name ? strcmp(svc->hostname, name) == 0
-			       : zt_service_has_addr(svc, &p->dst);
-
-		if (!hit)
-			continue;
-		addr_known = 1;
-		if (zt_service_match(svc, p->proto, p->dst.port))
-			return &af->catalog[i];
-	}
-	*why = addr_known ? "port or protocol not in the service" : "no service";
-	return NULL;
+	*why = zt_policy_pick(af->catalog, af->n_catalog, name, p->proto,
+			      &p->dst, &e).why;
+	return e;
 }
 
 static void deny_tcp(struct zt_aflows *af, const struct zt_pkt *p,

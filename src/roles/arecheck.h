@@ -7,6 +7,9 @@
 #include <stddef.h>
 
 #include "ctrl.h"
+/* aflow.c, which asks this about live flows, asks policy.h about new
+ * ones: one include for both. */
+#include "policy.h"
 
 /* What a flow was admitted for. hostname: the name its synthetic
  * destination stands for, NULL for a destination inside a CIDR. */

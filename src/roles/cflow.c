@@ -15,6 +15,7 @@
 #include "err.h"
 #include "log.h"
 #include "pkt.h"
+#include "policy.h"
 
 #define DIAL_TIMEOUT_MS 10000
 
@@ -262,19 +263,11 @@ static void flow_dial(struct cflow *f, const struct zt_service *svc)
 const char *cflow_policy(const struct cflow *f, const struct zt_identity *id,
 			 const struct zt_service **svc, int *status)
 {
+	struct zt_decision d;
+
 	*svc = find_service(f->cf, f->hdr.service);
-	*status = ZT_FLOW_NO_SERVICE;
-	if (!*svc)
-		return "no such service";
-	if (!zt_service_allows(*svc, id)) {
-		*status = ZT_FLOW_DENIED;
-		return "identity not in the allow list";
-	}
-	if (!zt_service_match(*svc, f->hdr.proto, f->hdr.dst.port))
-		return "protocol or port not served";
-	if (!(*svc)->hostname[0] && !zt_service_has_addr(*svc, &f->hdr.dst))
-		return "address outside the service";
-	return NULL;
+	d = zt_policy_flow(*svc, &f->hdr, id, status);
+	return d.allow ? NULL : d.why;
 }
 
 static void flow_check(struct cflow *f)

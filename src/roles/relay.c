@@ -8,6 +8,7 @@
 #include "err.h"
 #include "grant.h"
 #include "log.h"
+#include "policy.h"
 #include "relaylink.h"
 #include "roles.h"
 #include "status.h"
@@ -103,7 +104,7 @@ static int build_catalog(struct relay *r, const struct peer *agent,
 		for (size_t i = 0; i < k->n_services && m->u.catalog.n < cap; i++) {
 			struct zt_catalog_entry *e;
 
-			if (!zt_service_allows(&k->services[i], id))
+			if (!zt_policy_identity(&k->services[i], id).allow)
 				continue;
 			e = &m->u.catalog.entries[m->u.catalog.n++];
 			e->svc = k->services[i];
