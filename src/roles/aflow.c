@@ -429,7 +429,7 @@ static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 		/* No flow: a leftover segment. lwIP answers it with a RST. */
 		if (!(p->tcp_flags & ZT_TCP_RST))
 			aflow_write_tun(af, af->wbuf,
-				  zt_pkt_build_rst(af->wbuf, sizeof(af->wbuf), p));
+					zt_pkt_build_rst(af->wbuf, sizeof(af->wbuf), p));
 		return;
 	}
 	e = policy(af, p, &why);

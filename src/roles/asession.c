@@ -193,7 +193,7 @@ int asession_send_header(struct aflow *f)
 
 	if (!flow_granted(f)) {
 		aflow_reset_app(f, "the connector's certificate does not grant "
-				  "the service");
+				"the service");
 		return -1;
 	}
 	snprintf(h.service, sizeof(h.service), "%s", f->service);
