@@ -1,75 +1,26 @@
 /* Agent data plane (see aflow.h). Flow life: a SYN that the policy lets
  * through is held; a stream to the connector asks it to dial; only on its
  * OK is the SYN fed to lwIP, so the application's SYN-ACK means the target
- * accepted, and a refusal becomes a RST. */
-#include "aflow.h"
-#include "arecheck.h"
+ * accepted, and a refusal becomes a RST. This file has the flow table,
+ * policy, packet intake, the DNS stub, polling, start/stop and status;
+ * sessions and the catalog are asession.c, TCP flows aflow_tcp.c, UDP and
+ * ICMP echo flows aflow_dgram.c. */
+#include "aflow_int.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lwip/tcp.h"
-
 #include "daemon.h"
 #include "dns.h"
 #include "err.h"
-#include "grant.h"
 #include "flowhdr.h"
 #include "log.h"
 #include "pkt.h"
 
-#define PAUSE_ABOVE (1u << 20) /* unacked stream bytes before app backs off */
 #define POLL_BATCH 32
 #define DENY_RELOG_NS (60ULL * 1000000000ULL)
-
-enum { A_WAIT_SESSION = 0, A_WAIT_REPLY, A_HANDSHAKE, A_OPEN, A_DONE };
-
-struct asession {
-	struct asession *next;
-	struct zt_aflows *af;
-	char connector[ZT_NAME_MAX];
-	struct zt_addr addrs[ZT_MAX_ADDRS];
-	size_t n_addrs, next_addr;
-	struct zt_qconn *c;
-	int up;
-	uint64_t up_since;
-	/* The connector's certificate, once a session has been up: its grants
-	 * decide which catalog entries it may serve (catalog_check). */
-	struct zt_identity peer;
-	int peer_known;
-};
-
-struct pend {
-	struct pend *next;
-	size_t len, off, cap;
-	uint8_t data[];
-};
-
-#define PEND_MIN 16384
-
-struct aflow {
-	struct aflow *next;   /* hash chain */
-	struct aflow *wnext;  /* waiting for its session */
-	struct zt_aflows *af;
-	struct asession *s;
-	int64_t sid;
-	int state;
-	uint8_t proto;         /* ZT_IPPROTO_TCP or _UDP */
-	struct zt_addr src, dst;
-	char service[ZT_NAME_MAX];
-	struct pend *uq;       /* UDP payloads waiting for the connector's OK */
-	size_t uq_n;
-	uint64_t last_ns;
-	uint8_t *syn;
-	size_t syn_len;
-	struct tcp_pcb *pcb;
-	struct pend *ph, *pt;  /* connector -> app, not yet in lwIP */
-	size_t unrecved;       /* app bytes not yet credited to lwIP */
-	int conn_fin, fin_to_app, app_fin, stream_done;
-	uint64_t up, down, start_ns;
-};
 
 static size_t tuple_hash(const struct zt_addr *s, const struct zt_addr *d,
 			 size_t nb)
@@ -85,7 +36,7 @@ static size_t tuple_hash(const struct zt_addr *s, const struct zt_addr *d,
 	return (size_t)(h & (nb - 1));
 }
 
-static struct aflow *flow_find(struct zt_aflows *af, int proto,
+struct aflow *aflow_find(struct zt_aflows *af, int proto,
 			       const struct zt_addr *s, const struct zt_addr *d)
 {
 	struct aflow *f = af->table[tuple_hash(s, d, af->nbuckets)];
@@ -112,7 +63,7 @@ static void flow_unhash(struct zt_aflows *af, struct aflow *f)
 static void ns_output(void *ud, const struct iovec *iov, int cnt);
 static void poll_update(struct zt_aflows *af);
 
-static void write_tun(struct zt_aflows *af, const uint8_t *p, size_t n)
+void aflow_write_tun(struct zt_aflows *af, const uint8_t *p, size_t n)
 {
 	struct iovec v = { (void *)p, n };
 
@@ -120,7 +71,7 @@ static void write_tun(struct zt_aflows *af, const uint8_t *p, size_t n)
 		ns_output(af, &v, 1);
 }
 
-static const char *proto_str(int p)
+const char *aflow_proto_str(int p)
 {
 	return p == ZT_IPPROTO_TCP ? "tcp" : p == ZT_IPPROTO_UDP ? "udp" : "icmp";
 }
@@ -143,7 +94,7 @@ static void log_deny(struct zt_aflows *af, const struct zt_pkt *p,
 	af->denylog[i].proto = p->proto;
 	af->denylog[i].dst = p->dst;
 	af->denylog[i].at = now;
-	log_info("deny %s %s -> %s: %s", proto_str(p->proto),
+	log_info("deny %s %s -> %s: %s", aflow_proto_str(p->proto),
 		 zt_addr_str(&p->src, s, sizeof(s)),
 		 zt_addr_str(&p->dst, d, sizeof(d)), why);
 }
@@ -175,7 +126,7 @@ static void deny_tcp(struct zt_aflows *af, const struct zt_pkt *p,
 	log_deny(af, p, why);
 	/* A RST at once: the application fails fast instead of retrying
 	 * SYNs for a minute. */
-	write_tun(af, af->wbuf, n);
+	aflow_write_tun(af, af->wbuf, n);
 }
 
 static void deny_other(struct zt_aflows *af, const struct zt_pkt *p,
@@ -184,7 +135,7 @@ static void deny_other(struct zt_aflows *af, const struct zt_pkt *p,
 	size_t n = zt_pkt_build_unreach(af->wbuf, sizeof(af->wbuf), p, raw, len);
 
 	log_deny(af, p, why);
-	write_tun(af, af->wbuf, n);
+	aflow_write_tun(af, af->wbuf, n);
 }
 
 /* --- DNS stub --- */
@@ -198,7 +149,7 @@ static void fwd_reply(void *ud, const struct zt_addr *client,
 	size_t out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), stub,
 				      client, m, n);
 
-	write_tun(af, af->dgout, out);
+	aflow_write_tun(af, af->dgout, out);
 }
 
 /* Addresses an outside resolver may not hand out: the synthetic range,
@@ -263,210 +214,31 @@ static void dns_answer(struct zt_aflows *af, const struct zt_pkt *p)
 		return;
 	n = zt_pkt_build_udp(af->wbuf, sizeof(af->wbuf), &p->dst, &p->src,
 			     resp, n);
-	write_tun(af, af->wbuf, n);
-}
-
-/* --- sessions to connectors --- */
-
-static void flow_free(struct aflow *f);
-static int flow_send_header(struct aflow *f);
-static void flow_reset_app(struct aflow *f, const char *why);
-/* The session's connection events, owner the session (end of file). */
-static const struct zt_qconn_ops session_qops;
-
-static struct asession *session_find(struct zt_aflows *af, const char *name)
-{
-	for (struct asession *s = af->sessions; s; s = s->next)
-		if (strcmp(s->connector, name) == 0)
-			return s;
-	return NULL;
-}
-
-static int session_connect(struct asession *s)
-{
-	struct zt_daemon *d = s->af->d;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int rv;
-
-	if (s->n_addrs == 0)
-		return ZT_ENOTFOUND;
-	/* The observed (public) address first; the next one only after an
-	 * attempt failed (see session_closed). */
-	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr % s->n_addrs], &ss);
-	rv = zt_ep_connect(d->ep, &d->net.pio, (struct sockaddr *)&ss, len,
-			   NULL, ZT_ROLE_CONNECTOR, &session_qops, s, &s->c,
-			   zt_now());
-	if (rv != 0)
-		s->c = NULL;
-	return rv;
-}
-
-static struct asession *session_get(struct zt_aflows *af,
-				    const struct zt_catalog_entry *e)
-{
-	struct asession *s = session_find(af, e->connector);
-
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return NULL;
-		s->af = af;
-		snprintf(s->connector, sizeof(s->connector), "%s", e->connector);
-		s->next = af->sessions;
-		af->sessions = s;
-	}
-	memcpy(s->addrs, e->addrs, sizeof(s->addrs));
-	s->n_addrs = e->n_addrs;
-	if (!s->c && session_connect(s) != 0)
-		return NULL;
-	return s;
-}
-
-/* Flows wait on the hash table with state A_WAIT_SESSION. */
-static void session_flush_waiting(struct asession *s)
-{
-	struct zt_aflows *af = s->af;
-
-	for (size_t b = 0; b < af->nbuckets; b++)
-		for (struct aflow *f = af->table[b], *n; f; f = n) {
-			n = f->next;
-			if (f->s == s && f->state == A_WAIT_SESSION)
-				flow_send_header(f);
-		}
-}
-
-static void routes_update(struct zt_aflows *af);
-
-/* The relay checked the connectors' publishing rights; we check again with
- * the certificate we saw ourselves: an entry its connector is not granted
- * is dropped (no DNS name, no route, no flow). Entries of connectors not
- * yet met stay until their session comes up. */
-static void catalog_check(struct zt_aflows *af)
-{
-	size_t n = 0, dropped = 0;
-
-	for (size_t i = 0; i < af->n_catalog; i++) {
-		const struct zt_catalog_entry *e = &af->catalog[i];
-		struct asession *s = session_find(af, e->connector);
-		char why[200];
-
-		if (s && s->peer_known &&
-		    !zt_grant_covers(&s->peer, &e->svc, why, sizeof(why))) {
-			log_warn("catalog: service %s of connector %s dropped: "
-				 "its certificate does not grant it (%s)",
-				 e->svc.name, e->connector, why);
-			dropped++;
-			continue;
-		}
-		af->catalog[n++] = *e;
-	}
-	af->n_catalog = n;
-	if (dropped)
-		routes_update(af);
-}
-
-int zt_aflows_entry_refused(struct zt_aflows *af,
-			    const struct zt_catalog_entry *e, char *why,
-			    size_t why_len)
-{
-	struct asession *s = session_find(af, e->connector);
-
-	return s && s->peer_known &&
-	       !zt_grant_covers(&s->peer, &e->svc, why, why_len);
-}
-
-/* A flow waiting for its session: is its service still in the checked
- * catalog for this connector? */
-static int flow_granted(const struct aflow *f)
-{
-	const struct zt_aflows *af = f->af;
-
-	for (size_t i = 0; i < af->n_catalog; i++)
-		if (strcmp(af->catalog[i].connector, f->s->connector) == 0 &&
-		    strcmp(af->catalog[i].svc.name, f->service) == 0)
-			return 1;
-	return 0;
-}
-
-static void session_established(struct zt_qconn *c, void *owner)
-{
-	struct asession *s = owner;
-	struct zt_aflows *af = s->af;
-
-	if (strcmp(zt_qconn_peer(c)->name, s->connector) != 0) {
-		log_warn("connector at %s is %s, expected %s", zt_qconn_label(c),
-			 zt_qconn_peer(c)->name, s->connector);
-		zt_qconn_close(c, ZT_APP_DENIED, "unexpected connector", zt_now());
-		return;
-	}
-	s->up = 1;
-	s->up_since = uv_hrtime();
-	s->peer = *zt_qconn_peer(c);
-	s->peer_known = 1;
-	log_info("session to connector %s up (%s)", s->connector,
-		 zt_qconn_label(c));
-	catalog_check(af);
-	session_flush_waiting(s);
-}
-
-static void session_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-			   void *owner)
-{
-	struct asession *s = owner;
-	struct zt_aflows *af = s->af;
-
-	log_info("session to connector %s %s%s%s", s->connector,
-		 s->up ? "lost" : "failed", ci->reason[0] ? ": " : "",
-		 ci->reason);
-	s->c = NULL;
-	s->next_addr = s->up ? 0 : s->next_addr + 1;
-	s->up = 0;
-	/* Its flows die with it: RST to the applications, which will retry
-	 * and get a fresh session. */
-	for (size_t b = 0; b < af->nbuckets; b++)
-		for (struct aflow *f = af->table[b], *n; f; f = n) {
-			n = f->next;
-			if (f->s == s) {
-				f->s = NULL;
-				flow_reset_app(f, "connector session ended");
-			}
-		}
+	aflow_write_tun(af, af->wbuf, n);
 }
 
 /* --- flows --- */
 
-static void flow_log_end(struct aflow *f, const char *why)
+void aflow_log_end(struct aflow *f, const char *why)
 {
 	char s[64], d[64];
 
 	log_info("flow end: %s %s -> %s (%s): up %llu B, down %llu B, %.2f s%s%s",
-		 proto_str(f->proto), zt_addr_str(&f->src, s, sizeof(s)),
+		 aflow_proto_str(f->proto), zt_addr_str(&f->src, s, sizeof(s)),
 		 zt_addr_str(&f->dst, d, sizeof(d)), f->service,
 		 (unsigned long long)f->up, (unsigned long long)f->down,
 		 (double)(uv_hrtime() - f->start_ns) / 1e9, why ? ": " : "",
 		 why ? why : "");
 }
 
-/* Detaches a pcb from its flow; lwIP finishes (or aborts) the close. */
-static void pcb_release(struct tcp_pcb *pcb)
-{
-	tcp_arg(pcb, NULL);
-	tcp_recv(pcb, NULL);
-	tcp_sent(pcb, NULL);
-	tcp_err(pcb, NULL);
-	if (tcp_close(pcb) != ERR_OK)
-		tcp_abort(pcb);
-}
-
-static void flow_free(struct aflow *f)
+void aflow_free(struct aflow *f)
 {
 	struct zt_aflows *af = f->af;
 
 	if (f->state == A_HANDSHAKE)
 		zt_netstack_listen_unref(&af->ns, f->dst.port);
 	if (f->pcb)
-		pcb_release(f->pcb);
+		aflow_tcp_close(f, 0);
 	if (f->s && f->s->c && f->sid >= 0)
 		zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
 	while (f->ph) {
@@ -492,56 +264,28 @@ static void flow_free(struct aflow *f)
 
 /* The application gets a RST: before the handshake from our packet
  * builder, afterwards from lwIP. */
-static void flow_reset_app(struct aflow *f, const char *why)
+void aflow_reset_app(struct aflow *f, const char *why)
 {
 	struct zt_pkt p;
 
 	if (f->pcb) {
-		struct tcp_pcb *pcb = f->pcb;
-
-		tcp_arg(pcb, NULL);
-		tcp_err(pcb, NULL);
-		f->pcb = NULL;
-		tcp_abort(pcb);
+		aflow_tcp_close(f, 1);
 	} else if (f->syn && zt_pkt_parse(&p, f->syn, f->syn_len) == ZT_PKT_OK) {
-		write_tun(f->af, f->af->wbuf,
-			  zt_pkt_build_rst(f->af->wbuf, sizeof(f->af->wbuf), &p));
+		aflow_write_tun(f->af, f->af->wbuf,
+				zt_pkt_build_rst(f->af->wbuf, sizeof(f->af->wbuf), &p));
 	}
 	if (f->s && f->s->c && f->sid >= 0)
 		zt_qconn_stream_reset(f->s->c, f->sid, ZT_FLOW_ERR_RESET);
 	if (f->state >= A_HANDSHAKE) {
-		flow_log_end(f, why);
+		aflow_log_end(f, why);
 	} else if (why) {
 		char d[64];
 
-		log_warn("flow %s -> %s (%s) failed: %s", proto_str(f->proto),
+		log_warn("flow %s -> %s (%s) failed: %s",
+			 aflow_proto_str(f->proto),
 			 zt_addr_str(&f->dst, d, sizeof(d)), f->service, why);
 	}
-	flow_free(f);
-}
-
-/* Returns 0, or -1 when the flow failed and was freed. */
-static int flow_send_header(struct aflow *f)
-{
-	struct zt_flow_hdr h = { .proto = f->proto, .dst = f->dst };
-	uint8_t buf[ZT_FLOW_HDR_MAX];
-	size_t n;
-
-	if (!flow_granted(f)) {
-		flow_reset_app(f, "the connector's certificate does not grant "
-				  "the service");
-		return -1;
-	}
-	snprintf(h.service, sizeof(h.service), "%s", f->service);
-	n = zt_flow_hdr_encode(&h, buf, sizeof(buf));
-	if (n == 0 || zt_qconn_stream_open(f->s->c, &f->sid) != 0) {
-		flow_reset_app(f, "cannot open a stream");
-		return -1;
-	}
-	zt_qconn_stream_set_user(f->s->c, f->sid, f);
-	zt_qconn_stream_send(f->s->c, f->sid, buf, n, 0);
-	f->state = A_WAIT_REPLY;
-	return 0;
+	aflow_free(f);
 }
 
 static struct aflow *flow_new(struct zt_aflows *af, const struct zt_pkt *p,
@@ -574,289 +318,18 @@ static struct aflow *flow_new(struct zt_aflows *af, const struct zt_pkt *p,
 	f->next = af->table[b];
 	af->table[b] = f;
 	af->n_flows++;
-	f->s = session_get(af, e);
+	f->s = asession_get(af, e);
 	if (!f->s) {
-		flow_reset_app(f, "no address for the connector");
+		aflow_reset_app(f, "no address for the connector");
 		return NULL;
 	}
-	if (f->s->up && flow_send_header(f) != 0)
+	if (f->s->up && asession_send_header(f) != 0)
 		return NULL;
 	return f;
 }
 
-/* Both directions finished at the application: let lwIP finish the TCP
- * close on its own, and forget the pcb. */
-static void flow_app_done(struct aflow *f)
-{
-	if (!f->pcb || !f->app_fin || !f->fin_to_app)
-		return;
-	pcb_release(f->pcb);
-	f->pcb = NULL;
-}
-
-/* Moves connector bytes into lwIP as far as its send buffer allows; what
- * went in is credited back to the connector (backpressure). */
-static void flow_drain_to_app(struct aflow *f)
-{
-	size_t moved = 0;
-
-	while (f->ph && f->pcb) {
-		struct pend *p = f->ph;
-		size_t room = tcp_sndbuf(f->pcb), n = p->len - p->off;
-
-		if (room == 0)
-			break;
-		if (n > room)
-			n = room;
-		if (n > 0xffff)
-			n = 0xffff;
-		if (tcp_write(f->pcb, p->data + p->off, (u16_t)n,
-			      TCP_WRITE_FLAG_COPY) != ERR_OK)
-			break;
-		p->off += n;
-		moved += n;
-		if (p->off == p->len) {
-			f->ph = p->next;
-			if (!f->ph)
-				f->pt = NULL;
-			free(p);
-		}
-	}
-	if (moved && f->pcb) {
-		tcp_output(f->pcb);
-		f->down += moved;
-		if (f->s && f->s->c)
-			zt_qconn_stream_consumed(f->s->c, f->sid, moved);
-	}
-	if (!f->ph && f->conn_fin && !f->fin_to_app && f->pcb) {
-		f->fin_to_app = 1;
-		tcp_shutdown(f->pcb, 0, 1);
-		flow_app_done(f);
-	}
-	if (!f->ph && f->stream_done && f->fin_to_app)
-		flow_free(f);
-}
-
-
-static void credit_app(struct aflow *f)
-{
-	while (f->unrecved && f->pcb) {
-		u16_t n = f->unrecved > 0xffff ? 0xffff : (u16_t)f->unrecved;
-
-		tcp_recved(f->pcb, n);
-		f->unrecved -= n;
-	}
-}
-
-static err_t lw_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
-		     err_t err)
-{
-	struct aflow *f = arg;
-	struct zt_qconn *c = f && f->s ? f->s->c : NULL;
-
-	if (!f || !c) {
-		if (p)
-			pbuf_free(p);
-		return ERR_OK;
-	}
-	if (!p) {
-		log_debug("flow %s: application sent FIN", f->service);
-		f->app_fin = 1;
-		zt_qconn_stream_send(c, f->sid, NULL, 0, 1);
-		flow_app_done(f);
-		return ERR_OK;
-	}
-	for (struct pbuf *q = p; q; q = q->next)
-		zt_qconn_stream_send(c, f->sid, q->payload, q->len, 0);
-	f->up += p->tot_len;
-	/* The window opens again only as the connector acknowledges: a slow
-	 * target slows the application. */
-	f->unrecved += p->tot_len;
-	if (zt_qconn_stream_buffered(c, f->sid) < PAUSE_ABOVE)
-		credit_app(f);
-	pbuf_free(p);
-	return ERR_OK;
-}
-
-static err_t lw_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-	if (arg)
-		flow_drain_to_app(arg);
-	return ERR_OK;
-}
-
-static void lw_err(void *arg, err_t err)
-{
-	struct aflow *f = arg;
-
-	if (!f)
-		return;
-	f->pcb = NULL; /* lwIP freed it */
-	if (err == ERR_CLSD) {
-		/* Both sides closed cleanly; our FIN is on the stream already. */
-		if (f->s && f->s->c && f->sid >= 0)
-			zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
-		flow_log_end(f, NULL);
-		f->sid = -1;
-		flow_free(f);
-		return;
-	}
-	if (f->s && f->s->c && f->sid >= 0)
-		zt_qconn_stream_reset(f->s->c, f->sid, ZT_FLOW_ERR_RESET);
-	flow_log_end(f, "reset by application");
-	flow_free(f);
-}
-
-static int lw_accepted(void *ud, struct tcp_pcb *pcb)
-{
-	struct zt_aflows *af = ud;
-	struct zt_addr src, dst;
-	struct aflow *f;
-
-	memset(&src, 0, sizeof(src));
-	memset(&dst, 0, sizeof(dst));
-	if (IP_IS_V4(&pcb->local_ip)) {
-		src.family = dst.family = AF_INET;
-		memcpy(dst.ip, &ip_2_ip4(&pcb->local_ip)->addr, 4);
-		memcpy(src.ip, &ip_2_ip4(&pcb->remote_ip)->addr, 4);
-	} else {
-		src.family = dst.family = AF_INET6;
-		memcpy(dst.ip, ip_2_ip6(&pcb->local_ip)->addr, 16);
-		memcpy(src.ip, ip_2_ip6(&pcb->remote_ip)->addr, 16);
-	}
-	dst.port = pcb->local_port;
-	src.port = pcb->remote_port;
-	f = flow_find(af, ZT_IPPROTO_TCP, &src, &dst);
-	if (!f || f->state != A_HANDSHAKE)
-		return -1;
-	zt_netstack_listen_unref(&af->ns, f->dst.port);
-	f->state = A_OPEN;
-	f->pcb = pcb;
-	tcp_arg(pcb, f);
-	tcp_recv(pcb, lw_recv);
-	tcp_sent(pcb, lw_sent);
-	tcp_err(pcb, lw_err);
-	tcp_nagle_disable(pcb);
-	flow_drain_to_app(f);
-	return 0;
-}
-
-/* --- UDP flows: payloads as DATAGRAM frames prefixed with the flow id --- */
-
-#define UDP_QUEUE_MAX 32
-#define UDP_IDLE_NS (60ULL * 1000000000ULL)
-#define UDP_REFUSED_NS (10ULL * 1000000000ULL)
-#define TCP_SETUP_NS (30ULL * 1000000000ULL)
-
-/* UDP flows carry the payload; ICMP echo flows the whole ICMP message. */
-static void udp_send(struct aflow *f, const uint8_t *d, size_t n)
-{
-	uint8_t *buf = f->af->dgbuf;
-	size_t pl;
-
-	if (!f->s || !f->s->c || n + 8 > sizeof(f->af->dgbuf))
-		return;
-	pl = zt_flow_dgram_put(buf, 8, f->sid);
-	memcpy(buf + pl, d, n);
-	if (zt_qconn_send_datagram(f->s->c, buf, pl + n) == 0)
-		f->up += n;
-}
-
-static void udp_flush_queue(struct aflow *f)
-{
-	while (f->uq) {
-		struct pend *p = f->uq;
-
-		f->uq = p->next;
-		udp_send(f, p->data, p->len);
-		free(p);
-	}
-	f->uq_n = 0;
-}
-
-static void udp_packet(struct zt_aflows *af, const struct zt_pkt *p,
-		       const uint8_t *raw, size_t len)
-{
-	struct aflow *f = flow_find(af, p->proto, &p->src, &p->dst);
-	const uint8_t *data = p->proto == ZT_IPPROTO_UDP ? p->payload : p->l4;
-	size_t dlen = p->proto == ZT_IPPROTO_UDP ? p->payload_len : p->l4_len;
-	const struct zt_catalog_entry *e;
-	const char *why = NULL;
-	struct pend *q;
-
-	if (!f) {
-		e = policy(af, p, &why);
-		if (!e) {
-			deny_other(af, p, raw, len, why);
-			return;
-		}
-		f = flow_new(af, p, raw, len, e);
-		if (!f)
-			return;
-	}
-	if (f->state == A_DONE) {
-		deny_other(af, p, raw, len, "refused by the connector");
-		return;
-	}
-	f->last_ns = uv_hrtime();
-	if (f->state == A_OPEN) {
-		udp_send(f, data, dlen);
-		return;
-	}
-	/* Until the connector said yes: a few packets wait, then drop. */
-	if (f->uq_n >= UDP_QUEUE_MAX)
-		return;
-	q = malloc(sizeof(*q) + dlen);
-	if (!q)
-		return;
-	q->next = NULL;
-	q->len = q->cap = dlen;
-	q->off = 0;
-	memcpy(q->data, data, dlen);
-	struct pend **pp = &f->uq;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = q;
-	f->uq_n++;
-}
-
-static void session_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
-			     void *owner)
-{
-	struct zt_aflows *af = ((struct asession *)owner)->af;
-	int64_t sid;
-	size_t pl = zt_flow_dgram_get(d, n, &sid), out;
-	struct aflow *f;
-
-	if (!pl)
-		return;
-	f = zt_qconn_stream_user(c, sid);
-	if (!f || f->proto == ZT_IPPROTO_TCP || f->state != A_OPEN)
-		return;
-	if (f->proto == ZT_IPPROTO_ICMP) {
-		uint8_t *m = af->dgbuf;
-
-		/* An echo reply: the connector's socket had its own id; the
-		 * application waits for the one it sent. */
-		if (n - pl < 8 || n - pl > sizeof(af->dgbuf) || d[pl] != 0)
-			return;
-		memcpy(m, d + pl, n - pl);
-		m[4] = (uint8_t)(f->src.port >> 8);
-		m[5] = (uint8_t)f->src.port;
-		out = zt_pkt_build_icmp(af->dgout, sizeof(af->dgout), &f->dst,
-					&f->src, m, n - pl);
-	} else {
-		out = zt_pkt_build_udp(af->dgout, sizeof(af->dgout), &f->dst,
-				       &f->src, d + pl, n - pl);
-	}
-	if (out) {
-		f->down += n - pl;
-		f->last_ns = uv_hrtime();
-		write_tun(af, af->dgout, out);
-	}
-}
-
-/* Idle UDP flows end: the stream's FIN tells the connector. */
+/* Idle flows and flows that never opened end here (aflow_tcp.c,
+ * aflow_dgram.c say when). */
 static void sweep_cb(uv_timer_t *t)
 {
 	struct zt_aflows *af = t->data;
@@ -868,164 +341,11 @@ static void sweep_cb(uv_timer_t *t)
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
-			if (f->proto == ZT_IPPROTO_TCP) {
-				/* A flow that never got its handshake done (the
-				 * application vanished, lwIP gave up). */
-				if (f->state < A_OPEN &&
-				    now - f->last_ns > TCP_SETUP_NS)
-					flow_reset_app(f, "handshake timed out");
-				continue;
-			}
-			if (f->state == A_DONE && now - f->last_ns > UDP_REFUSED_NS) {
-				flow_free(f);
-				continue;
-			}
-			if (now - f->last_ns < UDP_IDLE_NS)
-				continue;
-			if (f->s && f->s->c && f->sid >= 0) {
-				zt_qconn_stream_send(f->s->c, f->sid, NULL, 0, 1);
-				zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
-			}
-			flow_log_end(f, "idle");
-			f->sid = -1;
-			flow_free(f);
+			if (f->proto == ZT_IPPROTO_TCP)
+				aflow_tcp_sweep(f, now);
+			else
+				aflow_dgram_sweep(f, now);
 		}
-}
-
-/* The connector's one-byte answer: go ahead with the handshake, or RST. */
-static void flow_reply(struct aflow *f, uint8_t status)
-{
-	struct zt_pkt p;
-	char d[64];
-
-	if (status != ZT_FLOW_OK) {
-		log_info("deny %s -> %s (%s): connector: %s",
-			 proto_str(f->proto), zt_addr_str(&f->dst, d, sizeof(d)),
-			 f->service, zt_flow_status_name(status));
-		if (f->proto != ZT_IPPROTO_TCP) {
-			/* Keep the refusal for a while: asking the connector
-			 * again for every datagram would flood it. Our FIN
-			 * lets the stream close (and its slot come back). */
-			zt_qconn_stream_send(f->s->c, f->sid, NULL, 0, 1);
-			zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
-			f->sid = -1;
-			f->state = A_DONE;
-			f->last_ns = uv_hrtime();
-			return;
-		}
-		flow_reset_app(f, NULL);
-		return;
-	}
-	if (f->proto != ZT_IPPROTO_TCP) {
-		f->state = A_OPEN;
-		udp_flush_queue(f);
-		return;
-	}
-	if (zt_netstack_listen_ref(&f->af->ns, f->dst.port) != 0 ||
-	    zt_pkt_parse(&p, f->syn, f->syn_len) != ZT_PKT_OK) {
-		flow_reset_app(f, "no listener");
-		return;
-	}
-	f->state = A_HANDSHAKE;
-	f->last_ns = uv_hrtime();
-	zt_netstack_input(&f->af->ns, f->syn, f->syn_len, p.version, p.dst.ip);
-}
-
-static void session_stream_data(struct zt_qconn *c, int64_t sid,
-				const uint8_t *d, size_t n, int fin,
-				void *owner)
-{
-	struct aflow *f = zt_qconn_stream_user(c, sid);
-	struct pend *p;
-
-	if (!f) {
-		zt_qconn_stream_consumed(c, sid, n);
-		return;
-	}
-	if (f->proto != ZT_IPPROTO_TCP && f->state == A_OPEN) {
-		/* Datagram flows: the stream only carries the end. */
-		zt_qconn_stream_consumed(c, sid, n);
-		if (fin) {
-			zt_qconn_stream_send(c, sid, NULL, 0, 1);
-			zt_qconn_stream_set_user(c, sid, NULL);
-			f->sid = -1;
-			flow_log_end(f, "ended by the connector");
-			flow_free(f);
-		}
-		return;
-	}
-	if (f->state == A_WAIT_REPLY && n > 0) {
-		zt_qconn_stream_consumed(c, sid, 1);
-		flow_reply(f, d[0]);
-		f = zt_qconn_stream_user(c, sid);
-		if (!f)
-			return;
-		d++;
-		n--;
-	}
-	if (n && f->pt && f->pt->cap - f->pt->len >= n) {
-		/* Small frames fill the last buffer rather than each costing
-		 * an allocation: memory stays near the flow-control window. */
-		memcpy(f->pt->data + f->pt->len, d, n);
-		f->pt->len += n;
-	} else if (n) {
-		size_t cap = n < PEND_MIN ? PEND_MIN : n;
-
-		p = malloc(sizeof(*p) + cap);
-		if (!p) {
-			zt_qconn_stream_consumed(c, sid, n);
-			flow_reset_app(f, "out of memory");
-			return;
-		}
-		p->next = NULL;
-		p->len = n;
-		p->cap = cap;
-		p->off = 0;
-		memcpy(p->data, d, n);
-		if (f->pt)
-			f->pt->next = p;
-		else
-			f->ph = p;
-		f->pt = p;
-	}
-	if (fin) {
-		log_debug("flow %s: connector sent FIN", f->service);
-		f->conn_fin = 1;
-	}
-	flow_drain_to_app(f);
-}
-
-static void session_stream_acked(struct zt_qconn *c, int64_t sid, void *owner)
-{
-	struct aflow *f = zt_qconn_stream_user(c, sid);
-
-	if (f && f->unrecved && zt_qconn_stream_buffered(c, sid) < PAUSE_ABOVE)
-		credit_app(f);
-}
-
-static void session_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
-				  uint64_t app_error, void *owner)
-{
-	struct aflow *f = zt_qconn_stream_user(c, sid);
-
-	if (!f)
-		return;
-	log_debug("flow %s: stream closed (%s %llu)", f->service,
-		  reset ? "reset" : "clean", (unsigned long long)app_error);
-	f->sid = -1;
-	/* A reset with code 0 is still a reset: the bytes may be cut. */
-	if (reset) {
-		flow_reset_app(f, "reset by target");
-		return;
-	}
-	f->stream_done = 1;
-	if (f->state == A_OPEN)
-		flow_log_end(f, NULL);
-	if (f->proto != ZT_IPPROTO_TCP) {
-		flow_free(f);
-		return;
-	}
-	flow_drain_to_app(f);
 }
 
 /* --- packets from the packet source --- */
@@ -1051,10 +371,34 @@ static int is_local_noise(const struct zt_pkt *p)
 	return p->dst.ip[0] >= 224;
 }
 
+static void dgram_packet(struct zt_aflows *af, const struct zt_pkt *p,
+			 const uint8_t *raw, size_t len)
+{
+	struct aflow *f = aflow_find(af, p->proto, &p->src, &p->dst);
+	const struct zt_catalog_entry *e;
+	const char *why = NULL;
+
+	if (!f) {
+		e = policy(af, p, &why);
+		if (!e) {
+			deny_other(af, p, raw, len, why);
+			return;
+		}
+		f = flow_new(af, p, raw, len, e);
+		if (!f)
+			return;
+	}
+	if (f->state == A_DONE) {
+		deny_other(af, p, raw, len, "refused by the connector");
+		return;
+	}
+	aflow_dgram_packet(f, p);
+}
+
 static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 		       const uint8_t *raw, size_t len)
 {
-	struct aflow *f = flow_find(af, ZT_IPPROTO_TCP, &p->src, &p->dst);
+	struct aflow *f = aflow_find(af, ZT_IPPROTO_TCP, &p->src, &p->dst);
 	const struct zt_catalog_entry *e;
 	const char *why = NULL;
 
@@ -1064,17 +408,18 @@ static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 			zt_netstack_input(&af->ns, raw, len, p->version, p->dst.ip);
 		/* lwIP drops a half-open connection on RST without telling
 		 * us (no error callback before accept): so do we. */
-		f = flow_find(af, ZT_IPPROTO_TCP, &p->src, &p->dst);
+		f = aflow_find(af, ZT_IPPROTO_TCP, &p->src, &p->dst);
 		if (f && (p->tcp_flags & ZT_TCP_RST) && f->state < A_OPEN)
-			flow_reset_app(f, "application gave up before the handshake");
+			aflow_reset_app(f, "application gave up before the "
+					   "handshake");
 		return;
 	}
 	if ((p->tcp_flags & (ZT_TCP_SYN | ZT_TCP_ACK | ZT_TCP_RST)) !=
 	    ZT_TCP_SYN) {
 		/* No flow: a leftover segment. lwIP answers it with a RST. */
 		if (!(p->tcp_flags & ZT_TCP_RST))
-			write_tun(af, af->wbuf,
-				  zt_pkt_build_rst(af->wbuf, sizeof(af->wbuf), p));
+			aflow_write_tun(af, af->wbuf,
+					zt_pkt_build_rst(af->wbuf, sizeof(af->wbuf), p));
 		return;
 	}
 	e = policy(af, p, &why);
@@ -1109,7 +454,7 @@ static void packet_in(struct zt_aflows *af, const uint8_t *raw, size_t len)
 	}
 	if (p.proto == ZT_IPPROTO_UDP ||
 	    (p.proto == ZT_IPPROTO_ICMP && p.icmp_type == 8)) {
-		udp_packet(af, &p, raw, len);
+		dgram_packet(af, &p, raw, len);
 		return;
 	}
 	if (p.proto == ZT_IPPROTO_ICMP || p.proto == ZT_IPPROTO_ICMPV6) {
@@ -1196,7 +541,7 @@ static void ns_output(void *ud, const struct iovec *iov, int cnt)
 
 static const struct zt_netstack_ops ns_ops = {
 	.output = ns_output,
-	.accepted = lw_accepted,
+	.accepted = aflow_tcp_accepted,
 };
 
 int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
@@ -1251,15 +596,8 @@ void zt_aflows_stop(struct zt_aflows *af)
 {
 	for (size_t b = 0; af->table && b < af->nbuckets; b++)
 		while (af->table[b])
-			flow_reset_app(af->table[b], "agent stopping");
-	while (af->sessions) {
-		struct asession *s = af->sessions;
-
-		af->sessions = s->next;
-		if (s->c)
-			zt_qconn_set_ops(s->c, NULL, NULL);
-		free(s);
-	}
+			aflow_reset_app(af->table[b], "agent stopping");
+	asession_stop_all(af);
 	poll_stop(af);
 	if (af->sweep_on)
 		uv_close((uv_handle_t *)&af->sweep, NULL);
@@ -1274,99 +612,36 @@ void zt_aflows_stop(struct zt_aflows *af)
 	free(af->table);
 }
 
-void zt_aflows_set_catalog(struct zt_aflows *af,
-			   const struct zt_catalog_entry *e, size_t n)
+static void flows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 {
-	struct zt_catalog_entry *copy = NULL;
+	char s[64], d[64];
+	int first = 1;
 
-	if (n) {
-		copy = malloc(n * sizeof(*copy));
-		if (!copy)
-			return;
-		memcpy(copy, e, n * sizeof(*copy));
-	}
-	free(af->catalog);
-	af->catalog = copy;
-	af->n_catalog = n;
-	catalog_check(af);
-}
+	for (size_t i = 0; i < af->nbuckets; i++)
+		for (struct aflow *f = af->table[i]; f; f = f->next, first = 0) {
+			double age = (double)(uv_hrtime() - f->start_ns) / 1e9;
 
-/* The catalog test is arecheck.c; flows not yet sent to their connector
- * are checked again before their header goes out (flow_granted). */
-static void flow_recheck(struct aflow *f, const struct zt_catalog_entry *e,
-			 size_t n)
-{
-	struct zt_arecheck_flow q = { f->s->connector, f->service, NULL,
-				      f->proto, &f->dst };
-	const char *why;
-	uint32_t ip4;
-
-	if (f->dst.family == AF_INET) {
-		memcpy(&ip4, f->dst.ip, 4);
-		q.hostname = zt_synth_name(f->af->synth, ntohl(ip4));
-	}
-	if ((why = zt_arecheck(e, n, &q)) == NULL)
-		return;
-	log_warn("flow to %s (%s) no longer allowed: %s", f->service,
-		 f->s->connector, why);
-	flow_reset_app(f, "no longer allowed");
-}
-
-void zt_aflows_recheck(struct zt_aflows *af, const struct zt_catalog_entry *e,
-		       size_t n)
-{
-	for (size_t b = 0; b < af->nbuckets; b++)
-		for (struct aflow *f = af->table[b], *nx; f; f = nx) {
-			nx = f->next;
-			if (f->s && f->state != A_WAIT_SESSION && f->state != A_DONE)
-				flow_recheck(f, e, n);
+			zt_addr_str(&f->src, s, sizeof(s));
+			zt_addr_str(&f->dst, d, sizeof(d));
+			if (json)
+			{
+				zt_sb_printf(b, "%s{\"proto\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
+					     "\"service\":", first ? "" : ",",
+					     aflow_proto_str(f->proto), s, d);
+				zt_sb_json_str(b, f->service);
+				zt_sb_printf(b, ",\"up\":%llu,\"down\":%llu,"
+					     "\"age_s\":%.1f}", (unsigned long long)f->up,
+					     (unsigned long long)f->down, age);
+			}
+			else
+				zt_sb_printf(b, "  %s %s -> %s  %s  up %llu down %llu  %.1fs\n",
+					     aflow_proto_str(f->proto), s, d, f->service, (unsigned long long)f->up,
+					     (unsigned long long)f->down, age);
 		}
-}
-
-/* Entries the agent refused itself get no route either. */
-static size_t drop_refused(struct zt_aflows *af, struct zt_catalog_entry *e,
-			   size_t n)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char why[200];
-
-		if (!zt_aflows_entry_refused(af, &e[i], why, sizeof(why)))
-			e[k++] = e[i];
-	}
-	return k;
-}
-
-static void routes_update(struct zt_aflows *af)
-{
-	af->routes.n_entries = drop_refused(af, af->routes.entries,
-					    af->routes.n_entries);
-	if (af->src.ops)
-		zt_aroutes_refresh(&af->routes, &af->src);
-}
-
-void zt_aflows_set_routes(struct zt_aflows *af,
-			  const struct zt_catalog_entry *e, size_t n,
-			  const struct zt_addr *relays, size_t n_relays)
-{
-	struct zt_catalog_entry *ok = NULL;
-
-	if (!af->src.ops)
-		return;
-	if (n && !(ok = malloc(n * sizeof(*ok))))
-		return;
-	if (n)
-		memcpy(ok, e, n * sizeof(*ok));
-	n = drop_refused(af, ok, n);
-	zt_aroutes_set(&af->routes, &af->src, ok, n, relays, n_relays);
-	free(ok);
 }
 
 void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 {
-	char s[64], d[64];
-	int first = 1;
 	uint64_t drops = 0;
 
 	for (int i = 1; i < 8; i++)
@@ -1383,62 +658,9 @@ void zt_aflows_status(struct zt_aflows *af, struct zt_sb *b, int json)
 			     "%llu denied flows\nsessions:\n", (unsigned long long)drops,
 			     (unsigned long long)af->srccheck.dropped,
 			     (unsigned long long)af->denied);
-	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
-		double rtt = x->c && x->up ? zt_qconn_rtt_ns(x->c) / 1e6 : 0;
-		struct zt_addr ra = { 0 };
-		uint64_t tx = 0, rx = 0;
-
-		if (x->c) {
-			zt_qconn_remote(x->c, &ra);
-			zt_qconn_bytes(x->c, &tx, &rx);
-		}
-		zt_addr_str(&ra, s, sizeof(s));
-		if (json) {
-			zt_sb_printf(b, "%s{\"connector\":", first ? "" : ",");
-			zt_sb_json_str(b, x->connector);
-			zt_sb_printf(b, ",\"state\":\"%s\",\"path\":\"direct %s\","
-				     "\"rtt_ms\":%.3f,\"bytes_sent\":%llu,"
-				     "\"bytes_received\":%llu}",
-				     x->up ? "up" : "connecting", s, rtt,
-				     (unsigned long long)tx, (unsigned long long)rx);
-		} else {
-			zt_sb_printf(b, "  %-16s %-10s direct %s  rtt %.2f ms  sent %llu B  received %llu B\n",
-				     x->connector, x->up ? "up" : "connecting", s, rtt,
-				     (unsigned long long)tx, (unsigned long long)rx);
-		}
-	}
+	asession_status(af, b, json);
 	zt_sb_printf(b, json ? "],\"flows\":[" : "flows:\n");
-	first = 1;
-	for (size_t i = 0; i < af->nbuckets; i++)
-		for (struct aflow *f = af->table[i]; f; f = f->next, first = 0) {
-			double age = (double)(uv_hrtime() - f->start_ns) / 1e9;
-
-			zt_addr_str(&f->src, s, sizeof(s));
-			zt_addr_str(&f->dst, d, sizeof(d));
-			if (json)
-			{
-				zt_sb_printf(b, "%s{\"proto\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
-					     "\"service\":", first ? "" : ",",
-					     proto_str(f->proto), s, d);
-				zt_sb_json_str(b, f->service);
-				zt_sb_printf(b, ",\"up\":%llu,\"down\":%llu,"
-					     "\"age_s\":%.1f}", (unsigned long long)f->up,
-					     (unsigned long long)f->down, age);
-			}
-			else
-				zt_sb_printf(b, "  %s %s -> %s  %s  up %llu down %llu  %.1fs\n",
-					     proto_str(f->proto), s, d, f->service, (unsigned long long)f->up,
-					     (unsigned long long)f->down, age);
-		}
+	flows_status(af, b, json);
 	if (json)
 		zt_sb_printf(b, "]");
 }
-
-static const struct zt_qconn_ops session_qops = {
-	.established = session_established,
-	.stream_data = session_stream_data,
-	.stream_acked = session_stream_acked,
-	.stream_closed = session_stream_closed,
-	.datagram = session_datagram,
-	.closed = session_closed,
-};

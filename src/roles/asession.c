@@ -1,0 +1,476 @@
+/* Agent sessions to connectors: one QUIC connection per connector, dialled
+ * on a flow's first need; the catalog checked against the certificate each
+ * connector showed; the header that asks a connector for a flow, its
+ * answer, and the stream and DATAGRAM callbacks that hand bytes to the
+ * flows (aflow_tcp.c, aflow_dgram.c). */
+#include "aflow_int.h"
+#include "arecheck.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "err.h"
+#include "flowhdr.h"
+#include "grant.h"
+#include "log.h"
+
+/* --- sessions to connectors --- */
+
+/* The session's connection events, owner the session (end of file). */
+static const struct zt_qconn_ops session_qops;
+
+static struct asession *session_find(struct zt_aflows *af, const char *name)
+{
+	for (struct asession *s = af->sessions; s; s = s->next)
+		if (strcmp(s->connector, name) == 0)
+			return s;
+	return NULL;
+}
+
+static int session_connect(struct asession *s)
+{
+	struct zt_daemon *d = s->af->d;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int rv;
+
+	if (s->n_addrs == 0)
+		return ZT_ENOTFOUND;
+	/* The observed (public) address first; the next one only after an
+	 * attempt failed (see session_closed). */
+	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr % s->n_addrs], &ss);
+	rv = zt_ep_connect(d->ep, &d->net.pio, (struct sockaddr *)&ss, len,
+			   NULL, ZT_ROLE_CONNECTOR, &session_qops, s, &s->c,
+			   zt_now());
+	if (rv != 0)
+		s->c = NULL;
+	return rv;
+}
+
+struct asession *asession_get(struct zt_aflows *af,
+			      const struct zt_catalog_entry *e)
+{
+	struct asession *s = session_find(af, e->connector);
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		s->af = af;
+		snprintf(s->connector, sizeof(s->connector), "%s", e->connector);
+		s->next = af->sessions;
+		af->sessions = s;
+	}
+	memcpy(s->addrs, e->addrs, sizeof(s->addrs));
+	s->n_addrs = e->n_addrs;
+	if (!s->c && session_connect(s) != 0)
+		return NULL;
+	return s;
+}
+
+/* Flows wait on the hash table with state A_WAIT_SESSION. */
+static void session_flush_waiting(struct asession *s)
+{
+	struct zt_aflows *af = s->af;
+
+	for (size_t b = 0; b < af->nbuckets; b++)
+		for (struct aflow *f = af->table[b], *n; f; f = n) {
+			n = f->next;
+			if (f->s == s && f->state == A_WAIT_SESSION)
+				asession_send_header(f);
+		}
+}
+
+static void routes_update(struct zt_aflows *af);
+
+/* The relay checked the connectors' publishing rights; we check again with
+ * the certificate we saw ourselves: an entry its connector is not granted
+ * is dropped (no DNS name, no route, no flow). Entries of connectors not
+ * yet met stay until their session comes up. */
+static void catalog_check(struct zt_aflows *af)
+{
+	size_t n = 0, dropped = 0;
+
+	for (size_t i = 0; i < af->n_catalog; i++) {
+		const struct zt_catalog_entry *e = &af->catalog[i];
+		struct asession *s = session_find(af, e->connector);
+		char why[200];
+
+		if (s && s->peer_known &&
+		    !zt_grant_covers(&s->peer, &e->svc, why, sizeof(why))) {
+			log_warn("catalog: service %s of connector %s dropped: "
+				 "its certificate does not grant it (%s)",
+				 e->svc.name, e->connector, why);
+			dropped++;
+			continue;
+		}
+		af->catalog[n++] = *e;
+	}
+	af->n_catalog = n;
+	if (dropped)
+		routes_update(af);
+}
+
+int zt_aflows_entry_refused(struct zt_aflows *af,
+			    const struct zt_catalog_entry *e, char *why,
+			    size_t why_len)
+{
+	struct asession *s = session_find(af, e->connector);
+
+	return s && s->peer_known &&
+	       !zt_grant_covers(&s->peer, &e->svc, why, why_len);
+}
+
+static void session_established(struct zt_qconn *c, void *owner)
+{
+	struct asession *s = owner;
+	struct zt_aflows *af = s->af;
+
+	if (strcmp(zt_qconn_peer(c)->name, s->connector) != 0) {
+		log_warn("connector at %s is %s, expected %s", zt_qconn_label(c),
+			 zt_qconn_peer(c)->name, s->connector);
+		zt_qconn_close(c, ZT_APP_DENIED, "unexpected connector", zt_now());
+		return;
+	}
+	s->up = 1;
+	s->up_since = uv_hrtime();
+	s->peer = *zt_qconn_peer(c);
+	s->peer_known = 1;
+	log_info("session to connector %s up (%s)", s->connector,
+		 zt_qconn_label(c));
+	catalog_check(af);
+	session_flush_waiting(s);
+}
+
+static void session_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			   void *owner)
+{
+	struct asession *s = owner;
+	struct zt_aflows *af = s->af;
+
+	log_info("session to connector %s %s%s%s", s->connector,
+		 s->up ? "lost" : "failed", ci->reason[0] ? ": " : "",
+		 ci->reason);
+	s->c = NULL;
+	s->next_addr = s->up ? 0 : s->next_addr + 1;
+	s->up = 0;
+	/* Its flows die with it: RST to the applications, which will retry
+	 * and get a fresh session. */
+	for (size_t b = 0; b < af->nbuckets; b++)
+		for (struct aflow *f = af->table[b], *n; f; f = n) {
+			n = f->next;
+			if (f->s == s) {
+				f->s = NULL;
+				aflow_reset_app(f, "connector session ended");
+			}
+		}
+}
+
+/* --- the flow header and the connector's answer --- */
+
+/* A flow waiting for its session: is its service still in the checked
+ * catalog for this connector? */
+static int flow_granted(const struct aflow *f)
+{
+	const struct zt_aflows *af = f->af;
+
+	for (size_t i = 0; i < af->n_catalog; i++)
+		if (strcmp(af->catalog[i].connector, f->s->connector) == 0 &&
+		    strcmp(af->catalog[i].svc.name, f->service) == 0)
+			return 1;
+	return 0;
+}
+
+/* Returns 0, or -1 when the flow failed and was freed. */
+int asession_send_header(struct aflow *f)
+{
+	struct zt_flow_hdr h = { .proto = f->proto, .dst = f->dst };
+	uint8_t buf[ZT_FLOW_HDR_MAX];
+	size_t n;
+
+	if (!flow_granted(f)) {
+		aflow_reset_app(f, "the connector's certificate does not grant "
+				"the service");
+		return -1;
+	}
+	snprintf(h.service, sizeof(h.service), "%s", f->service);
+	n = zt_flow_hdr_encode(&h, buf, sizeof(buf));
+	if (n == 0 || zt_qconn_stream_open(f->s->c, &f->sid) != 0) {
+		aflow_reset_app(f, "cannot open a stream");
+		return -1;
+	}
+	zt_qconn_stream_set_user(f->s->c, f->sid, f);
+	zt_qconn_stream_send(f->s->c, f->sid, buf, n, 0);
+	f->state = A_WAIT_REPLY;
+	return 0;
+}
+
+/* The connector's one-byte answer: go ahead with the handshake, or RST. */
+static void flow_reply(struct aflow *f, uint8_t status)
+{
+	struct zt_pkt p;
+	char d[64];
+
+	if (status != ZT_FLOW_OK) {
+		log_info("deny %s -> %s (%s): connector: %s",
+			 aflow_proto_str(f->proto),
+			 zt_addr_str(&f->dst, d, sizeof(d)), f->service,
+			 zt_flow_status_name(status));
+		if (f->proto != ZT_IPPROTO_TCP) {
+			/* Keep the refusal for a while: asking the connector
+			 * again for every datagram would flood it. Our FIN
+			 * lets the stream close (and its slot come back). */
+			zt_qconn_stream_send(f->s->c, f->sid, NULL, 0, 1);
+			zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
+			f->sid = -1;
+			f->state = A_DONE;
+			f->last_ns = uv_hrtime();
+			return;
+		}
+		aflow_reset_app(f, NULL);
+		return;
+	}
+	if (f->proto != ZT_IPPROTO_TCP) {
+		f->state = A_OPEN;
+		aflow_dgram_flush(f);
+		return;
+	}
+	if (zt_netstack_listen_ref(&f->af->ns, f->dst.port) != 0 ||
+	    zt_pkt_parse(&p, f->syn, f->syn_len) != ZT_PKT_OK) {
+		aflow_reset_app(f, "no listener");
+		return;
+	}
+	f->state = A_HANDSHAKE;
+	f->last_ns = uv_hrtime();
+	zt_netstack_input(&f->af->ns, f->syn, f->syn_len, p.version, p.dst.ip);
+}
+
+static void session_stream_data(struct zt_qconn *c, int64_t sid,
+				const uint8_t *d, size_t n, int fin,
+				void *owner)
+{
+	struct aflow *f = zt_qconn_stream_user(c, sid);
+
+	if (!f) {
+		zt_qconn_stream_consumed(c, sid, n);
+		return;
+	}
+	if (f->proto != ZT_IPPROTO_TCP && f->state == A_OPEN) {
+		/* Datagram flows: the stream only carries the end. */
+		zt_qconn_stream_consumed(c, sid, n);
+		if (fin) {
+			zt_qconn_stream_send(c, sid, NULL, 0, 1);
+			zt_qconn_stream_set_user(c, sid, NULL);
+			f->sid = -1;
+			aflow_log_end(f, "ended by the connector");
+			aflow_free(f);
+		}
+		return;
+	}
+	if (f->state == A_WAIT_REPLY && n > 0) {
+		zt_qconn_stream_consumed(c, sid, 1);
+		flow_reply(f, d[0]);
+		f = zt_qconn_stream_user(c, sid);
+		if (!f)
+			return;
+		d++;
+		n--;
+	}
+	aflow_tcp_data(f, c, sid, d, n, fin);
+}
+
+static void session_stream_acked(struct zt_qconn *c, int64_t sid, void *owner)
+{
+	struct aflow *f = zt_qconn_stream_user(c, sid);
+
+	if (f && f->unrecved &&
+	    zt_qconn_stream_buffered(c, sid) < A_PAUSE_ABOVE)
+		aflow_tcp_credit(f);
+}
+
+static void session_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
+				  uint64_t app_error, void *owner)
+{
+	struct aflow *f = zt_qconn_stream_user(c, sid);
+
+	if (!f)
+		return;
+	log_debug("flow %s: stream closed (%s %llu)", f->service,
+		  reset ? "reset" : "clean", (unsigned long long)app_error);
+	f->sid = -1;
+	/* A reset with code 0 is still a reset: the bytes may be cut. */
+	if (reset) {
+		aflow_reset_app(f, "reset by target");
+		return;
+	}
+	f->stream_done = 1;
+	if (f->state == A_OPEN)
+		aflow_log_end(f, NULL);
+	if (f->proto != ZT_IPPROTO_TCP) {
+		aflow_free(f);
+		return;
+	}
+	aflow_tcp_drain(f);
+}
+
+static void session_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
+			     void *owner)
+{
+	int64_t sid;
+	size_t pl = zt_flow_dgram_get(d, n, &sid);
+	struct aflow *f;
+
+	if (!pl)
+		return;
+	f = zt_qconn_stream_user(c, sid);
+	if (!f || f->proto == ZT_IPPROTO_TCP || f->state != A_OPEN)
+		return;
+	aflow_dgram_in(f, d + pl, n - pl);
+}
+
+
+/* --- the catalog: set, re-checked against live flows, routed --- */
+
+void zt_aflows_set_catalog(struct zt_aflows *af,
+			   const struct zt_catalog_entry *e, size_t n)
+{
+	struct zt_catalog_entry *copy = NULL;
+
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return;
+		memcpy(copy, e, n * sizeof(*copy));
+	}
+	free(af->catalog);
+	af->catalog = copy;
+	af->n_catalog = n;
+	catalog_check(af);
+}
+
+/* The catalog test is arecheck.c; flows not yet sent to their connector
+ * are checked again before their header goes out (flow_granted). */
+static void flow_recheck(struct aflow *f, const struct zt_catalog_entry *e,
+			 size_t n)
+{
+	struct zt_arecheck_flow q = { f->s->connector, f->service, NULL,
+				      f->proto, &f->dst };
+	const char *why;
+	uint32_t ip4;
+
+	if (f->dst.family == AF_INET) {
+		memcpy(&ip4, f->dst.ip, 4);
+		q.hostname = zt_synth_name(f->af->synth, ntohl(ip4));
+	}
+	if ((why = zt_arecheck(e, n, &q)) == NULL)
+		return;
+	log_warn("flow to %s (%s) no longer allowed: %s", f->service,
+		 f->s->connector, why);
+	aflow_reset_app(f, "no longer allowed");
+}
+
+void zt_aflows_recheck(struct zt_aflows *af, const struct zt_catalog_entry *e,
+		       size_t n)
+{
+	for (size_t b = 0; b < af->nbuckets; b++)
+		for (struct aflow *f = af->table[b], *nx; f; f = nx) {
+			nx = f->next;
+			if (f->s && f->state != A_WAIT_SESSION && f->state != A_DONE)
+				flow_recheck(f, e, n);
+		}
+}
+
+/* Entries the agent refused itself get no route either. */
+static size_t drop_refused(struct zt_aflows *af, struct zt_catalog_entry *e,
+			   size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char why[200];
+
+		if (!zt_aflows_entry_refused(af, &e[i], why, sizeof(why)))
+			e[k++] = e[i];
+	}
+	return k;
+}
+
+static void routes_update(struct zt_aflows *af)
+{
+	af->routes.n_entries = drop_refused(af, af->routes.entries,
+					    af->routes.n_entries);
+	if (af->src.ops)
+		zt_aroutes_refresh(&af->routes, &af->src);
+}
+
+void zt_aflows_set_routes(struct zt_aflows *af,
+			  const struct zt_catalog_entry *e, size_t n,
+			  const struct zt_addr *relays, size_t n_relays)
+{
+	struct zt_catalog_entry *ok = NULL;
+
+	if (!af->src.ops)
+		return;
+	if (n && !(ok = malloc(n * sizeof(*ok))))
+		return;
+	if (n)
+		memcpy(ok, e, n * sizeof(*ok));
+	n = drop_refused(af, ok, n);
+	zt_aroutes_set(&af->routes, &af->src, ok, n, relays, n_relays);
+	free(ok);
+}
+
+void asession_stop_all(struct zt_aflows *af)
+{
+	while (af->sessions) {
+		struct asession *s = af->sessions;
+
+		af->sessions = s->next;
+		if (s->c)
+			zt_qconn_set_ops(s->c, NULL, NULL);
+		free(s);
+	}
+}
+
+void asession_status(struct zt_aflows *af, struct zt_sb *b, int json)
+{
+	char s[64];
+	int first = 1;
+
+	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
+		double rtt = x->c && x->up ? zt_qconn_rtt_ns(x->c) / 1e6 : 0;
+		struct zt_addr ra = { 0 };
+		uint64_t tx = 0, rx = 0;
+
+		if (x->c) {
+			zt_qconn_remote(x->c, &ra);
+			zt_qconn_bytes(x->c, &tx, &rx);
+		}
+		zt_addr_str(&ra, s, sizeof(s));
+		if (json) {
+			zt_sb_printf(b, "%s{\"connector\":", first ? "" : ",");
+			zt_sb_json_str(b, x->connector);
+			zt_sb_printf(b, ",\"state\":\"%s\",\"path\":\"direct %s\","
+				     "\"rtt_ms\":%.3f,\"bytes_sent\":%llu,"
+				     "\"bytes_received\":%llu}",
+				     x->up ? "up" : "connecting", s, rtt,
+				     (unsigned long long)tx, (unsigned long long)rx);
+		} else {
+			zt_sb_printf(b, "  %-16s %-10s direct %s  rtt %.2f ms  sent %llu B  received %llu B\n",
+				     x->connector, x->up ? "up" : "connecting", s, rtt,
+				     (unsigned long long)tx, (unsigned long long)rx);
+		}
+	}
+}
+
+static const struct zt_qconn_ops session_qops = {
+	.established = session_established,
+	.stream_data = session_stream_data,
+	.stream_acked = session_stream_acked,
+	.stream_closed = session_stream_closed,
+	.datagram = session_datagram,
+	.closed = session_closed,
+};
