@@ -18,6 +18,7 @@
 #include "flowhdr.h"
 #include "log.h"
 #include "pkt.h"
+#include "policy.h"
 
 #define POLL_BATCH 32
 #define DENY_RELOG_NS (60ULL * 1000000000ULL)
