@@ -50,6 +50,29 @@ static int session_connect(struct asession *s)
 	return rv;
 }
 
+/* A connector that restarted comes back on another port, and the catalog
+ * says so before our attempt to the old address times out (10 s): give up
+ * that attempt, without failing the flows waiting on it, and dial anew. */
+static void session_use_addrs(struct asession *s,
+			      const struct zt_catalog_entry *e)
+{
+	int changed = s->n_addrs != e->n_addrs ||
+		      memcmp(s->addrs, e->addrs, sizeof(s->addrs)) != 0;
+
+	memcpy(s->addrs, e->addrs, sizeof(s->addrs));
+	s->n_addrs = e->n_addrs;
+	if (!changed || !s->c || s->up)
+		return;
+	log_info("connector %s moved: dialling its new address", s->connector);
+	zt_qconn_set_ops(s->c, NULL, NULL);
+	zt_qconn_close(s->c, ZT_APP_SHUTDOWN, "connector moved", zt_now());
+	s->c = NULL;
+	s->next_addr = 0;
+	if (session_connect(s) != 0)
+		log_warn("connector %s: cannot dial its new address",
+			 s->connector);
+}
+
 struct asession *asession_get(struct zt_aflows *af,
 			      const struct zt_catalog_entry *e)
 {
@@ -64,8 +87,7 @@ struct asession *asession_get(struct zt_aflows *af,
 		s->next = af->sessions;
 		af->sessions = s;
 	}
-	memcpy(s->addrs, e->addrs, sizeof(s->addrs));
-	s->n_addrs = e->n_addrs;
+	session_use_addrs(s, e);
 	if (!s->c && session_connect(s) != 0)
 		return NULL;
 	return s;
@@ -349,6 +371,12 @@ void zt_aflows_set_catalog(struct zt_aflows *af,
 	af->catalog = copy;
 	af->n_catalog = n;
 	catalog_check(af);
+	for (size_t i = 0; i < af->n_catalog; i++) {
+		struct asession *s = session_find(af, af->catalog[i].connector);
+
+		if (s)
+			session_use_addrs(s, &af->catalog[i]);
+	}
 }
 
 /* The catalog test is arecheck.c; flows not yet sent to their connector
