@@ -56,12 +56,21 @@ static int session_connect(struct asession *s)
 static void session_use_addrs(struct asession *s,
 			      const struct zt_catalog_entry *e)
 {
-	int changed = s->n_addrs != e->n_addrs ||
-		      memcmp(s->addrs, e->addrs, sizeof(s->addrs)) != 0;
+	int gone = 0;
 
+	/* Only when the address being tried is no longer listed: relays
+	 * that list one connector with different observed addresses must
+	 * not restart each other's attempts. */
+	if (s->c && !s->up && s->n_addrs) {
+		const struct zt_addr *cur = &s->addrs[s->next_addr % s->n_addrs];
+
+		gone = 1;
+		for (size_t i = 0; i < e->n_addrs && gone; i++)
+			gone = !zt_addr_equal(cur, &e->addrs[i]);
+	}
 	memcpy(s->addrs, e->addrs, sizeof(s->addrs));
 	s->n_addrs = e->n_addrs;
-	if (!changed || !s->c || s->up)
+	if (!gone)
 		return;
 	log_info("connector %s moved: dialling its new address", s->connector);
 	zt_qconn_set_ops(s->c, NULL, NULL);
