@@ -329,8 +329,9 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	return 0;
 }
 
-void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
-			   uint64_t app_error)
+/* Queued data is dropped first: a reset stream must not keep sending. */
+static void stream_shutdown(struct zt_qconn *c, int64_t sid,
+			    uint64_t app_error, int both)
 {
 	struct zt_stream *s = zt_stream_find(c, sid);
 
@@ -338,21 +339,23 @@ void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
 		return;
 	if (s)
 		stream_discard_unsent(s);
-	ngtcp2_conn_shutdown_stream(c->conn, 0, sid, app_error);
+	if (both)
+		ngtcp2_conn_shutdown_stream(c->conn, 0, sid, app_error);
+	else
+		ngtcp2_conn_shutdown_stream_write(c->conn, 0, sid, app_error);
 	c->ep->dirty = 1;
+}
+
+void zt_qconn_stream_reset(struct zt_qconn *c, int64_t sid,
+			   uint64_t app_error)
+{
+	stream_shutdown(c, sid, app_error, 1);
 }
 
 void zt_qconn_stream_reset_send(struct zt_qconn *c, int64_t sid,
 				uint64_t app_error)
 {
-	struct zt_stream *s = zt_stream_find(c, sid);
-
-	if (c->state >= ZT_QCONN_CLOSING)
-		return;
-	if (s)
-		stream_discard_unsent(s);
-	ngtcp2_conn_shutdown_stream_write(c->conn, 0, sid, app_error);
-	c->ep->dirty = 1;
+	stream_shutdown(c, sid, app_error, 0);
 }
 
 int zt_qconn_stream_set_user(struct zt_qconn *c, int64_t sid, void *user)
