@@ -76,6 +76,9 @@ int zt_ctrl_encode(const struct zt_ctrl_msg *m, uint8_t **out, size_t *outlen);
 int zt_ctrl_decode(struct zt_ctrl_msg *m, const uint8_t *buf, size_t len);
 void zt_ctrl_msg_free(struct zt_ctrl_msg *m);
 const char *zt_ctrl_type_name(int type);
+/* What a frame header alone tells: 0 with the body length, ZT_ETRUNC (no
+ * whole header yet), ZT_EVERSION or ZT_ETOOBIG. */
+int zt_ctrl_hdr_check(const uint8_t *p, size_t len, uint32_t *body_len);
 /* Maps a decode error to the CONNECTION_CLOSE code to use. */
 uint32_t zt_ctrl_app_error(int err);
 
