@@ -160,8 +160,9 @@ static void fwd_reply(void *ud, const struct zt_addr *client,
 static int fwd_reserved(void *ud, const struct zt_addr *a)
 {
 	struct zt_aflows *af = ud;
-	struct zt_cidr pool = { .family = AF_INET, .prefix = 10 };
-	uint32_t p = htonl(0x64400000u);
+	struct zt_cidr pool = { .family = AF_INET,
+				.prefix = ZT_AGENT_POOL4_PREFIX };
+	uint32_t p = htonl(ZT_AGENT_POOL4);
 
 	memcpy(pool.addr, &p, 4);
 	if (zt_dns_addr_in(a, &pool, 1))
@@ -559,7 +560,7 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 	if (!af->table)
 		return ZT_ENOMEM;
 	/* 100.64.0.x is ours (tunnel, DNS stub): names start at 100.64.1.1. */
-	rv = zt_synth_new(&af->synth, 0x64400000u, 10, 257,
+	rv = zt_synth_new(&af->synth, ZT_AGENT_POOL4, ZT_AGENT_POOL4_PREFIX, 257,
 			  600ULL * 1000000000ULL);
 	if (rv != 0)
 		return rv;

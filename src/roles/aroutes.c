@@ -11,7 +11,6 @@
 #include "log.h"
 #include "tun/netlink.h"
 
-#define POOL4 0x64400000u /* 100.64.0.0/10: synthetic addresses, DNS stub */
 
 static size_t family_bits(uint8_t family)
 {
@@ -250,11 +249,11 @@ static void note_refusal(const struct zt_aroutes *r, struct zt_aroutes *next,
 
 static void add_pool(struct zt_cidr *routes, size_t *n)
 {
-	uint32_t pool = htonl(POOL4);
+	uint32_t pool = htonl(ZT_AGENT_POOL4);
 
 	memset(&routes[0], 0, sizeof(routes[0]));
 	routes[0].family = AF_INET;
-	routes[0].prefix = 10;
+	routes[0].prefix = ZT_AGENT_POOL4_PREFIX;
 	memcpy(routes[0].addr, &pool, 4);
 	*n = 1;
 }

@@ -13,6 +13,11 @@
 #include "ctrl.h"
 #include "tun/pktsrc.h"
 
+/* 100.64.0.0/10: synthetic addresses, the DNS stub and the TUN address;
+ * routed into the tunnel and never accepted from an outside resolver. */
+#define ZT_AGENT_POOL4 0x64400000u
+#define ZT_AGENT_POOL4_PREFIX 10
+
 enum zt_route_verdict {
 	ZT_ROUTE_OK = 0,
 	ZT_ROUTE_BAD,       /* not IPv4/IPv6 or prefix too long */
