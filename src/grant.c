@@ -45,6 +45,9 @@ int zt_dns_name_ok(const char *s, size_t n)
 
 int zt_host_pattern_ok(const char *s, size_t n)
 {
+	/* No longer than a name it could match (and than what holds it). */
+	if (n > 253)
+		return 0;
 	if (n > 2 && s[0] == '*' && s[1] == '.')
 		return zt_dns_name_ok(s + 2, n - 2);
 	return zt_dns_name_ok(s, n);

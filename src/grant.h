@@ -14,7 +14,7 @@
 int zt_dns_name_ok(const char *s, size_t n);
 /* A host name, or "*." followed by one: the wildcard stands for one or more
  * labels, so "*.corp.internal" covers "a.b.corp.internal" but not
- * "corp.internal". */
+ * "corp.internal". At most 253 characters in all. */
 int zt_host_pattern_ok(const char *s, size_t n);
 /* Case-insensitive; pattern as above. */
 int zt_host_pattern_match(const char *pattern, const char *host);

@@ -69,32 +69,12 @@ static int check_text(const char *what, const char *s)
 
 static int check_dns(const char *s)
 {
-	size_t len = s ? strlen(s) : 0, label = 0;
-
-	if (len < 1 || len > 253)
-		goto bad;
-	for (size_t i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.' || c == '\0') {
-			if (label == 0 || s[i - 1] == '-')
-				goto bad;
-			label = 0;
-			continue;
-		}
-		if (c == '-' && label == 0)
-			goto bad;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-') || ++label > 63)
-			goto bad;
-	}
-	return 0;
-bad:
+	if (s && zt_dns_name_ok(s, strlen(s)))
+		return 0;
 	log_error("pki: invalid DNS name '%s'", s ? s : "");
 	return ZT_EINVAL;
 }
 
-/* Returns the address length (4 or 16) or ZT_EINVAL. */
 int pki_parse_ip(const char *s, uint8_t out[16])
 {
 	if (inet_pton(AF_INET, s, out) == 1)

@@ -15,7 +15,11 @@
 #include "log.h"
 
 #define CRL_MAX_ENTRIES 4096
-#define CRL_DER_MAX (CRL_MAX_ENTRIES * 48 + 1024)
+/* An entry: SEQUENCE { INTEGER serial (with a 0 pad), Time }. */
+#define CRL_ENTRY_MAX (4 + 3 + EXTERNAL_SERIAL_SIZE + 2 + MAX_DATE_SIZE)
+#define CRL_DER_MAX (CRL_MAX_ENTRIES * CRL_ENTRY_MAX + 1024)
+/* 9999-12-31T23:59:59Z: the last time a CRL can encode. */
+#define CRL_TIME_MAX 253402300799LL
 
 struct revoked {
 	uint8_t serial[EXTERNAL_SERIAL_SIZE];
@@ -40,7 +44,9 @@ static int parse_line(const char *line, struct revoked *r)
 	long long when;
 	size_t n;
 
-	if (sscanf(line, "%64s %lld", hex, &when) != 2 || when <= 0)
+	_Static_assert(EXTERNAL_SERIAL_SIZE == 32, "%64s below");
+	if (sscanf(line, "%64s %lld", hex, &when) != 2 || when <= 0 ||
+	    when > CRL_TIME_MAX)
 		return ZT_EINVAL;
 	n = strlen(hex);
 	if (n == 0 || n % 2 || n / 2 > sizeof(r->serial))
@@ -102,7 +108,12 @@ static void crl_date(int64_t t, uint8_t out[MAX_DATE_SIZE], uint8_t *fmt)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	gmtime_r(&tt, &tm);
+	/* Times are bounded by their sources (CRL_TIME_MAX, --days); the
+	 * epoch stands in should gmtime still fail. */
+	if (!gmtime_r(&tt, &tm)) {
+		tt = 0;
+		gmtime_r(&tt, &tm);
+	}
 	memset(out, 0, MAX_DATE_SIZE);
 	if (tm.tm_year + 1900 < 2050) {
 		strftime((char *)out, MAX_DATE_SIZE, "%y%m%d%H%M%SZ", &tm);
@@ -113,6 +124,8 @@ static void crl_date(int64_t t, uint8_t out[MAX_DATE_SIZE], uint8_t *fmt)
 	}
 }
 
+static void chain_free(RevokedCert *rc);
+
 static RevokedCert *revoked_chain(const struct revoked *v, size_t n)
 {
 	RevokedCert *head = NULL;
@@ -120,8 +133,11 @@ static RevokedCert *revoked_chain(const struct revoked *v, size_t n)
 	for (size_t i = n; i-- > 0;) {
 		RevokedCert *rc = calloc(1, sizeof(*rc));
 
-		if (!rc)
-			break;
+		/* All or nothing: a partial list would un-revoke the rest. */
+		if (!rc) {
+			chain_free(head);
+			return NULL;
+		}
 		memcpy(rc->serialNumber, v[i].serial, (size_t)v[i].serial_len);
 		rc->serialSz = v[i].serial_len;
 		crl_date(v[i].when, rc->revDate, &rc->revDateFormat);
@@ -231,14 +247,21 @@ int zt_pki_revoke(const char *ca_path, const char *ca_key_path,
 	uint8_t serial[EXTERNAL_SERIAL_SIZE];
 	int len = sizeof(serial), rv;
 	char name[ZT_NAME_MAX] = "?";
-	WOLFSSL_X509 *x = NULL;
+	WOLFSSL_X509 *x = NULL, *ca = NULL;
 	struct revoked *v = NULL;
 	size_t n = 0;
 	FILE *f = NULL;
 
-	if ((rv = pki_cert_load(cert_path, &x)) != 0)
+	if ((rv = pki_cert_load(cert_path, &x)) != 0 ||
+	    (rv = pki_cert_load(ca_path, &ca)) != 0)
 		goto out;
 	rv = ZT_ETLS;
+	/* A serial means something only under its issuer. */
+	if (wolfSSL_X509_NAME_cmp(wolfSSL_X509_get_issuer_name(x),
+				  wolfSSL_X509_get_subject_name(ca)) != 0) {
+		log_error("pki: %s was not issued by %s", cert_path, ca_path);
+		goto out;
+	}
 	if (wolfSSL_X509_get_serial_number(x, serial, &len) != WOLFSSL_SUCCESS)
 		goto out;
 	pki_name_text(wolfSSL_X509_get_subject_name(x), NID_commonName, name,
@@ -270,6 +293,8 @@ sign:
 out:
 	if (f)
 		fclose(f);
+	if (ca)
+		wolfSSL_X509_free(ca);
 	if (x)
 		wolfSSL_X509_free(x);
 	free(v);

@@ -30,7 +30,7 @@ static int identity_uri(struct zt_identity *id, const char *d, size_t len)
 
 		d += hl;
 		len -= hl;
-		if (!zt_host_pattern_ok(d, len) ||
+		if (len > ZT_HOST_MAX || !zt_host_pattern_ok(d, len) ||
 		    id->n_publish_hosts >= ZT_MAX_GRANTS)
 			return ZT_EINVAL;
 		for (size_t i = 0; i < len; i++)

@@ -46,6 +46,19 @@ sleep 1
 jq_ok relay '.agents == 1' || lab_fail "a broken list dropped the agent"
 cp "$P/crl.good" "$P/crl.pem"
 
+lab_log "a certificate of another CA cannot be put on our list"
+"$BIN" pki issue --ca "$LAB/other/ca.crt" --ca-key "$LAB/other/ca.key" --role agent --name eve \
+	--out "$LAB/other/eve" >/dev/null
+if "$BIN" pki revoke --ca "$P/ca.crt" --ca-key "$P/ca.key" --cert "$LAB/other/eve.crt" \
+	--crl "$P/crl.pem" >/dev/null 2>&1; then
+	lab_fail "revoked a certificate of another CA"
+fi
+echo "00ff 99999999999999 huge" >"$LAB/bad-revoked.txt"
+if "$BIN" pki crl --ca "$P/ca.crt" --ca-key "$P/ca.key" --revoked "$LAB/bad-revoked.txt" \
+	--crl "$LAB/bad.pem" >/dev/null 2>&1; then
+	lab_fail "signed a list with a revocation date past year 9999"
+fi
+
 lab_log "alice revoked: relay and connector cut her off at SIGHUP, she cannot return"
 "$BIN" pki revoke --ca "$P/ca.crt" --ca-key "$P/ca.key" --cert "$P/agent.crt" --crl "$P/crl.pem" >/dev/null ||
 	lab_fail "pki revoke"

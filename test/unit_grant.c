@@ -43,6 +43,18 @@ static void test_patterns(void **state)
 		{ "10.1", "10.1", 0, 0 },
 	};
 
+	/* "*." and a 253-character name: longer than any name it could
+	 * match, and than the 254 bytes an identity keeps for it. */
+	char longp[256];
+
+	memset(longp, 'a', sizeof(longp));
+	longp[0] = '*';
+	longp[1] = '.';
+	for (size_t i = 2 + 63; i < 255; i += 64)
+		longp[i] = '.';
+	longp[255] = 0;
+	assert_int_equal(zt_host_pattern_ok(longp + 2, 253), 1);
+	assert_int_equal(zt_host_pattern_ok(longp, 255), 0);
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		assert_int_equal(zt_host_pattern_ok(t[i].pattern,
 						    strlen(t[i].pattern)),
