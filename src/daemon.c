@@ -235,13 +235,16 @@ static int daemon_start(struct zt_daemon *d)
 	uv_timer_init(d->loop, &d->peer_timer);
 	d->peer_timer.data = d;
 	uv_timer_start(&d->peer_timer, peer_timer_cb, 1000, 1000);
-	d->role_started = 1;
-	if ((rv = d->ops->start(d)) != 0)
+	/* Sockets are bound and keys read: privileges go now, before the role
+	 * starts. Capabilities and no_new_privs are per thread, and a role's
+	 * first getaddrinfo starts libuv's worker threads, which would keep
+	 * what the main thread had. The agent keeps CAP_NET_ADMIN to create
+	 * its TUN and change its routes. */
+	if ((rv = zt_privs_drop(d->cfg.user, d->ops->role == ZT_ROLE_AGENT &&
+						     !d->cfg.shim_socket[0])) != 0)
 		return rv;
-	/* Everything that needs privileges is open now (sockets, TUN, keys);
-	 * only the agent's TUN routes still need CAP_NET_ADMIN. */
-	return zt_privs_drop(d->cfg.user, d->ops->role == ZT_ROLE_AGENT &&
-					       !d->cfg.shim_socket[0]);
+	d->role_started = 1;
+	return d->ops->start(d);
 }
 
 int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,

@@ -22,18 +22,24 @@ chmod 755 "$LAB"
 chmod 644 "$LAB/connector.ini"
 NOBODY=$(id -u nobody)
 
-status_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
+status_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$1/status"; }
+# Every thread: capabilities and no_new_privs are per thread, and libuv's
+# workers (getaddrinfo) must not keep what the main thread gave up.
 check_proc() { # name uid capeff
 	pid=$(lab_pid "$1")
-	uid=$(status_field "$pid" Uid)
-	[ "$uid" = "$2 $2 $2 $2" ] || lab_fail "$1: Uid is '$uid', want $2 four times"
-	for c in CapEff CapPrm CapBnd; do
-		v=$(status_field "$pid" $c)
-		[ "$v" = "$3" ] || lab_fail "$1: $c is $v, want $3"
+	nt=0
+	for t in /proc/"$pid"/task/*; do
+		nt=$((nt + 1))
+		uid=$(status_field "$t" Uid)
+		[ "$uid" = "$2 $2 $2 $2" ] || lab_fail "$1 ($t): Uid is '$uid', want $2 four times"
+		for c in CapEff CapPrm CapBnd; do
+			v=$(status_field "$t" $c)
+			[ "$v" = "$3" ] || lab_fail "$1 ($t): $c is $v, want $3"
+		done
+		[ "$(status_field "$t" CapInh)" = 0000000000000000 ] || lab_fail "$1: inheritable capabilities"
+		[ "$(status_field "$t" NoNewPrivs)" = 1 ] || lab_fail "$1 ($t): no_new_privs not set"
 	done
-	[ "$(status_field "$pid" CapInh)" = 0000000000000000 ] || lab_fail "$1: inheritable capabilities"
-	[ "$(status_field "$pid" NoNewPrivs)" = 1 ] || lab_fail "$1: no_new_privs not set"
-	lab_log "$1: uid $2, CapEff/CapPrm/CapBnd $3, NoNewPrivs 1"
+	lab_log "$1: $nt threads, each uid $2, CapEff/CapPrm/CapBnd $3, NoNewPrivs 1"
 }
 
 lab_start relay
