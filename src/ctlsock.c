@@ -132,7 +132,9 @@ static int remove_stale(const char *path)
 			  "removing it", path);
 		return ZT_EIO;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a listener with a full backlog (EAGAIN) is live too,
+	 * and must not hold up the start. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ZT_EIO;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);

@@ -100,6 +100,7 @@ static void shutdown_now(struct zt_daemon *d, const char *why)
 static void recheck_peers(struct zt_daemon *d, int revocation)
 {
 	int64_t now = (int64_t)time(NULL);
+	int closed = 0;
 
 	for (struct zt_qconn *c = zt_ep_conn_first(d->ep), *n; c; c = n) {
 		const struct zt_identity *id = zt_qconn_peer(c);
@@ -116,13 +117,19 @@ static void recheck_peers(struct zt_daemon *d, int revocation)
 			continue;
 		log_warn("%s: %s: closing", zt_qconn_label(c), why);
 		zt_qconn_close(c, ZT_APP_DENIED, why, zt_now());
+		closed = 1;
 	}
-	zt_netio_flush(&d->net);
+	if (closed)
+		zt_netio_flush(&d->net);
 }
 
+/* Expiry every second; the revocation list once a minute as well, so a
+ * list that expires stops sessions too, not only new handshakes. */
 static void peer_timer_cb(uv_timer_t *t)
 {
-	recheck_peers(t->data, 0);
+	struct zt_daemon *d = t->data;
+
+	recheck_peers(d, d->tls.crl && ++d->peer_ticks % 60 == 0);
 }
 
 static void reload_crl(struct zt_daemon *d, const char *crl)

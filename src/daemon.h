@@ -46,6 +46,7 @@ struct zt_daemon {
 	uv_signal_t sig[3];
 	uv_timer_t stop_timer;
 	uv_timer_t peer_timer; /* certificate expiry of connected peers */
+	unsigned peer_ticks;
 	uint64_t started_ns;
 	int stopping;
 	int role_started;

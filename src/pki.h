@@ -69,6 +69,11 @@ int zt_pki_revoke(const char *ca_path, const char *ca_key_path,
 int zt_pki_write_crl(const char *ca_path, const char *ca_key_path,
 		     const char *list, const char *crl_path, int days);
 
+/* Whole small file (a regular file of at most 1 MiB), NUL-terminated;
+ * logs why not. The caller frees it (wiping keys first). Also used for
+ * revocation lists. Returns 0, ZT_EIO or ZT_ENOMEM. */
+int pki_read_file(const char *path, uint8_t **out, size_t *out_len);
+
 /* `ztnad pki ...`; argv[0] is "pki". Returns the process exit code. */
 int zt_pki_main(int argc, char **argv);
 

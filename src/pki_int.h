@@ -41,8 +41,6 @@ struct pki_key {
 };
 
 int pki_parse_ip(const char *s, uint8_t out[16]);
-/* Whole small file, NUL-terminated; the caller frees (wipes keys first). */
-int pki_read_file(const char *path, uint8_t **out, size_t *out_len);
 /* PEM of a DER blob (type: CERT_TYPE, PKCS8_PRIVATEKEY_TYPE, CRL_TYPE),
  * written whole through a new file (O_EXCL|O_NOFOLLOW) and rename. */
 int pki_write_pem(const char *path, const uint8_t *der, size_t der_len,

@@ -97,8 +97,6 @@ static int key_private(const char *key)
 static int ctx_setup(struct zt_tls *t, WOLFSSL_CTX *ctx, const char *ca,
 		     const char *cert, const char *key)
 {
-	if (key_private(key) != 0)
-		return ZT_ETLS;
 	if (wolfSSL_CTX_load_verify_locations(ctx, ca, NULL) != WOLFSSL_SUCCESS) {
 		log_error("tls: cannot load CA certificate %s", ca);
 		return ZT_ETLS;
@@ -196,7 +194,8 @@ int zt_tls_init(struct zt_tls *t, const char *ca, const char *cert,
 	if (ngtcp2_crypto_wolfssl_configure_server_context(t->server) != 0 ||
 	    ngtcp2_crypto_wolfssl_configure_client_context(t->client) != 0)
 		goto out;
-	if ((rv = ctx_setup(t, t->server, ca, cert, key)) != 0 ||
+	if ((rv = key_private(key)) != 0 ||
+	    (rv = ctx_setup(t, t->server, ca, cert, key)) != 0 ||
 	    (rv = ctx_setup(t, t->client, ca, cert, key)) != 0)
 		goto out;
 	/* No resumption: a ticket would let a peer back in without presenting
@@ -213,36 +212,11 @@ out:
 	return rv;
 }
 
-static int read_whole(const char *path, uint8_t **out, long *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	long n;
-	int rv = ZT_EIO;
-
-	if (!f)
-		return ZT_EIO;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
-	    n > (16L << 20) || fseek(f, 0, SEEK_SET) != 0)
-		goto out;
-	buf = malloc((size_t)n);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		goto out;
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	rv = 0;
-out:
-	free(buf);
-	fclose(f);
-	return rv;
-}
-
 int zt_tls_load_crl(struct zt_tls *t, const char *ca, const char *crl)
 {
 	WOLFSSL_CERT_MANAGER *cm = NULL;
 	uint8_t *buf = NULL;
-	long len = 0;
+	size_t len = 0;
 	int rv = ZT_ETLS, r;
 
 	if (!crl || !*crl) {
@@ -251,9 +225,8 @@ int zt_tls_load_crl(struct zt_tls *t, const char *ca, const char *crl)
 		t->crl = NULL;
 		return 0;
 	}
-	if (read_whole(crl, &buf, &len) != 0) {
-		log_error("tls: cannot read revocation list %s: %s", crl,
-			  strerror(errno));
+	/* pki_read_file says why it could not. */
+	if (pki_read_file(crl, &buf, &len) != 0) {
 		rv = ZT_EIO;
 		goto out;
 	}
@@ -263,7 +236,7 @@ int zt_tls_load_crl(struct zt_tls *t, const char *ca, const char *crl)
 		goto out;
 	}
 	/* Verifies the list's signature against the CA and its dates. */
-	r = wolfSSL_CertManagerLoadCRLBuffer(cm, buf, len, WOLFSSL_FILETYPE_PEM);
+	r = wolfSSL_CertManagerLoadCRLBuffer(cm, buf, (long)len, WOLFSSL_FILETYPE_PEM);
 	if (r != WOLFSSL_SUCCESS) {
 		log_error("tls: revocation list %s rejected: %s", crl,
 			  wolfSSL_ERR_reason_error_string((unsigned long)r));
