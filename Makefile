@@ -54,7 +54,7 @@ demo: build
 	@sh scripts/demo.sh $(BUILD)/ztnad
 
 format:
-	@clang-format -i src/*.c src/*.h src/roles/*.c src/roles/*.h test/*.c fuzz/*.c
+	@clang-format -i $$(find src test fuzz -name "*.[ch]" -not -path "src/lwip/*")
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

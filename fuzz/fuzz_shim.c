@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "err.h"
-#include "tun/pktsrc.h"
+#include "pktsrc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "pki.h"
-#include "roles/roles.h"
+#include "roles.h"
 
 static const struct {
 	const char *name;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "pkt.h"
-#include "roles/arecheck.h"
+#include "arecheck.h"
 
 static struct zt_catalog_entry entry(const char *name, const char *host,
 				     uint16_t port, const char *conn)

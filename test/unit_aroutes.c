@@ -10,7 +10,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "roles/aroutes.h"
+#include "aroutes.h"
 
 static struct zt_cidr cidr(const char *ip, int prefix)
 {

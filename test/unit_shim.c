@@ -22,7 +22,7 @@
 
 #include "err.h"
 #include "log.h"
-#include "tun/pktsrc.h"
+#include "pktsrc.h"
 
 #define T_PACKET 1
 #define T_CONFIG 2

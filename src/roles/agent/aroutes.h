@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "ctrl.h"
-#include "tun/pktsrc.h"
+#include "pktsrc.h"
 
 /* 100.64.0.0/10: synthetic addresses, the DNS stub and the TUN address;
  * routed into the tunnel and never accepted from an outside resolver. */

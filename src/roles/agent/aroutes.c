@@ -9,7 +9,7 @@
 
 #include "err.h"
 #include "log.h"
-#include "tun/netlink.h"
+#include "netlink.h"
 
 
 static size_t family_bits(uint8_t family)

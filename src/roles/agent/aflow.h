@@ -13,7 +13,7 @@
 #include "netstack.h"
 #include "quic.h"
 #include "synth.h"
-#include "tun/pktsrc.h"
+#include "pktsrc.h"
 
 struct zt_daemon;
 struct asession;
