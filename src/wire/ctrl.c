@@ -17,9 +17,12 @@
 
 #define TEXT_LEN_MAX 255
 
-static int type_known(int type)
+static int type_known(int type, int version)
 {
-	return type >= ZT_CTRL_HELLO && type <= ZT_CTRL_ERROR;
+	if (type >= ZT_CTRL_HELLO && type <= ZT_CTRL_ERROR)
+		return 1;
+	return version >= 2 && type >= ZT_CTRL_SESSION_OPEN &&
+	       type <= ZT_CTRL_SESSION_CLOSE;
 }
 
 /* ---- message encoders ---------------------------------------------- */
@@ -103,7 +106,7 @@ static int enc_body(struct wr *w, const struct zt_ctrl_msg *m)
 	case ZT_CTRL_REGISTER: return enc_register(w, m);
 	case ZT_CTRL_CATALOG: return enc_catalog(w, m);
 	case ZT_CTRL_ERROR: return enc_error(w, m);
-	default: return ZT_EINVAL;
+	default: return ctrl_enc_sess(w, m);
 	}
 }
 
@@ -115,6 +118,10 @@ int zt_ctrl_encode(const struct zt_ctrl_msg *m, uint8_t **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
+	if (m->version)
+		hdr[0] = m->version;
+	if (hdr[0] > ZT_CTRL_VERSION_MAX || !type_known(m->type, hdr[0]))
+		return ZT_EINVAL;
 	hdr[1] = m->type;
 	ctrl_wr_put(&w, hdr, sizeof(hdr));
 	rc = enc_body(&w, m);
@@ -133,7 +140,7 @@ out:
 
 /* ---- message decoders ---------------------------------------------- */
 
-static int is_text(const char *s, size_t n)
+int ctrl_is_text(const char *s, size_t n)
 {
 	return n <= TEXT_LEN_MAX && memchr(s, '\0', n) == NULL;
 }
@@ -278,7 +285,7 @@ static int dec_error_attr(struct zt_ctrl_msg *m, uint16_t t,
 		return ZT_EINVAL;
 	if (t == A_TEXT)
 		return ctrl_dec_str(v, m->u.error.text, sizeof(m->u.error.text),
-				    is_text);
+				    ctrl_is_text);
 	if (v->len != 4)
 		return ZT_EINVAL;
 	/* Any code is accepted: a newer peer may know more of them. */
@@ -311,7 +318,7 @@ static int dec_body(struct cur *body, struct zt_ctrl_msg *m)
 	case ZT_CTRL_REGISTER: return dec_register(body, m);
 	case ZT_CTRL_CATALOG: return dec_catalog(body, m);
 	case ZT_CTRL_ERROR: return dec_error(body, m);
-	default: return ZT_EUNKNOWN;
+	default: return ctrl_dec_sess(body, m);
 	}
 }
 
@@ -321,7 +328,7 @@ int zt_ctrl_hdr_check(const uint8_t *p, size_t len, uint32_t *body_len)
 {
 	if (len < ZT_CTRL_HDR_LEN)
 		return ZT_ETRUNC;
-	if (p[0] != ZT_CTRL_VERSION)
+	if (p[0] < ZT_CTRL_VERSION || p[0] > ZT_CTRL_VERSION_MAX)
 		return ZT_EVERSION;
 	*body_len = get32(p + 4);
 	if (*body_len > ZT_CTRL_MAX_BODY)
@@ -339,7 +346,7 @@ int zt_ctrl_decode(struct zt_ctrl_msg *m, const uint8_t *buf, size_t len)
 	rc = zt_ctrl_hdr_check(buf, len, &blen);
 	if (rc)
 		return rc;
-	if (!type_known(buf[1]))
+	if (!type_known(buf[1], buf[0]))
 		return ZT_EUNKNOWN;
 	if (len - ZT_CTRL_HDR_LEN < blen)
 		return ZT_ETRUNC;
@@ -347,6 +354,7 @@ int zt_ctrl_decode(struct zt_ctrl_msg *m, const uint8_t *buf, size_t len)
 		return ZT_EINVAL;
 	body = (struct cur){ .p = buf + ZT_CTRL_HDR_LEN, .len = blen };
 	m->type = buf[1];
+	m->version = buf[0];
 	rc = dec_body(&body, m);
 	if (rc) {
 		zt_ctrl_msg_free(m);
@@ -379,6 +387,12 @@ const char *zt_ctrl_type_name(int type)
 	case ZT_CTRL_REGISTER: return "REGISTER";
 	case ZT_CTRL_CATALOG: return "CATALOG";
 	case ZT_CTRL_ERROR: return "ERROR";
+	case ZT_CTRL_SESSION_OPEN: return "SESSION_OPEN";
+	case ZT_CTRL_SESSION_OFFER: return "SESSION_OFFER";
+	case ZT_CTRL_SESSION_ACCEPT: return "SESSION_ACCEPT";
+	case ZT_CTRL_SESSION_REFUSE: return "SESSION_REFUSE";
+	case ZT_CTRL_SESSION_READY: return "SESSION_READY";
+	case ZT_CTRL_SESSION_CLOSE: return "SESSION_CLOSE";
 	default: return "UNKNOWN";
 	}
 }

@@ -9,7 +9,11 @@
 
 #include "types.h"
 
+/* Version 1: HELLO to ERROR. Version 2 adds the relayed-session messages.
+ * A frame's first byte is its version; a peer speaks the version of its
+ * first frame (docs/PROTOCOL.md, "Versioning"). */
 #define ZT_CTRL_VERSION 1
+#define ZT_CTRL_VERSION_MAX 2
 #define ZT_CTRL_HDR_LEN 8
 #define ZT_CTRL_MAX_BODY (256 * 1024)
 
@@ -19,7 +23,16 @@ enum zt_ctrl_type {
 	ZT_CTRL_REGISTER = 3,         /* connector -> relay: its services */
 	ZT_CTRL_CATALOG = 4,          /* relay -> agent: what it may reach */
 	ZT_CTRL_ERROR = 5,            /* either way, before closing */
+	/* version 2: relayed sessions (struct zt_ctrl_sess) */
+	ZT_CTRL_SESSION_OPEN = 6,   /* agent -> relay: a session to a connector */
+	ZT_CTRL_SESSION_OFFER = 7,  /* relay -> connector */
+	ZT_CTRL_SESSION_ACCEPT = 8, /* connector -> relay */
+	ZT_CTRL_SESSION_REFUSE = 9, /* connector -> relay */
+	ZT_CTRL_SESSION_READY = 10, /* relay -> agent */
+	ZT_CTRL_SESSION_CLOSE = 11, /* either way */
 };
+
+#define ZT_CTRL_KEY_LEN 32 /* a per-session probe key */
 
 /* QUIC application error codes used in CONNECTION_CLOSE. */
 enum zt_app_error {
@@ -40,8 +53,25 @@ struct zt_catalog_entry {
 	size_t n_addrs;
 };
 
+/* The fields of every SESSION_* message; which ones a message carries,
+ * and must carry, is in docs/PROTOCOL.md ("Relayed sessions"). A zero req
+ * or session is absent. */
+struct zt_ctrl_sess {
+	uint32_t req;     /* the agent's request number */
+	uint32_t session; /* relay-assigned, 1..2^30-1 */
+	char peer[ZT_NAME_MAX]; /* OPEN: the connector; OFFER: the agent */
+	uint8_t key[ZT_CTRL_KEY_LEN]; /* the sender's (OPEN, ACCEPT) or the
+				       * other peer's (OFFER, READY) key */
+	uint16_t mtu;     /* largest inner packet the relay carries */
+	struct zt_addr addrs[ZT_MAX_ADDRS]; /* candidates */
+	size_t n_addrs;
+	uint32_t code;    /* REFUSE, CLOSE: enum zt_app_error */
+	char text[256];
+};
+
 struct zt_ctrl_msg {
-	uint8_t type; /* enum zt_ctrl_type */
+	uint8_t type;    /* enum zt_ctrl_type */
+	uint8_t version; /* decode: the frame's; encode: 0 means 1 */
 	union {
 		struct {
 			char software[ZT_NAME_MAX];
@@ -63,16 +93,19 @@ struct zt_ctrl_msg {
 			uint32_t code; /* enum zt_app_error */
 			char text[256];
 		} error;
+		struct zt_ctrl_sess sess;
 	} u;
 };
 
-/* Encodes m as one frame into a malloc'd buffer. Returns 0, ZT_EINVAL (bad
- * field, e.g. unterminated or empty name), ZT_ETOOBIG or ZT_ENOMEM. */
+/* Encodes m as one frame of version m->version into a malloc'd buffer.
+ * Returns 0, ZT_EINVAL (bad field, e.g. unterminated or empty name, or a
+ * type the version does not have), ZT_ETOOBIG or ZT_ENOMEM. */
 int zt_ctrl_encode(const struct zt_ctrl_msg *m, uint8_t **out, size_t *outlen);
 
 /* Decodes exactly one whole frame (header + body, len bytes). Returns 0,
- * ZT_ETRUNC, ZT_ETOOBIG, ZT_EVERSION, ZT_EUNKNOWN (message type) or
- * ZT_EINVAL (anything else malformed). On error m needs no freeing. */
+ * ZT_ETRUNC, ZT_ETOOBIG, ZT_EVERSION, ZT_EUNKNOWN (message type, also one
+ * the frame's version does not have) or ZT_EINVAL (anything else
+ * malformed). On error m needs no freeing. */
 int zt_ctrl_decode(struct zt_ctrl_msg *m, const uint8_t *buf, size_t len);
 void zt_ctrl_msg_free(struct zt_ctrl_msg *m);
 const char *zt_ctrl_type_name(int type);

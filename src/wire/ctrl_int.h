@@ -27,6 +27,11 @@ enum {
 	A_CODE = 12,
 	A_TEXT = 13,
 	A_ICMP = 14, /* flag, empty value */
+	/* version 2 */
+	A_REQ = 15,     /* u32, not 0 */
+	A_SESSION = 16, /* u32, 1..2^30-1 */
+	A_KEY = 17,     /* 32 bytes */
+	A_MTU = 18,     /* u16, at least 1200 */
 };
 
 #define BIT(t) (UINT32_C(1) << (t))
@@ -110,5 +115,10 @@ int ctrl_dec_service(struct cur v, struct zt_service *s, int with_allow);
 /* Counts the items of a REGISTER or CATALOG body so that the array can be
  * sized exactly (at most ZT_MAX_SERVICES). */
 int ctrl_count_items(const struct cur *body, size_t *n);
+
+/* SESSION_* messages (ctrl_sess.c). */
+int ctrl_enc_sess(struct wr *w, const struct zt_ctrl_msg *m);
+int ctrl_dec_sess(struct cur *body, struct zt_ctrl_msg *m);
+int ctrl_is_text(const char *s, size_t n);
 
 #endif
