@@ -102,7 +102,7 @@ static void schedule_retry(struct zt_relaylink *l)
 static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct zt_relaylink *l = req->data;
-	struct zt_daemon *d = l->d;
+	const struct zt_env *env = l->env;
 	int rv;
 
 	l->gai_busy = 0;
@@ -122,7 +122,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	}
 	zt_addr_from_sockaddr(&l->remote, res->ai_addr);
 	l->state = ZT_LINK_CONNECTING;
-	rv = zt_ep_connect(d->ep, &d->net.pio, res->ai_addr,
+	rv = zt_ep_connect(env->ep, env->path, res->ai_addr,
 			   (socklen_t)res->ai_addrlen, l->relay.host,
 			   ZT_ROLE_RELAY, &link_qops, l, &l->conn, zt_now());
 	uv_freeaddrinfo(res);
@@ -133,7 +133,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		schedule_retry(l);
 		return;
 	}
-	zt_netio_flush(&d->net);
+	zt_netio_flush(env->net);
 }
 
 static void link_connect(struct zt_relaylink *l)
@@ -145,11 +145,11 @@ static void link_connect(struct zt_relaylink *l)
 	if (l->state == ZT_LINK_STOPPED || l->gai_busy)
 		return;
 	/* The socket is bound to one family; only ask for that one. */
-	hints.ai_family = l->d->net.pio.local.ss_family;
+	hints.ai_family = l->env->path->local.ss_family;
 	snprintf(port, sizeof(port), "%u", l->relay.port);
 	l->state = ZT_LINK_RESOLVING;
 	l->gai.data = l;
-	rv = uv_getaddrinfo(l->d->loop, &l->gai, resolved, l->relay.host, port,
+	rv = uv_getaddrinfo(l->env->loop, &l->gai, resolved, l->relay.host, port,
 			    &hints);
 	if (rv != 0) {
 		schedule_retry(l);
@@ -167,11 +167,12 @@ struct zt_relaylink *zt_relaylink_new(struct zt_daemon *d,
 	if (!l)
 		return NULL;
 	l->d = d;
+	l->env = &d->env;
 	l->ops = ops;
 	l->relay = *relay;
 	l->sid = -1;
 	zt_ctrl_reader_init(&l->rd);
-	uv_timer_init(d->loop, &l->timer);
+	uv_timer_init(l->env->loop, &l->timer);
 	l->timer.data = l;
 	return l;
 }
@@ -329,7 +330,7 @@ static void local_addrs(struct zt_relaylink *l, struct zt_ctrl_msg *m)
 
 	if (l->d->ops->role != ZT_ROLE_CONNECTOR)
 		return;
-	zt_netio_local(&l->d->net, &local);
+	zt_netio_local(l->env->net, &local);
 	if (uv_interface_addresses(&ifs, &n) != 0)
 		return;
 	for (int i = 0; i < n && m->u.hello.n_addrs < ZT_MAX_ADDRS; i++) {

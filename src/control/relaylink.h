@@ -11,6 +11,7 @@
 #include "quic.h"
 
 struct zt_daemon;
+struct zt_env;
 struct zt_relaylink;
 
 enum zt_link_state {
@@ -33,7 +34,8 @@ struct zt_relaylink_ops {
 
 struct zt_relaylink {
 	unsigned refs; /* after stop: pending libuv callbacks */
-	struct zt_daemon *d;
+	struct zt_daemon *d;        /* the role's: role state, config */
+	const struct zt_env *env;   /* what the link runs on */
 	const struct zt_relaylink_ops *ops;
 	struct zt_relay_endpoint relay;
 	int state;

@@ -72,21 +72,21 @@ void zt_daemon_status_head(struct zt_daemon *d, struct zt_sb *out, int json)
 		     (unsigned long long)up, a);
 }
 
-static void shutdown_now(struct zt_daemon *d, const char *why)
+void zt_daemon_stop(struct zt_daemon *d, const char *why)
 {
 	if (d->stopping)
 		return;
 	d->stopping = 1;
 	log_info("%s: shutting down (%s)", d->ops->name, why);
 	/* CONNECTION_CLOSE goes out right here, before the handles close. */
-	if (d->ep && d->net.loop) {
+	if (d->ep && d->env.net) {
 		zt_ep_close_all(d->ep, ZT_APP_SHUTDOWN, "shutdown", zt_now());
 		zt_netio_flush(&d->net);
 	}
 	if (d->role_started)
 		d->ops->stop(d);
 	zt_ctlsock_close(&d->ctl);
-	if (d->net.loop)
+	if (d->env.net)
 		zt_netio_close(&d->net);
 	for (int i = 0; i < 3 && d->sig[i].data; i++)
 		uv_close((uv_handle_t *)&d->sig[i], NULL);
@@ -143,7 +143,7 @@ static void reload_crl(struct zt_daemon *d, const char *crl)
 	recheck_peers(d, 1);
 }
 
-static void reload(struct zt_daemon *d)
+void zt_daemon_reload(struct zt_daemon *d)
 {
 	struct zt_config nc;
 	struct zt_config_error err;
@@ -193,14 +193,43 @@ static void signal_cb(uv_signal_t *s, int signum)
 	struct zt_daemon *d = s->data;
 
 	if (signum == SIGHUP)
-		reload(d);
+		zt_daemon_reload(d);
 	else
-		shutdown_now(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+		zt_daemon_stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-static int daemon_start(struct zt_daemon *d)
+static void signals_start(struct zt_daemon *d)
+{
+	for (int i = 0; i < 3; i++) {
+		static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+
+		uv_signal_init(d->loop, &d->sig[i]);
+		d->sig[i].data = d;
+		uv_signal_start(&d->sig[i], signal_cb, sigs[i]);
+	}
+}
+
+void zt_daemon_init(struct zt_daemon *d, const struct zt_role_ops *ops,
+		    struct zt_config *cfg, const struct zt_env *env,
+		    unsigned flags)
+{
+	memset(d, 0, sizeof(*d));
+	d->ops = ops;
+	d->flags = flags;
+	d->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	d->env = *env;
+	d->env.ep = NULL;
+	d->env.net = NULL;
+	d->loop = env->loop;
+	d->started_ns = zt_now();
+}
+
+int zt_daemon_start(struct zt_daemon *d)
 {
 	struct zt_ep_config ec = { 0 };
+	struct zt_addr local;
+	char a[64];
 	int rv;
 
 	if ((rv = zt_tls_init(&d->tls, d->cfg.ca_file, d->cfg.cert_file,
@@ -227,18 +256,19 @@ static int daemon_start(struct zt_daemon *d)
 	derive_secret(d->cfg.key_file, ec.secret);
 	if ((rv = zt_ep_new(&d->ep, &ec, zt_now())) != 0)
 		return rv;
-	if ((rv = zt_netio_init(&d->net, d->loop, &d->cfg.listen, d->ep)) != 0)
+	rv = d->env.path ? zt_netio_init_path(&d->net, d->loop, d->env.path, d->ep)
+			 : zt_netio_init(&d->net, d->loop, &d->cfg.listen, d->ep);
+	d->env.net = &d->net; /* its handles are open even on failure */
+	if (rv != 0)
 		return rv;
-	if ((rv = zt_ctlsock_init(&d->ctl, d->loop, d->cfg.control_socket,
+	d->env.ep = d->ep;
+	d->env.path = d->net.path;
+	if (d->cfg.control_socket[0] &&
+	    (rv = zt_ctlsock_init(&d->ctl, d->loop, d->cfg.control_socket,
 				  status_cb, d)) != 0)
 		return rv;
-	for (int i = 0; i < 3; i++) {
-		static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
-
-		uv_signal_init(d->loop, &d->sig[i]);
-		d->sig[i].data = d;
-		uv_signal_start(&d->sig[i], signal_cb, sigs[i]);
-	}
+	if (d->flags & ZT_DAEMON_SIGNALS)
+		signals_start(d);
 	uv_timer_init(d->loop, &d->peer_timer);
 	d->peer_timer.data = d;
 	uv_timer_start(&d->peer_timer, peer_timer_cb, 1000, 1000);
@@ -247,52 +277,56 @@ static int daemon_start(struct zt_daemon *d)
 	 * first getaddrinfo starts libuv's worker threads, which would keep
 	 * what the main thread had. The agent keeps CAP_NET_ADMIN to create
 	 * its TUN and change its routes. */
-	if ((rv = zt_privs_drop(d->cfg.user, d->ops->role == ZT_ROLE_AGENT &&
+	if ((d->flags & ZT_DAEMON_PRIVS) &&
+	    (rv = zt_privs_drop(d->cfg.user, d->ops->role == ZT_ROLE_AGENT &&
 						     !d->cfg.shim_socket[0])) != 0)
 		return rv;
 	d->role_started = 1;
-	return d->ops->start(d);
+	if ((rv = d->ops->start(d)) != 0)
+		return rv;
+	zt_netio_local(&d->net, &local);
+	log_info("%s %s started as %s on %s, status at %s", d->ops->name,
+		 ZT_VERSION, d->tls.self.name, zt_addr_str(&local, a, sizeof(a)),
+		 d->cfg.control_socket[0] ? d->cfg.control_socket : "(none)");
+	return 0;
+}
+
+void zt_daemon_free(struct zt_daemon *d)
+{
+	if (d->role_started && d->ops->destroy)
+		d->ops->destroy(d);
+	zt_ep_free(d->ep);
+	d->ep = NULL;
+	zt_tls_free(&d->tls);
+	zt_config_free(&d->cfg);
 }
 
 int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,
 		  int verbose)
 {
 	struct zt_daemon d;
+	struct zt_config cfg;
 	struct zt_config_error err;
-	struct zt_addr local;
-	char a[64];
+	struct zt_env env = { .loop = uv_default_loop() };
 	int rc = 1;
 
 	/* A target or application closing its socket while we write must be
 	 * an error return on that one flow, not the end of the process. */
 	signal(SIGPIPE, SIG_IGN);
-	memset(&d, 0, sizeof(d));
-	d.ops = ops;
-	d.loop = uv_default_loop();
-	d.started_ns = zt_now();
-	if (zt_config_load(&d.cfg, ops->role, config_path, &err) != 0) {
+	if (zt_config_load(&cfg, ops->role, config_path, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
-	zt_log_set_level(verbose ? ZT_LOG_DEBUG : d.cfg.log_level);
+	zt_log_set_level(verbose ? ZT_LOG_DEBUG : cfg.log_level);
 	wolfSSL_Init();
-	if (daemon_start(&d) != 0) {
-		shutdown_now(&d, "start-up failed");
-		goto out;
-	}
-	zt_netio_local(&d.net, &local);
-	log_info("%s %s started as %s on %s, status at %s", ops->name,
-		 ZT_VERSION, d.tls.self.name,
-		 zt_addr_str(&local, a, sizeof(a)), d.cfg.control_socket);
-	rc = 0;
-out:
+	zt_daemon_init(&d, ops, &cfg, &env, ZT_DAEMON_SIGNALS | ZT_DAEMON_PRIVS);
+	if (zt_daemon_start(&d) != 0)
+		zt_daemon_stop(&d, "start-up failed");
+	else
+		rc = 0;
 	uv_run(d.loop, UV_RUN_DEFAULT);
-	if (d.role_started && ops->destroy)
-		ops->destroy(&d);
-	zt_ep_free(d.ep);
-	zt_tls_free(&d.tls);
-	zt_config_free(&d.cfg);
-	uv_loop_close(d.loop);
+	zt_daemon_free(&d);
+	uv_loop_close(env.loop);
 	wolfSSL_Cleanup();
 	if (rc == 0)
 		log_info("%s: stopped", ops->name);

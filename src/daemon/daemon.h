@@ -14,6 +14,33 @@
 #include "tls.h"
 
 struct zt_daemon;
+struct zt_pktsrc_ops;
+struct zt_tconn_ops;
+
+/* What a role and its parts run on, handed to them explicitly (relay
+ * links, the agent's and the connector's data planes) rather than found
+ * through the daemon: the process builds it from its config, an
+ * in-process test from its simulated network. The clock is the process
+ * clock (zt_now, uv_now), which a test moves by interposing
+ * clock_gettime (test/sim). */
+struct zt_env {
+	uv_loop_t *loop;
+	struct zt_ep *ep;
+	struct zt_netio *net;   /* flush after queuing; the local address */
+	struct zt_pathio *path; /* where new connections' packets leave */
+	/* Agent: the packet source; NULL picks TUN or shim from [tun]. The
+	 * user pointer is set in the source before its open(). */
+	const struct zt_pktsrc_ops *pktsrc;
+	void *pktsrc_user;
+	/* Connector: how targets are reached; NULL is libuv's sockets
+	 * (zt_tconn_uv_ops, roles/connector/tconn.h). */
+	const struct zt_tconn_ops *targets;
+	void *targets_user;
+};
+
+/* zt_daemon_init flags: what only a process of its own may do. */
+#define ZT_DAEMON_SIGNALS 1u /* SIGINT, SIGTERM, SIGHUP handlers */
+#define ZT_DAEMON_PRIVS 2u   /* drop privileges before the role starts */
 
 struct zt_role_ops {
 	const char *name;
@@ -37,6 +64,8 @@ struct zt_role_ops {
 
 struct zt_daemon {
 	uv_loop_t *loop;
+	struct zt_env env;
+	unsigned flags;
 	const struct zt_role_ops *ops;
 	struct zt_config cfg;
 	struct zt_tls tls;
@@ -52,6 +81,22 @@ struct zt_daemon {
 	int role_started;
 	void *role; /* role state */
 };
+
+/* A daemon on a given loop: takes cfg (loaded and validated, freed by
+ * zt_daemon_free) and from env the loop, the path (NULL: a UDP socket on
+ * [quic] listen) and the sources; flags ZT_DAEMON_*. The steps of a
+ * process, which zt_daemon_run takes in turn:
+ *   init -> start (0, or an error logged: call stop) -> loop runs ->
+ *   stop (connections closed at once, handles closing) -> loop runs until
+ *   the handles are closed -> free.
+ * zt_daemon_reload is SIGHUP's: the file cfg came from is read again. */
+void zt_daemon_init(struct zt_daemon *d, const struct zt_role_ops *ops,
+		    struct zt_config *cfg, const struct zt_env *env,
+		    unsigned flags);
+int zt_daemon_start(struct zt_daemon *d);
+void zt_daemon_stop(struct zt_daemon *d, const char *why);
+void zt_daemon_reload(struct zt_daemon *d);
+void zt_daemon_free(struct zt_daemon *d);
 
 /* Runs a role until SIGINT/SIGTERM. Returns the process exit code. */
 int zt_daemon_run(const struct zt_role_ops *ops, const char *config_path,

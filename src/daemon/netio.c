@@ -40,6 +40,14 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		   (size_t)nread, uv_hrtime());
 }
 
+void zt_netio_input(struct zt_netio *n, const struct sockaddr *remote,
+		    socklen_t remote_len, const uint8_t *data, size_t len)
+{
+	if (n->ep)
+		zt_ep_recv(n->ep, n->path, remote, remote_len, data, len,
+			   uv_hrtime());
+}
+
 static void timer_cb(uv_timer_t *t)
 {
 	zt_netio_flush(t->data);
@@ -73,6 +81,34 @@ void zt_netio_flush(struct zt_netio *n)
 		       exp <= now ? 0 : (exp - now + 999999) / 1000000, 0);
 }
 
+static void driver_init(struct zt_netio *n, uv_loop_t *loop,
+			struct zt_ep *ep)
+{
+	memset(n, 0, sizeof(*n));
+	n->loop = loop;
+	n->ep = ep;
+	uv_timer_init(loop, &n->timer);
+	uv_check_init(loop, &n->check);
+	n->timer.data = n->check.data = n;
+}
+
+static void driver_start(struct zt_netio *n)
+{
+	uv_check_start(&n->check, check_cb);
+	/* Whatever the caller queues before the loop runs goes out in the
+	 * first iteration, not after the first poll timeout. */
+	uv_timer_start(&n->timer, timer_cb, 0, 0);
+}
+
+int zt_netio_init_path(struct zt_netio *n, uv_loop_t *loop,
+		       struct zt_pathio *path, struct zt_ep *ep)
+{
+	driver_init(n, loop, ep);
+	n->path = path;
+	driver_start(n);
+	return 0;
+}
+
 int zt_netio_init(struct zt_netio *n, uv_loop_t *loop,
 		  const struct zt_addr *bind_addr, struct zt_ep *ep)
 {
@@ -80,15 +116,12 @@ int zt_netio_init(struct zt_netio *n, uv_loop_t *loop,
 	char a[64];
 	int len, rv;
 
-	memset(n, 0, sizeof(*n));
-	n->loop = loop;
-	n->ep = ep;
+	driver_init(n, loop, ep);
 	zt_addr_to_sockaddr(bind_addr, &ss);
 	uv_udp_init_ex(loop, &n->udp, ss.ss_family);
-	uv_timer_init(loop, &n->timer);
-	uv_check_init(loop, &n->check);
-	n->udp.data = n->timer.data = n->check.data = n;
-	n->open_handles = 3;
+	n->udp.data = n;
+	n->has_udp = 1;
+	n->path = &n->pio;
 	rv = uv_udp_bind(&n->udp, (struct sockaddr *)&ss, 0);
 	if (rv != 0) {
 		log_error("quic: cannot bind %s: %s",
@@ -107,22 +140,19 @@ int zt_netio_init(struct zt_netio *n, uv_loop_t *loop,
 	uv_udp_getsockname(&n->udp, (struct sockaddr *)&n->pio.local, &len);
 	n->pio.local_len = (socklen_t)len;
 	uv_udp_recv_start(&n->udp, alloc_cb, recv_cb);
-	uv_check_start(&n->check, check_cb);
-	/* Whatever the caller queues before the loop runs goes out in the
-	 * first iteration, not after the first poll timeout. */
-	uv_timer_start(&n->timer, timer_cb, 0, 0);
+	driver_start(n);
 	return 0;
 }
 
 void zt_netio_local(const struct zt_netio *n, struct zt_addr *a)
 {
-	zt_addr_from_sockaddr(a, (const struct sockaddr *)&n->pio.local);
+	zt_addr_from_sockaddr(a, (const struct sockaddr *)&n->path->local);
 }
 
 void zt_netio_close(struct zt_netio *n)
 {
 	n->ep = NULL;
-	if (!uv_is_closing((uv_handle_t *)&n->udp))
+	if (n->has_udp && !uv_is_closing((uv_handle_t *)&n->udp))
 		uv_close((uv_handle_t *)&n->udp, NULL);
 	if (!uv_is_closing((uv_handle_t *)&n->timer))
 		uv_close((uv_handle_t *)&n->timer, NULL);

@@ -1,5 +1,7 @@
-/* libuv glue for a QUIC endpoint: one UDP socket (a zt_pathio of kind
- * "udp"), the endpoint's timer, and a flush after every loop iteration. */
+/* libuv glue for a QUIC endpoint: its one path (a UDP socket, a zt_pathio
+ * of kind "udp", or a path the caller owns, e.g. the in-process tests'
+ * simulated network), the endpoint's timer, and a flush after every loop
+ * iteration. */
 #ifndef ZT_NETIO_H
 #define ZT_NETIO_H
 
@@ -13,21 +15,30 @@ struct zt_netio {
 	uv_udp_t udp;
 	uv_timer_t timer;
 	uv_check_t check;
-	struct zt_pathio pio;
+	struct zt_pathio pio;   /* the UDP kind */
+	struct zt_pathio *path; /* what connections use: &pio or the caller's */
 	struct zt_ep *ep;
 	uint8_t rbuf[65536];
-	int open_handles;
+	int has_udp;
 };
 
 /* Binds the socket and starts receiving into ep. Returns 0 or ZT_EIO with a
  * log line. */
 int zt_netio_init(struct zt_netio *n, uv_loop_t *loop,
 		  const struct zt_addr *bind_addr, struct zt_ep *ep);
+/* The same without a socket: connections use path (which outlives n), and
+ * the path's owner hands its datagrams to zt_netio_input(). Returns 0. */
+int zt_netio_init_path(struct zt_netio *n, uv_loop_t *loop,
+		       struct zt_pathio *path, struct zt_ep *ep);
+/* One datagram received on n->path (paths without a socket). */
+void zt_netio_input(struct zt_netio *n, const struct sockaddr *remote,
+		    socklen_t remote_len, const uint8_t *data, size_t len);
 /* Sends pending packets now and re-arms the timer. */
 void zt_netio_flush(struct zt_netio *n);
 /* Closes the handles; the loop must run once more to finish. */
 void zt_netio_close(struct zt_netio *n);
-/* The bound local address (port chosen by the kernel when 0). */
+/* The path's local address (the bound one: port chosen by the kernel
+ * when 0). */
 void zt_netio_local(const struct zt_netio *n, struct zt_addr *a);
 
 #endif

@@ -31,8 +31,9 @@ struct zt_pktsrc;
 struct zt_pktsrc_ops {
 	const char *name;
 	/* Creates and configures the device (or listens for the shim).
-	 * Initialises all of *s (ops included); on failure nothing is left
-	 * open. Returns 0 or ZT_E* with a log line. */
+	 * Initialises all of *s (ops included); a backend of the caller's
+	 * (tests) reads s->user, set before open, first. On failure nothing
+	 * is left open. Returns 0 or ZT_E* with a log line. */
 	int (*open)(struct zt_pktsrc *s, const struct zt_pktsrc_config *cfg);
 	/* Applies a new route set (catalog changed); s->cfg.routes then
 	 * holds the set in effect (TUN: the routes it installed; a route
@@ -67,6 +68,7 @@ struct zt_pktsrc_ops {
 
 struct zt_pktsrc {
 	const struct zt_pktsrc_ops *ops;
+	void *user;       /* the caller's, for a backend it provides (tests) */
 	struct zt_pktsrc_config cfg;
 	int fd;           /* TUN fd, or the accepted shim connection */
 	int listen_fd;    /* shim: listening socket */

@@ -506,7 +506,7 @@ static void poll_update(struct zt_aflows *af)
 	af->poll = malloc(sizeof(*af->poll));
 	if (!af->poll)
 		return;
-	uv_poll_init(af->d->loop, af->poll, fd);
+	uv_poll_init(af->env->loop, af->poll, fd);
 	af->poll->data = af;
 	af->poll_events = ev;
 	uv_poll_start(af->poll, ev, poll_cb);
@@ -546,14 +546,15 @@ static const struct zt_netstack_ops ns_ops = {
 	.accepted = aflow_tcp_accepted,
 };
 
-int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
+int zt_aflows_start(struct zt_aflows *af, const struct zt_env *env,
+		    const struct zt_config *cfg)
 {
 	struct zt_pktsrc_config pc;
 	uint32_t a4 = htonl(ZT_AGENT_ADDR4);
 	int rv;
 
 	memset(af, 0, sizeof(*af));
-	af->d = d;
+	af->env = env;
 	af->poll_fd = -1;
 	af->nbuckets = 4096;
 	af->table = calloc(af->nbuckets, sizeof(*af->table));
@@ -565,31 +566,33 @@ int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d)
 	if (rv != 0)
 		return rv;
 	memset(&pc, 0, sizeof(pc));
-	snprintf(pc.ifname, sizeof(pc.ifname), "%s", d->cfg.tun_ifname);
+	snprintf(pc.ifname, sizeof(pc.ifname), "%s", cfg->tun_ifname);
 	if (snprintf(pc.shim_socket, sizeof(pc.shim_socket), "%s",
-		     d->cfg.shim_socket) >= (int)sizeof(pc.shim_socket))
+		     cfg->shim_socket) >= (int)sizeof(pc.shim_socket))
 		return ZT_EINVAL; /* the config loader already refuses this */
-	pc.mtu = d->cfg.tun_mtu;
+	pc.mtu = cfg->tun_mtu;
 	pc.addr4.family = AF_INET;
 	pc.addr4.prefix = 32;
 	memcpy(pc.addr4.addr, &a4, 4);
 	pc.dns.family = AF_INET;
 	a4 = htonl(ZT_AGENT_DNS4);
 	memcpy(pc.dns.ip, &a4, 4);
-	af->src.ops = d->cfg.shim_socket[0] ? &zt_pktsrc_shim_ops
+	af->src.ops = env->pktsrc	  ? env->pktsrc
+		      : cfg->shim_socket[0] ? &zt_pktsrc_shim_ops
 					    : &zt_pktsrc_tun_ops;
+	af->src.user = env->pktsrc_user;
 	if ((rv = af->src.ops->open(&af->src, &pc)) != 0)
 		return rv;
 	/* The pool now, service CIDRs with the catalog. A route someone else
 	 * holds is logged and left to them: the rest still works. */
 	zt_aroutes_set(&af->routes, &af->src, NULL, 0, NULL, 0);
-	if ((rv = zt_netstack_init(&af->ns, d->loop, &ns_ops, af)) != 0)
+	if ((rv = zt_netstack_init(&af->ns, env->loop, &ns_ops, af)) != 0)
 		return rv;
-	uv_timer_init(d->loop, &af->sweep);
+	uv_timer_init(env->loop, &af->sweep);
 	af->sweep.data = af;
 	uv_timer_start(&af->sweep, sweep_cb, 5000, 5000);
 	af->sweep_on = 1;
-	zt_adns_start(&af->fwd, d->loop, &d->cfg, &fwd_ops, af);
+	zt_adns_start(&af->fwd, env->loop, cfg, &fwd_ops, af);
 	poll_update(af);
 	return 0;
 }

@@ -15,7 +15,8 @@
 #include "synth.h"
 #include "pktsrc.h"
 
-struct zt_daemon;
+struct zt_env;
+struct zt_config;
 struct asession;
 struct aflow;
 
@@ -23,7 +24,7 @@ struct aflow;
 #define ZT_AGENT_DNS4 0x64400002u  /* 100.64.0.2: the DNS stub */
 
 struct zt_aflows {
-	struct zt_daemon *d;
+	const struct zt_env *env;
 	struct zt_netstack ns;
 	struct zt_pktsrc src;
 	uv_poll_t *poll;
@@ -54,7 +55,10 @@ struct zt_aflows {
 	struct zt_adns fwd;
 };
 
-int zt_aflows_start(struct zt_aflows *af, struct zt_daemon *d);
+/* Opens the packet source (env's, else TUN or shim as cfg says) and lwIP;
+ * cfg (the daemon's: it follows reloads) and env outlive af. */
+int zt_aflows_start(struct zt_aflows *af, const struct zt_env *env,
+		    const struct zt_config *cfg);
 void zt_aflows_stop(struct zt_aflows *af);
 /* 1 when the agent refused a relay's catalog entry itself: the
  * connector's certificate does not grant it (reason in why). */

@@ -164,7 +164,7 @@ static int agent_start(struct zt_daemon *d)
 	if (!a)
 		return ZT_ENOMEM;
 	d->role = a;
-	if ((rv = zt_aflows_start(&a->af, d)) != 0)
+	if ((rv = zt_aflows_start(&a->af, &d->env, &d->cfg)) != 0)
 		return rv;
 	a->n_links = d->cfg.n_relays;
 	for (size_t i = 0; i < a->n_links; i++) {

@@ -32,7 +32,7 @@ static struct asession *session_find(struct zt_aflows *af, const char *name)
 
 static int session_connect(struct asession *s)
 {
-	struct zt_daemon *d = s->af->d;
+	const struct zt_env *env = s->af->env;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int rv;
@@ -42,7 +42,7 @@ static int session_connect(struct asession *s)
 	/* The observed (public) address first; the next one only after an
 	 * attempt failed (see session_closed). */
 	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr % s->n_addrs], &ss);
-	rv = zt_ep_connect(d->ep, &d->net.pio, (struct sockaddr *)&ss, len,
+	rv = zt_ep_connect(env->ep, env->path, (struct sockaddr *)&ss, len,
 			   NULL, ZT_ROLE_CONNECTOR, &session_qops, s, &s->c,
 			   zt_now());
 	if (rv != 0)

@@ -141,10 +141,11 @@ void cflow_close(struct cflow *f, const char *why, enum cflow_end end)
 	session_unlink(f);
 	f->stage_len = 0;
 	uv_close((uv_handle_t *)&f->timer, timer_closed);
-	if (f->gai_busy)
-		uv_cancel((uv_req_t *)&f->gai);
-	cflow_dgram_close(f);
-	cflow_tcp_close(f, end != CF_END_CLEAN);
+	/* A reset on one side becomes a reset on the other. */
+	if (f->tc_open) {
+		f->tc_open = 0;
+		f->tc.ops->close(&f->tc, end != CF_END_CLEAN);
+	}
 }
 
 void cflow_reply(struct cflow *f, int status)
@@ -173,22 +174,30 @@ static void dial_timeout(uv_timer_t *t)
 	cflow_refuse(t->data, ZT_FLOW_UNREACHABLE, "connect timed out");
 }
 
-static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+/* The target connection is done with the flow. */
+void cflow_tc_closed(struct zt_tconn *t)
 {
-	struct cflow *f = req->data;
+	cflow_release(t->owner);
+}
 
-	f->gai_busy = 0;
-	if (f->state != CF_DIAL) {
-		/* ended while we resolved (UV_ECANCELED) */
-	} else if (status != 0 || !res) {
-		cflow_refuse(f, ZT_FLOW_UNREACHABLE, "target name did not resolve");
-	} else if (f->hdr.proto == ZT_IPPROTO_TCP) {
-		cflow_tcp_connect(f, res->ai_addr);
-	} else {
-		cflow_dgram_open(f, res->ai_addr);
+/* The dial's end, TCP or datagram alike. */
+void cflow_tc_dialed(struct zt_tconn *t, int status, const char *why)
+{
+	struct cflow *f = t->owner;
+
+	if (f->state != CF_DIAL)
+		return;
+	if (status != 0) {
+		cflow_refuse(f, status, why);
+		return;
 	}
-	uv_freeaddrinfo(res);
-	cflow_release(f); /* the request's hold */
+	cflow_set_state(f, CF_OPEN);
+	uv_timer_stop(&f->timer);
+	cflow_reply(f, ZT_FLOW_OK);
+	if (f->hdr.proto == ZT_IPPROTO_TCP)
+		cflow_tcp_open(f);
+	else
+		cflow_dgram_open(f);
 }
 
 /* Where to dial: the service's target, else its hostname, else the
@@ -234,25 +243,27 @@ static const struct zt_service *find_service(struct zt_cflows *cf,
 
 static void flow_dial(struct cflow *f, const struct zt_service *svc)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
 	char host[ZT_HOST_MAX + 1], port[8];
 	int in_cidr = zt_service_has_addr(svc, &f->hdr.dst);
+	const char *why = NULL;
 	int rv;
 
-	if (f->hdr.proto != ZT_IPPROTO_TCP)
-		hints.ai_socktype = SOCK_DGRAM;
 	pick_target(svc, f, in_cidr, host, sizeof(host), port, sizeof(port));
 	snprintf(f->target, sizeof(f->target), "%s:%s", host, port);
 	cflow_set_state(f, CF_DIAL);
 	uv_timer_start(&f->timer, dial_timeout, DIAL_TIMEOUT_MS, 0);
-	f->gai.data = f;
-	rv = uv_getaddrinfo(f->cf->loop, &f->gai, resolved, host, port, &hints);
+	f->tc.ops = f->cf->targets;
+	f->tc.cb = f->hdr.proto == ZT_IPPROTO_TCP ? &cflow_tcp_cbs
+						  : &cflow_dgram_cbs;
+	f->tc.owner = f;
+	rv = f->tc.ops->dial(&f->tc, f->cf->loop, f->cf->targets_user,
+			     f->hdr.proto, host, port, &why);
 	if (rv != 0) {
-		cflow_refuse(f, ZT_FLOW_UNREACHABLE, uv_strerror(rv));
+		cflow_refuse(f, ZT_FLOW_UNREACHABLE, why ? why : zt_strerror(rv));
 		return;
 	}
-	f->gai_busy = 1;
-	f->refs++; /* the request holds the flow */
+	f->tc_open = 1;
+	f->refs++; /* the target connection holds the flow */
 }
 
 /* The zero-trust check: the agent's certificate identity against the
@@ -300,10 +311,9 @@ static struct cflow *flow_new(struct zt_cflows *cf, struct csession *s,
 	f->state = CF_HDR;
 	f->start_ns = uv_hrtime();
 	snprintf(f->user, sizeof(f->user), "%s", zt_qconn_peer(s->c)->name);
-	uv_tcp_init(cf->loop, &f->tcp);
 	uv_timer_init(cf->loop, &f->timer);
-	f->tcp.data = f->timer.data = f;
-	f->refs = 2;
+	f->timer.data = f;
+	f->refs = 1;
 	f->next = s->flows;
 	if (s->flows)
 		s->flows->prev = f;
@@ -417,10 +427,13 @@ static void sweep_cb(uv_timer_t *t)
 }
 
 void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
-		    const struct zt_config *cfg)
+		    const struct zt_config *cfg,
+		    const struct zt_tconn_ops *targets, void *targets_user)
 {
 	memset(cf, 0, sizeof(*cf));
 	cf->loop = loop;
+	cf->targets = targets ? targets : &zt_tconn_uv_ops;
+	cf->targets_user = targets_user;
 	cf->cfg = cfg;
 	cf->max_flows = 4096;
 	cf->max_sessions = CF_SESSIONS_PER_AGENT;

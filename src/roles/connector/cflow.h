@@ -10,24 +10,29 @@
 #include "quic.h"
 
 struct csession;
+struct zt_tconn_ops;
 
 struct zt_cflows {
 	uv_loop_t *loop;
+	const struct zt_tconn_ops *targets; /* how targets are reached */
+	void *targets_user;
 	const struct zt_config *cfg; /* services; follows reloads */
 	struct csession *sessions;
 	size_t max_flows;            /* per agent session */
 	size_t max_sessions;         /* per agent identity (name) */
 	uint64_t sessions_refused;   /* over max_sessions */
 	uint64_t hdr_timeouts;       /* flows reset for want of a header */
-	uint8_t rbuf[65536];         /* read buffer shared by flows */
-	uint8_t dgbuf[8];
+	uint8_t dgbuf[65536 + 8];    /* a datagram with its flow id */
 	uv_timer_t sweep;
 };
 
 #define ZT_UDP_IDLE_NS (60ULL * 1000000000ULL)
 
+/* targets NULL: libuv sockets (zt_tconn_uv_ops); targets_user goes to
+ * its dial. */
 void zt_cflows_init(struct zt_cflows *cf, uv_loop_t *loop,
-		    const struct zt_config *cfg);
+		    const struct zt_config *cfg,
+		    const struct zt_tconn_ops *targets, void *targets_user);
 void zt_cflows_stop(struct zt_cflows *cf);
 /* An agent's connection is up: it becomes a session, and its events go
  * to the session from now on. */

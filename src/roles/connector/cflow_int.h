@@ -6,6 +6,7 @@
 
 #include "cflow.h"
 #include "flowhdr.h"
+#include "tconn.h"
 
 /* A flow's life. Every change goes through cflow_set_state(), which
  * asserts that it is one of these:
@@ -58,14 +59,11 @@ struct cflow {
 	char target[ZT_HOST_MAX + 16];
 	uint8_t hdr_buf[ZT_FLOW_HDR_MAX];
 	size_t hdr_len;
-	uv_tcp_t tcp;
-	uv_udp_t *udp;       /* UDP and ICMP flows */
-	uv_connect_t creq;
-	uv_getaddrinfo_t gai;
+	struct zt_tconn tc;  /* the target connection (tconn.h) */
+	int tc_open;         /* dialed and not closed yet */
 	uv_timer_t timer;    /* the dial timeout */
-	uv_shutdown_t sreq;
-	int refs;            /* handles open and requests in flight */
-	int gai_busy, connected, paused, writing;
+	int refs;            /* the timer and the target connection */
+	int paused, writing;
 	uint8_t *stage;      /* agent bytes waiting for the write in flight */
 	size_t stage_len, stage_cap;
 	size_t owed;         /* taken off the stream, credit not yet returned */
@@ -104,6 +102,9 @@ void cflow_credit(struct cflow *f, size_t n);
 void cflow_reply(struct cflow *f, int status);
 void cflow_refuse(struct cflow *f, int status, const char *why);
 int cflow_has_stream(const struct cflow *f);
+/* Target connection callbacks both kinds of flow share (tconn.h). */
+void cflow_tc_dialed(struct zt_tconn *t, int status, const char *why);
+void cflow_tc_closed(struct zt_tconn *t);
 const char *cflow_policy(const struct cflow *f, const struct zt_identity *id,
 			 const struct zt_service **svc, int *status);
 
@@ -112,18 +113,18 @@ int cflow_session_admit(struct zt_cflows *cf, struct zt_qconn *c);
 void cflow_hdr_sweep(struct csession *s, uint64_t now);
 
 /* cflow_tcp.c */
-void cflow_tcp_connect(struct cflow *f, const struct sockaddr *to);
+void cflow_tcp_open(struct cflow *f);
 void cflow_tcp_data(struct cflow *f, const uint8_t *d, size_t n, int fin);
 void cflow_tcp_acked(struct cflow *f);
 void cflow_tcp_stream_ended(struct cflow *f);
 void cflow_tcp_sweep(struct cflow *f, uint64_t now);
-void cflow_tcp_close(struct cflow *f, int rst);
+extern const struct zt_tconn_cbs cflow_tcp_cbs;
 
 /* cflow_dgram.c */
-void cflow_dgram_open(struct cflow *f, const struct sockaddr *to);
+void cflow_dgram_open(struct cflow *f);
 void cflow_dgram_data(struct cflow *f, int fin);
 void cflow_dgram_to_target(struct cflow *f, const uint8_t *d, size_t n);
 void cflow_dgram_sweep(struct cflow *f, uint64_t now);
-void cflow_dgram_close(struct cflow *f);
+extern const struct zt_tconn_cbs cflow_dgram_cbs;
 
 #endif

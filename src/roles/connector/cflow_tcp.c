@@ -9,82 +9,44 @@
 #include "err.h"
 #include "log.h"
 
-struct wreq {
-	uv_write_t w;
-	struct cflow *f;
-	size_t len;
-	uint8_t data[];
-};
-
-static void alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *b)
+/* Target -> agent bytes; n == 0 is the target's EOF. */
+static void tc_recv(struct zt_tconn *t, const uint8_t *d, size_t n)
 {
-	struct cflow *f = h->data;
-
-	/* Bytes are copied into the stream at once: one buffer serves all. */
-	b->base = (char *)f->cf->rbuf;
-	b->len = sizeof(f->cf->rbuf);
-}
-
-static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
-{
-	struct cflow *f = s->data;
+	struct cflow *f = t->owner;
 	struct zt_qconn *c;
 
-	if (f->state != CF_OPEN || n == 0)
+	if (f->state != CF_OPEN)
 		return;
 	assert(cflow_has_stream(f));
 	c = f->sess->c;
-	if (n == UV_EOF) {
+	if (n == 0) {
 		f->flags |= CF_DOWN_EOF;
-		uv_read_stop(s);
 		zt_qconn_stream_send(c, f->sid, NULL, 0, 1);
 		return;
 	}
-	if (n < 0) {
-		cflow_close(f, uv_err_name((int)n), CF_END_RESET);
-		return;
-	}
 	f->down += (uint64_t)n;
-	if (zt_qconn_stream_send(c, f->sid, (const uint8_t *)b->base,
-				 (size_t)n, 0) != 0) {
+	if (zt_qconn_stream_send(c, f->sid, d, n, 0) != 0) {
 		cflow_close(f, "stream closed", CF_END_RESET);
 		return;
 	}
 	if (zt_qconn_stream_buffered(c, f->sid) > CF_PAUSE_ABOVE) {
-		uv_read_stop(s);
+		t->ops->read(t, 0);
 		f->paused = 1;
 	}
 }
 
-static void connected(uv_connect_t *req, int status)
+static void tc_failed(struct zt_tconn *t, const char *why)
 {
-	struct cflow *f = req->data;
+	struct cflow *f = t->owner;
 
-	if (f->state != CF_DIAL)
-		return; /* closed while connecting: ECANCELED */
-	if (status != 0) {
-		cflow_refuse(f, status == UV_ECONNREFUSED ? ZT_FLOW_REFUSED
-							  : ZT_FLOW_UNREACHABLE,
-			     uv_strerror(status));
-		return;
-	}
-	f->connected = 1;
-	cflow_set_state(f, CF_OPEN);
-	uv_timer_stop(&f->timer);
-	uv_tcp_nodelay(&f->tcp, 1);
-	cflow_reply(f, ZT_FLOW_OK);
-	uv_read_start((uv_stream_t *)&f->tcp, alloc_cb, read_cb);
+	if (f->state == CF_OPEN)
+		cflow_close(f, why, CF_END_RESET);
 }
 
-/* Dials the resolved target; a failure refuses the flow. */
-void cflow_tcp_connect(struct cflow *f, const struct sockaddr *to)
+/* Connected and the OK sent: the target's bytes may come. */
+void cflow_tcp_open(struct cflow *f)
 {
-	int rv;
-
-	f->creq.data = f;
-	rv = uv_tcp_connect(&f->creq, &f->tcp, to, connected);
-	if (rv != 0)
-		cflow_refuse(f, ZT_FLOW_UNREACHABLE, uv_strerror(rv));
+	f->tc.ops->read(&f->tc, 1);
 }
 
 /* The agent -> target direction is complete: every byte written and the
@@ -103,17 +65,14 @@ static void maybe_done(struct cflow *f)
 
 static void submit(struct cflow *f);
 
-static void wrote(uv_write_t *w, int status)
+static void tc_wrote(struct zt_tconn *t, size_t n, const char *err)
 {
-	struct wreq *r = (struct wreq *)w;
-	struct cflow *f = r->f;
-	size_t n = r->len;
+	struct cflow *f = t->owner;
 
-	free(r);
 	f->writing = 0;
 	if (f->state == CF_OPEN || f->state == CF_DRAINING) {
-		if (status != 0) {
-			cflow_close(f, uv_strerror(status), CF_END_RESET);
+		if (err) {
+			cflow_close(f, err, CF_END_RESET);
 		} else {
 			/* Credit only now: a slow target slows the agent. */
 			cflow_credit(f, n);
@@ -122,36 +81,29 @@ static void wrote(uv_write_t *w, int status)
 			maybe_done(f);
 		}
 	}
-	cflow_release(f);
 }
 
-static void shut_done(uv_shutdown_t *req, int status)
+static void tc_shut(struct zt_tconn *t, const char *err)
 {
-	struct cflow *f = req->data;
+	struct cflow *f = t->owner;
 
 	if (f->state == CF_OPEN || f->state == CF_DRAINING) {
-		if (status != 0) {
-			cflow_close(f, uv_strerror(status), CF_END_RESET);
+		if (err) {
+			cflow_close(f, err, CF_END_RESET);
 		} else {
 			f->flags |= CF_UP_DONE;
 			maybe_done(f);
 		}
 	}
-	cflow_release(f);
 }
 
 static void start_shutdown(struct cflow *f)
 {
-	int rv;
+	const char *why = NULL;
 
 	f->flags |= CF_UP_SHUT;
-	f->sreq.data = f;
-	rv = uv_shutdown(&f->sreq, (uv_stream_t *)&f->tcp, shut_done);
-	if (rv != 0) {
-		cflow_close(f, uv_strerror(rv), CF_END_RESET);
-		return;
-	}
-	f->refs++;
+	if (f->tc.ops->shutdown(&f->tc, &why) != 0)
+		cflow_close(f, why, CF_END_RESET);
 }
 
 /* Agent -> target: at most one write in flight per flow; what arrives
@@ -160,9 +112,7 @@ static void start_shutdown(struct cflow *f)
  * agent's FIN becomes our shutdown. */
 static void submit(struct cflow *f)
 {
-	struct wreq *r;
-	uv_buf_t b;
-	int rv;
+	const char *why = NULL;
 
 	if (f->writing || f->state == CF_CLOSED)
 		return;
@@ -171,23 +121,11 @@ static void submit(struct cflow *f)
 			start_shutdown(f);
 		return;
 	}
-	r = malloc(sizeof(*r) + f->stage_len);
-	if (!r) {
-		cflow_close(f, "out of memory", CF_END_ABORT);
-		return;
-	}
-	r->f = f;
-	r->len = f->stage_len;
-	memcpy(r->data, f->stage, f->stage_len);
-	b = uv_buf_init((char *)r->data, (unsigned)r->len);
-	rv = uv_write(&r->w, (uv_stream_t *)&f->tcp, &b, 1, wrote);
-	if (rv != 0) {
-		free(r);
-		cflow_close(f, uv_strerror(rv), CF_END_RESET);
+	if (f->tc.ops->write(&f->tc, f->stage, f->stage_len, &why) != 0) {
+		cflow_close(f, why, CF_END_RESET);
 		return;
 	}
 	f->stage_len = 0;
-	f->refs++; /* the request holds the flow */
 	f->writing = 1;
 }
 
@@ -230,7 +168,7 @@ void cflow_tcp_acked(struct cflow *f)
 	if (f->paused && f->state == CF_OPEN && !(f->flags & CF_DOWN_EOF) &&
 	    zt_qconn_stream_buffered(f->sess->c, f->sid) < CF_RESUME_BELOW) {
 		f->paused = 0;
-		uv_read_start((uv_stream_t *)&f->tcp, alloc_cb, read_cb);
+		f->tc.ops->read(&f->tc, 1);
 	}
 }
 
@@ -261,19 +199,11 @@ void cflow_tcp_sweep(struct cflow *f, uint64_t now)
 			    CF_END_RESET);
 }
 
-static void tcp_closed(uv_handle_t *h)
-{
-	cflow_release(h->data);
-}
-
-/* A reset on one side becomes a reset on the other; close_reset fails on
- * a socket that is not connected, then a plain close. Pending writes and
- * the shutdown call back with UV_ECANCELED. */
-void cflow_tcp_close(struct cflow *f, int rst)
-{
-	if (uv_is_closing((uv_handle_t *)&f->tcp))
-		return;
-	if (!rst || !f->connected ||
-	    uv_tcp_close_reset(&f->tcp, tcp_closed) != 0)
-		uv_close((uv_handle_t *)&f->tcp, tcp_closed);
-}
+const struct zt_tconn_cbs cflow_tcp_cbs = {
+	.dialed = cflow_tc_dialed,
+	.recv = tc_recv,
+	.failed = tc_failed,
+	.wrote = tc_wrote,
+	.shut = tc_shut,
+	.closed = cflow_tc_closed,
+};

@@ -65,7 +65,8 @@ static int connector_start(struct zt_daemon *d)
 		return ZT_ENOMEM;
 	d->role = k;
 	check_own_grants(d, &d->cfg);
-	zt_cflows_init(&k->flows, d->loop, &d->cfg);
+	zt_cflows_init(&k->flows, d->env.loop, &d->cfg, d->env.targets,
+		       d->env.targets_user);
 	k->n_links = d->cfg.n_relays;
 	for (size_t i = 0; i < k->n_links; i++) {
 		k->links[i] = zt_relaylink_new(d, &d->cfg.relays[i],
