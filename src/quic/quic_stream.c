@@ -632,3 +632,21 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 	ngtcp2_conn_update_pkt_tx_time(c->conn, now);
 	return rv;
 }
+
+size_t zt_qconn_datagram_max(const struct zt_qconn *c)
+{
+	size_t lim, peer;
+
+	if (c->state != ZT_QCONN_ESTABLISHED)
+		return 0;
+	/* The same rule as zt_qconn_send_datagram: the frame (type, length
+	 * of up to 4 bytes, data) within the peer's limit and 64 bytes short
+	 * of the path's largest packet. */
+	lim = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
+	lim = lim > 64 ? lim - 64 : 0;
+	peer = ngtcp2_conn_get_remote_transport_params(c->conn)
+		       ->max_datagram_frame_size;
+	if (peer < lim)
+		lim = peer;
+	return lim > 5 ? lim - 5 : 0;
+}

@@ -44,6 +44,8 @@ enum zt_app_error {
 	ZT_APP_DENIED = 5,    /* identity or role not allowed */
 	ZT_APP_SHUTDOWN = 6,  /* the daemon is stopping */
 	ZT_APP_INTERNAL = 7,
+	ZT_APP_PEER_GONE = 8, /* relayed session: the other side went away,
+			       * did not answer, or the session idled out */
 };
 
 struct zt_catalog_entry {

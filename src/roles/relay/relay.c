@@ -9,43 +9,8 @@
 #include "grant.h"
 #include "log.h"
 #include "policy.h"
-#include "relaylink.h"
-#include "roles.h"
+#include "relay_int.h"
 #include "status.h"
-
-struct peer {
-	struct peer *next;
-	struct relay *r;
-	struct zt_qconn *c;
-	int64_t sid;
-	struct zt_ctrl_reader rd;
-	int hello;
-	char software[ZT_NAME_MAX];
-	struct zt_addr addrs[ZT_MAX_ADDRS];
-	size_t n_addrs;
-	struct zt_addr observed;
-	struct zt_service *services; /* connectors */
-	size_t n_services;
-	struct zt_service *pending;  /* connectors: last REGISTER, not yet applied */
-	size_t n_pending;
-	int has_pending;
-	double reg_tokens;
-	uint64_t reg_at;
-	uint8_t *sent_catalog;       /* agents: last CATALOG sent */
-	size_t sent_len;
-	size_t catalog_n;
-	uint64_t since_ns;
-};
-
-struct relay {
-	struct zt_daemon *d;
-	struct peer *peers;
-	/* Catalog rebuilds are coalesced: a burst of REGISTERs (or of
-	 * connectors coming and going) costs one rebuild per agent. */
-	uv_timer_t rebuild;
-	int dirty;
-	uint64_t rebuilds, registers;
-};
 
 /* REGISTER per connector: a burst for reloads in a row, then one every
  * 2 s; a connector going faster is closed (it would make us re-filter
@@ -63,13 +28,19 @@ static void peer_free(struct peer *p)
 	free(p);
 }
 
+int relay_send(struct peer *p, struct zt_ctrl_msg *m)
+{
+	m->version = p->version ? p->version : ZT_CTRL_VERSION;
+	return zt_ctrl_send(p->c, p->sid, m);
+}
+
 static void send_observed(struct peer *p)
 {
 	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS };
 
 	zt_qconn_remote(p->c, &m.u.observed.addr);
 	p->observed = m.u.observed.addr;
-	zt_ctrl_send(p->c, p->sid, &m);
+	relay_send(p, &m);
 }
 
 /* The connector's reachable addresses: what we observe first (its NAT's
@@ -129,6 +100,7 @@ static void push_catalog(struct relay *r, struct peer *a)
 	if (!a->hello || zt_qconn_peer(a->c)->role != ZT_ROLE_AGENT)
 		return;
 	rv = build_catalog(r, a, &m);
+	m.version = a->version;
 	if (rv == 0)
 		rv = zt_ctrl_encode(&m, &buf, &len);
 	/* Too big for one message (many large services): send what fits,
@@ -202,6 +174,8 @@ static int on_hello(struct relay *r, struct peer *p,
 	if (p->hello)
 		return ZT_APP_PROTOCOL;
 	p->hello = 1;
+	/* The peer speaks the version of its HELLO, and is answered in it. */
+	p->version = m->version;
 	memcpy(p->software, m->u.hello.software, sizeof(p->software));
 	p->n_addrs = 0;
 	for (size_t i = 0; i < m->u.hello.n_addrs; i++) {
@@ -282,7 +256,7 @@ static size_t filter_register(struct relay *r, struct peer *p,
 				 " (and %zu more; see the relay's log)",
 				 refused - 1);
 		}
-		zt_ctrl_send(p->c, p->sid, &err);
+		relay_send(p, &err);
 	}
 	return n;
 }
@@ -367,6 +341,8 @@ static int dispatch(struct relay *r, struct peer *p,
 {
 	if (!p->hello && m->type != ZT_CTRL_HELLO)
 		return ZT_APP_PROTOCOL;
+	if (p->hello && m->version != p->version)
+		return ZT_APP_VERSION;
 	switch (m->type) {
 	case ZT_CTRL_HELLO:
 		return on_hello(r, p, m);
@@ -380,6 +356,11 @@ static int dispatch(struct relay *r, struct peer *p,
 			 zt_log_escape(t, sizeof(t), m->u.error.text));
 		return 0;
 	}
+	case ZT_CTRL_SESSION_OPEN:
+	case ZT_CTRL_SESSION_ACCEPT:
+	case ZT_CTRL_SESSION_REFUSE:
+	case ZT_CTRL_SESSION_CLOSE:
+		return rb_message(r, p, m);
 	default:
 		return ZT_APP_PROTOCOL;
 	}
@@ -388,6 +369,7 @@ static int dispatch(struct relay *r, struct peer *p,
 static const char *app_error_text(int code)
 {
 	switch (code) {
+	case ZT_APP_VERSION: return "control protocol version changed after HELLO";
 	case ZT_APP_DENIED: return "only connectors register services";
 	case ZT_APP_TOO_BIG: return "too many REGISTER messages";
 	case ZT_APP_PROTOCOL: return "unexpected control message";
@@ -435,6 +417,15 @@ static void peer_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	}
 }
 
+static void peer_datagram(struct zt_qconn *c, const uint8_t *data, size_t len,
+			  void *owner)
+{
+	struct peer *p = owner;
+
+	if (p->hello)
+		rb_datagram(p->r, p, data, len);
+}
+
 static void peer_path_changed(struct zt_qconn *c, void *owner)
 {
 	struct peer *p = owner;
@@ -460,6 +451,7 @@ static void peer_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 	if (*pp)
 		*pp = p->next;
 	had_services = p->n_services > 0;
+	rb_peer_gone(r, p);
 	log_info("relay: %s disconnected%s%s", zt_qconn_label(c),
 		 ci->reason[0] ? ": " : "", ci->reason);
 	peer_free(p);
@@ -469,6 +461,7 @@ static void peer_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 
 static const struct zt_qconn_ops peer_qops = {
 	.stream_data = peer_data,
+	.datagram = peer_datagram,
 	.path_changed = peer_path_changed,
 	.closed = peer_closed,
 };
@@ -515,7 +508,7 @@ static int relay_start(struct zt_daemon *d)
 	d->role = r;
 	uv_timer_init(d->loop, &r->rebuild);
 	r->rebuild.data = r;
-	return 0;
+	return rb_init(r);
 }
 
 static void relay_stop(struct zt_daemon *d)
@@ -531,6 +524,7 @@ static void relay_stop(struct zt_daemon *d)
 		zt_qconn_set_ops(p->c, NULL, NULL);
 		peer_free(p);
 	}
+	rb_stop(r);
 	uv_close((uv_handle_t *)&r->rebuild, NULL);
 }
 
@@ -598,7 +592,9 @@ static void relay_status(struct zt_daemon *d, struct zt_sb *b, int json)
 			     (unsigned long long)r->rebuilds);
 	for (struct peer *p = r->peers; p; p = p->next, first = 0)
 		peer_status(p, b, json, first);
-	zt_sb_printf(b, json ? "]}\n" : "");
+	zt_sb_printf(b, json ? "]" : "");
+	rb_status(r, b, json);
+	zt_sb_printf(b, json ? "}\n" : "");
 }
 
 const struct zt_role_ops zt_relay_ops = {

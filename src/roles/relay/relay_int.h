@@ -1,0 +1,74 @@
+/* Internal to the relay role: its peers (one per authenticated agent or
+ * connector connection) and its state, shared by relay.c (control stream,
+ * registry, catalogs, status) and rbroker.c (relayed sessions). */
+#ifndef ZT_RELAY_INT_H
+#define ZT_RELAY_INT_H
+
+#include "relaylink.h"
+#include "roles.h"
+#include "rsess.h"
+
+struct relay;
+struct peer;
+
+/* Relayed sessions: the table, its expiry timer and counters. */
+struct zt_rbroker {
+	struct zt_rsess_table t;
+	uv_timer_t timer;
+	int timer_on;
+	uint64_t opened, refused, forwarded;
+};
+
+struct peer {
+	struct peer *next;
+	struct relay *r;
+	struct zt_qconn *c;
+	int64_t sid;
+	struct zt_ctrl_reader rd;
+	int hello;
+	char software[ZT_NAME_MAX];
+	struct zt_addr addrs[ZT_MAX_ADDRS];
+	size_t n_addrs;
+	struct zt_addr observed;
+	struct zt_service *services; /* connectors */
+	size_t n_services;
+	struct zt_service *pending;  /* connectors: last REGISTER, not yet applied */
+	size_t n_pending;
+	int has_pending;
+	double reg_tokens;
+	uint64_t reg_at;
+	uint8_t *sent_catalog;       /* agents: last CATALOG sent */
+	size_t sent_len;
+	size_t catalog_n;
+	uint64_t since_ns;
+	uint8_t version;             /* control protocol, from its HELLO */
+};
+
+struct relay {
+	struct zt_daemon *d;
+	struct peer *peers;
+	/* Catalog rebuilds are coalesced: a burst of REGISTERs (or of
+	 * connectors coming and going) costs one rebuild per agent. */
+	uv_timer_t rebuild;
+	int dirty;
+	uint64_t rebuilds, registers;
+	struct zt_rbroker rb;        /* relayed sessions (rbroker.c) */
+};
+
+/* Sends m to p in p's control protocol version. */
+int relay_send(struct peer *p, struct zt_ctrl_msg *m);
+
+/* rbroker.c */
+int rb_init(struct relay *r);
+void rb_stop(struct relay *r);
+/* A SESSION_* message from p: 0 or the ZT_APP_* code to close p with. */
+int rb_message(struct relay *r, struct peer *p, const struct zt_ctrl_msg *m);
+/* A DATAGRAM from p: a relayed packet, forwarded or dropped. */
+void rb_datagram(struct relay *r, struct peer *p, const uint8_t *data,
+		 size_t len);
+/* p is going away: its sessions end and the other sides are told. */
+void rb_peer_gone(struct relay *r, struct peer *p);
+void rb_status(struct relay *r, struct zt_sb *b, int json);
+size_t rb_peer_sessions(struct relay *r, const struct peer *p);
+
+#endif
