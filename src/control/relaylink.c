@@ -71,11 +71,14 @@ static void link_data(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 		      size_t len, int fin, void *owner);
 static void link_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 			void *owner);
+static void link_datagram(struct zt_qconn *c, const uint8_t *data, size_t len,
+			  void *owner);
 
 /* The link owns its connection; zt_relaylink_stop() detaches it. */
 static const struct zt_qconn_ops link_qops = {
 	.established = link_established,
 	.stream_data = link_data,
+	.datagram = link_datagram,
 	.closed = link_closed,
 };
 
@@ -171,6 +174,7 @@ struct zt_relaylink *zt_relaylink_new(struct zt_daemon *d,
 	l->ops = ops;
 	l->relay = *relay;
 	l->sid = -1;
+	l->version = ZT_CTRL_VERSION_MAX;
 	zt_ctrl_reader_init(&l->rd);
 	uv_timer_init(l->env->loop, &l->timer);
 	l->timer.data = l;
@@ -227,6 +231,8 @@ static void link_established(struct zt_qconn *c, void *owner)
 	l->last_error[0] = 0;
 	zt_ctrl_reader_free(&l->rd);
 	zt_ctrl_reader_init(&l->rd);
+	l->heard = 0;
+	m.version = l->version;
 	snprintf(m.u.hello.software, sizeof(m.u.hello.software), "ztnad/%s",
 		 ZT_VERSION);
 	local_addrs(l, &m);
@@ -241,6 +247,10 @@ static int handle_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 {
 	char a[64];
 
+	/* The relay answers in our HELLO's version, every time. */
+	if (m->version != l->version)
+		return ZT_APP_VERSION;
+	l->heard = 1;
 	switch (m->type) {
 	case ZT_CTRL_OBSERVED_ADDRESS:
 		if (!zt_addr_equal(&l->observed, &m->u.observed.addr))
@@ -307,6 +317,15 @@ static void link_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 	log_info("relay %s:%u: connection %s%s%s", l->relay.host,
 		 l->relay.port, was_up ? "lost" : "failed",
 		 ci->reason[0] ? ": " : "", l->last_error);
+	/* An older relay refuses a newer HELLO outright: speak its version
+	 * from now on (and say what that costs). */
+	if (!ci->local && ci->kind == 1 && ci->code == ZT_APP_VERSION &&
+	    !l->heard && l->version > ZT_CTRL_VERSION) {
+		l->version--;
+		log_warn("relay %s:%u: speaks control protocol %u only: no "
+			 "relayed sessions through it", l->relay.host,
+			 l->relay.port, l->version);
+	}
 	if (was_up && l->ops->down)
 		l->ops->down(l);
 	if (l->state != ZT_LINK_STOPPED)
@@ -315,9 +334,21 @@ static void link_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 
 int zt_relaylink_send(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 {
+	struct zt_ctrl_msg v = *m;
+
 	if (l->state != ZT_LINK_UP || !l->conn)
 		return ZT_ECLOSED;
-	return zt_ctrl_send(l->conn, l->sid, m);
+	v.version = l->version;
+	return zt_ctrl_send(l->conn, l->sid, &v);
+}
+
+static void link_datagram(struct zt_qconn *c, const uint8_t *data, size_t len,
+			  void *owner)
+{
+	struct zt_relaylink *l = owner;
+
+	if (l->state == ZT_LINK_UP && l->ops->datagram)
+		l->ops->datagram(l, data, len);
 }
 
 /* Connectors announce their interface addresses (with the shared socket's

@@ -30,6 +30,9 @@ struct zt_relaylink_ops {
 	 * or a ZT_APP_* code to close the connection with. */
 	int (*message)(struct zt_relaylink *l, const struct zt_ctrl_msg *m);
 	void (*down)(struct zt_relaylink *l);
+	/* A DATAGRAM from the relay (a relayed packet). May be NULL. */
+	void (*datagram)(struct zt_relaylink *l, const uint8_t *data,
+			 size_t len);
 };
 
 struct zt_relaylink {
@@ -46,6 +49,10 @@ struct zt_relaylink {
 	struct zt_addr remote;
 	unsigned attempts;
 	uint64_t up_since_ns;
+	/* Control protocol: the highest we know, lowered once when the relay
+	 * refuses our HELLO's version before saying anything. */
+	uint8_t version;
+	int heard;  /* a message from the relay on this connection */
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
 	int gai_busy;

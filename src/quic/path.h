@@ -25,7 +25,12 @@ struct zt_pathio {
 	 * path a synthetic address, so ngtcp2 sees a distinct path. */
 	struct sockaddr_storage local;
 	socklen_t local_len;
+	unsigned flags; /* ZT_PATHIO_* */
 	void *user;
 };
+
+/* Whoever sends on this path was authenticated already (a relayed path:
+ * the relay checked the link), so a server skips the Retry round trip. */
+#define ZT_PATHIO_AUTHENTICATED 1u
 
 #endif

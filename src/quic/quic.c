@@ -327,7 +327,7 @@ static int validate_address(struct zt_ep *ep, struct zt_pathio *pio,
 			    socklen_t remote_len, const ngtcp2_pkt_hd *hd,
 			    ngtcp2_cid *odcid, uint64_t now)
 {
-	if (!ep->cfg.require_retry)
+	if (!ep->cfg.require_retry || (pio->flags & ZT_PATHIO_AUTHENTICATED))
 		return 1;
 	if (hd->tokenlen == 0) {
 		send_retry(ep, pio, remote, remote_len, hd, now);

@@ -6,7 +6,9 @@
  *   fakerelay -a CA -c CERT -k KEY -l IP:PORT \
  *             -e SERVICE,HOSTNAME,PORT[+PORT...],CONNECTOR,IP:PORT [-e ...] [-E ...]
  * On SIGHUP it sends every agent the -E entries instead (a catalog that
- * changed). Runs until killed. */
+ * changed). -V N: speak control protocol versions up to N only, closing a
+ * newer HELLO with ZT_APP_VERSION as an older relay would. Peers are
+ * answered in their HELLO's version. Runs until killed. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
@@ -35,6 +37,7 @@ struct peer {
 	struct zt_qconn *c;
 	int64_t sid; /* an agent's control stream, once it said HELLO */
 	int agent;
+	uint8_t version; /* of its HELLO: it is answered in it */
 };
 
 struct fake {
@@ -43,6 +46,7 @@ struct fake {
 	struct zt_catalog_entry entries2[MAX_ENTRIES]; /* -E: after SIGHUP */
 	size_t n2;
 	struct peer *peers;
+	uint8_t max_version; /* -V: an older relay refuses newer HELLOs */
 };
 
 static int parse_addr(const char *s, struct zt_addr *a)
@@ -99,9 +103,11 @@ static int parse_entry(struct zt_catalog_entry *entries, size_t *count,
 	return 0;
 }
 
-static void send_catalog(struct fake *f, struct zt_qconn *c, int64_t sid)
+static void send_catalog(struct fake *f, struct peer *p)
 {
-	struct zt_ctrl_msg m = { .type = ZT_CTRL_CATALOG };
+	struct zt_qconn *c = p->c;
+	int64_t sid = p->sid;
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_CATALOG, .version = p->version };
 
 	m.u.catalog.entries = f->entries;
 	m.u.catalog.n = f->n;
@@ -111,17 +117,26 @@ static void send_catalog(struct fake *f, struct zt_qconn *c, int64_t sid)
 	fflush(stdout);
 }
 
-static void on_hello(struct fake *f, struct peer *p, int64_t sid)
+static void on_hello(struct fake *f, struct peer *p, int64_t sid,
+		     uint8_t version)
 {
-	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS };
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS,
+				 .version = version };
 
+	if (version > f->max_version) {
+		printf("fakerelay: HELLO in version %u refused\n", version);
+		fflush(stdout);
+		zt_ctrl_fail(p->c, -1, ZT_APP_VERSION, "unsupported version");
+		return;
+	}
+	p->version = version;
 	zt_qconn_remote(p->c, &m.u.observed.addr);
 	zt_ctrl_send(p->c, sid, &m);
 	if (zt_qconn_peer(p->c)->role != ZT_ROLE_AGENT)
 		return;
 	p->agent = 1;
 	p->sid = sid;
-	send_catalog(f, p->c, sid);
+	send_catalog(f, p);
 }
 
 static void on_sighup(uv_signal_t *h, int sig)
@@ -132,7 +147,7 @@ static void on_sighup(uv_signal_t *h, int sig)
 	f->n = f->n2;
 	for (struct peer *p = f->peers; p; p = p->next)
 		if (p->agent)
-			send_catalog(f, p->c, p->sid);
+			send_catalog(f, p);
 }
 
 static void peer_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
@@ -146,7 +161,7 @@ static void peer_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
 		return;
 	while (zt_ctrl_reader_next(&p->rd, &m) == 0) {
 		if (m.type == ZT_CTRL_HELLO)
-			on_hello(p->f, p, sid);
+			on_hello(p->f, p, sid, m.version);
 		zt_ctrl_msg_free(&m);
 	}
 }
@@ -201,7 +216,8 @@ int main(int argc, char **argv)
 	uv_signal_t hup;
 	int o, have_listen = 0;
 
-	while ((o = getopt(argc, argv, "a:c:k:l:e:E:")) != -1) {
+	f.max_version = ZT_CTRL_VERSION_MAX;
+	while ((o = getopt(argc, argv, "a:c:k:l:e:E:V:")) != -1) {
 		switch (o) {
 		case 'a': ca = optarg; break;
 		case 'c': cert = optarg; break;
@@ -215,6 +231,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'V': f.max_version = (uint8_t)atoi(optarg); break;
 		default: return 2;
 		}
 	}

@@ -1,0 +1,200 @@
+/* Relayed paths and their deferred input (rpath.h). */
+#include "rpath.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "err.h"
+#include "rdgram.h"
+
+#define RINQ_MAX 4096
+#define INNER_MAX 2048 /* larger than any path MTU a relay link reaches */
+
+static const uint8_t prefix[6] = {0xfd, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a};
+
+void zt_rpath_addr(struct sockaddr_storage *ss, socklen_t *len, unsigned kind,
+		   unsigned link, uint32_t session, uint8_t gen)
+{
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+	uint8_t *b = a->sin6_addr.s6_addr;
+
+	memset(ss, 0, sizeof(*ss));
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(1);
+	memcpy(b, prefix, sizeof(prefix));
+	b[6] = (uint8_t)kind;
+	b[7] = (uint8_t)link;
+	b[8] = (uint8_t)(session >> 24);
+	b[9] = (uint8_t)(session >> 16);
+	b[10] = (uint8_t)(session >> 8);
+	b[11] = (uint8_t)session;
+	b[12] = gen;
+	*len = sizeof(*a);
+}
+
+int zt_rpath_parse(const struct sockaddr *sa, socklen_t len, unsigned *kind,
+		   unsigned *link, uint32_t *session, uint8_t *gen)
+{
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+	const uint8_t *b = a->sin6_addr.s6_addr;
+
+	if (len < (socklen_t)sizeof(*a) || sa->sa_family != AF_INET6 ||
+	    memcmp(b, prefix, sizeof(prefix)) != 0)
+		return ZT_EINVAL;
+	*kind = b[6];
+	*link = b[7];
+	*session = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 |
+		   (uint32_t)b[10] << 8 | b[11];
+	*gen = b[12];
+	return 0;
+}
+
+const char *zt_rpath_str(const struct sockaddr *sa, socklen_t len, char *buf,
+			 size_t cap)
+{
+	unsigned kind, link;
+	uint32_t session;
+	uint8_t gen;
+
+	if (zt_rpath_parse(sa, len, &kind, &link, &session, &gen) != 0)
+		snprintf(buf, cap, "?");
+	else
+		snprintf(buf, cap, "relay%u#%u/%u", link + 1, session, gen);
+	return buf;
+}
+
+static int rpath_send(struct zt_pathio *pio, const struct sockaddr *remote,
+		      socklen_t remote_len, const uint8_t *data, size_t len)
+{
+	struct zt_rpath *p = pio->user;
+	uint8_t buf[ZT_RDGRAM_HDR_MAX + INNER_MAX];
+	uint32_t session = p->session;
+	uint8_t gen = p->gen;
+	unsigned kind, link;
+	size_t n;
+
+	if (session == 0 &&
+	    (zt_rpath_parse(remote, remote_len, &kind, &link, &session,
+			    &gen) != 0 ||
+	     kind != ZT_RPATH_PEER))
+		return ZT_EINVAL;
+	n = zt_rdgram_put(buf, sizeof(buf), session, gen);
+	/* Dropped like a datagram a full socket refuses: QUIC retransmits. */
+	if (n == 0 || len > INNER_MAX || !p->link->conn ||
+	    p->link->state != ZT_LINK_UP) {
+		p->dropped++;
+		return 0;
+	}
+	memcpy(buf + n, data, len);
+	if (zt_qconn_send_datagram(p->link->conn, buf, n + len) == 0)
+		p->sent++;
+	else
+		p->dropped++;
+	return 0;
+}
+
+static const struct zt_pathio_ops rpath_ops = {
+	.kind = "relay",
+	.send = rpath_send,
+};
+
+void zt_rpath_init(struct zt_rpath *p, struct zt_relaylink *l,
+		   unsigned link_idx, unsigned kind, uint32_t session,
+		   uint8_t gen)
+{
+	memset(p, 0, sizeof(*p));
+	p->pio.ops = &rpath_ops;
+	p->pio.user = p;
+	p->pio.flags = ZT_PATHIO_AUTHENTICATED;
+	zt_rpath_addr(&p->pio.local, &p->pio.local_len, kind, link_idx,
+		      kind == ZT_RPATH_AGENT ? session : 0,
+		      kind == ZT_RPATH_AGENT ? gen : 0);
+	p->link = l;
+	p->link_idx = link_idx;
+	p->session = session;
+	p->gen = gen;
+}
+
+struct zt_rinq_item {
+	struct zt_rinq_item *next;
+	struct zt_pathio *pio;
+	struct sockaddr_storage remote;
+	socklen_t remote_len;
+	size_t len;
+	uint8_t data[];
+};
+
+static void drain(uv_idle_t *h)
+{
+	struct zt_rinq *q = h->data;
+	struct zt_rinq_item *it = q->head;
+
+	q->head = q->tail = NULL;
+	q->n = 0;
+	uv_idle_stop(h);
+	while (it) {
+		struct zt_rinq_item *next = it->next;
+
+		zt_ep_recv(q->env->ep, it->pio, (struct sockaddr *)&it->remote,
+			   it->remote_len, it->data, it->len, zt_now());
+		free(it);
+		it = next;
+	}
+	zt_netio_flush(q->env->net);
+}
+
+void zt_rinq_init(struct zt_rinq *q, const struct zt_env *env)
+{
+	memset(q, 0, sizeof(*q));
+	q->env = env;
+	uv_idle_init(env->loop, &q->idle);
+	q->idle.data = q;
+	q->on = 1;
+}
+
+void zt_rinq_push(struct zt_rinq *q, struct zt_pathio *pio,
+		  const struct sockaddr *remote, socklen_t remote_len,
+		  const uint8_t *data, size_t len)
+{
+	struct zt_rinq_item *it;
+
+	if (!q->on || q->n >= RINQ_MAX ||
+	    remote_len > (socklen_t)sizeof(it->remote) ||
+	    !(it = malloc(sizeof(*it) + len))) {
+		q->dropped++;
+		return;
+	}
+	it->next = NULL;
+	it->pio = pio;
+	memcpy(&it->remote, remote, remote_len);
+	it->remote_len = remote_len;
+	it->len = len;
+	memcpy(it->data, data, len);
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	if (q->n++ == 0)
+		uv_idle_start(&q->idle, drain);
+}
+
+void zt_rinq_close(struct zt_rinq *q)
+{
+	struct zt_rinq_item *it = q->head;
+
+	if (!q->on)
+		return;
+	q->on = 0;
+	while (it) {
+		struct zt_rinq_item *next = it->next;
+		free(it);
+		it = next;
+	}
+	q->head = q->tail = NULL;
+	q->n = 0;
+	uv_close((uv_handle_t *)&q->idle, NULL);
+}
