@@ -51,6 +51,71 @@ local_ns_setup() {
 	done
 }
 
+# lab_nat_init BIN [AGENT_NAT [CONNECTOR_NAT]]: like lab_init, but the
+# connector and the agent each sit behind a home router of their own:
+#   relay      10.77.0.1 on the public bridge
+#   natc       10.77.0.2 public, 192.168.10.1 LAN; connector 192.168.10.2
+#   nata       10.77.0.3 public, 192.168.20.1 LAN; agent     192.168.20.2
+# A router masquerades its LAN and drops what nobody inside asked for, in
+# the forward and the input hooks, as home routers do. NAT kinds: "eim"
+# (the default: Linux keeps the source port, endpoint-independent
+# mapping), "edm" (masquerade random: a new port per destination).
+lab_nat_init() {
+	BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+	LAB_ID=$$
+	LAB=$(mktemp -d /tmp/ztlab.XXXXXX)
+	LAB_PIDS=""
+	trap lab_cleanup EXIT INT TERM
+	[ "$(id -u)" -eq 0 ] || { echo "lab: needs root for network namespaces" >&2; exit 1; }
+	R=$(lab_ns relay)
+	for n in $R $(lab_ns natc) $(lab_ns nata) $(lab_ns conn) $(lab_ns agent); do
+		ip netns add "$n"
+		ip -n "$n" link set lo up
+	done
+	ip -n "$R" link add zbr0 type bridge
+	ip -n "$R" addr add 10.77.0.1/24 dev zbr0
+	ip -n "$R" link set zbr0 up
+	lab_router natc 2 192.168.10 conn "${3:-eim}"
+	lab_router nata 3 192.168.20 agent "${2:-eim}"
+	mkdir -p "$LAB/run"
+}
+
+# lab_router NAME PUBLIC_HOST LAN_PREFIX INSIDE KIND
+lab_router() {
+	rt=$(lab_ns "$1") in=$(lab_ns "$4")
+	ip link add "zw$LAB_ID$2" type veth peer name wan netns "$rt"
+	ip link set "zw$LAB_ID$2" netns "$(lab_ns relay)"
+	ip -n "$(lab_ns relay)" link set "zw$LAB_ID$2" master zbr0 up
+	ip -n "$rt" addr add "10.77.0.$2/24" dev wan
+	ip -n "$rt" link set wan up
+	ip link add "zl$LAB_ID$2" type veth peer name eth0 netns "$in"
+	ip link set "zl$LAB_ID$2" netns "$rt"
+	ip -n "$rt" link set "zl$LAB_ID$2" name lan
+	ip -n "$rt" addr add "$3.1/24" dev lan
+	ip -n "$rt" link set lan up
+	ip -n "$in" addr add "$3.2/24" dev eth0
+	ip -n "$in" link set eth0 up
+	ip -n "$in" route add default via "$3.1"
+	ip netns exec "$rt" sysctl -qw net.ipv4.ip_forward=1
+	masq=masquerade
+	[ "$5" = edm ] && masq="masquerade random"
+	ip netns exec "$rt" nft -f - <<NFT || lab_fail "nft in $1"
+table ip nat {
+	chain nat_out { type nat hook postrouting priority srcnat; oifname "wan" $masq; }
+}
+table inet filter {
+	chain from_wan { type filter hook forward priority filter; policy accept;
+		ct state established,related accept
+		iifname "wan" drop
+	}
+	chain to_router { type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		iifname "wan" drop
+	}
+}
+NFT
+}
+
 # A target network behind the connector: namespace "target" at 10.77.1.2,
 # the connector's side 10.77.1.1. The agent's namespace resolves through the
 # agent's DNS stub (/etc/netns/NS/resolv.conf is bind-mounted by ip netns).
@@ -97,7 +162,8 @@ lab_cleanup() {
 		echo "FAIL: a daemon wrote TLS secrets to sslkeylog.log" >&2
 		rc=1
 	fi
-	for n in $(lab_ns relay) $(lab_ns conn) $(lab_ns agent) $(lab_ns target); do
+	for n in $(lab_ns relay) $(lab_ns conn) $(lab_ns agent) $(lab_ns target) \
+		$(lab_ns natc) $(lab_ns nata); do
 		ip netns del "$n" 2>/dev/null
 	done
 	rm -rf "/etc/netns/$(lab_ns agent)"

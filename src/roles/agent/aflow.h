@@ -23,6 +23,18 @@ struct aflow;
 #define ZT_AGENT_ADDR4 0x64400001u /* 100.64.0.1: the TUN address */
 #define ZT_AGENT_DNS4 0x64400002u  /* 100.64.0.2: the DNS stub */
 
+/* How the data plane asks for a path to a connector through a relay (the
+ * agent role answers, arelay.c): open() sends the request, answered later
+ * by zt_aflows_relay_ready() or zt_aflows_relay_failed() for *req;
+ * close() says the request or path is no longer needed. open() returns 0,
+ * or ZT_ENOTFOUND when no relay can (none up that lists the connector and
+ * speaks control protocol 2). */
+struct zt_aflows_relay {
+	int (*open)(void *user, const char *connector, uint32_t *req);
+	void (*close)(void *user, uint32_t req);
+	void *user;
+};
+
 struct zt_aflows {
 	const struct zt_env *env;
 	struct zt_netstack ns;
@@ -53,6 +65,7 @@ struct zt_aflows {
 	int sweep_on;
 	/* Forwarding names outside the catalog to a real resolver. */
 	struct zt_adns fwd;
+	struct zt_aflows_relay relay; /* all NULL: direct paths only */
 };
 
 /* Opens the packet source (env's, else TUN or shim as cfg says) and lwIP;
@@ -60,6 +73,14 @@ struct zt_aflows {
 int zt_aflows_start(struct zt_aflows *af, const struct zt_env *env,
 		    const struct zt_config *cfg);
 void zt_aflows_stop(struct zt_aflows *af);
+/* A relayed path for request req is ready: the session's connection may
+ * start on pio towards remote (via: where it goes, for logs). */
+void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
+			   struct zt_pathio *pio, const struct sockaddr *remote,
+			   socklen_t remote_len, const char *via);
+/* The request, or the relayed path it gave, is over. */
+void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req,
+			    const char *why);
 /* 1 when the agent refused a relay's catalog entry itself: the
  * connector's certificate does not grant it (reason in why). */
 int zt_aflows_entry_refused(struct zt_aflows *af,

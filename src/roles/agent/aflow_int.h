@@ -24,7 +24,14 @@ struct asession {
 	char connector[ZT_NAME_MAX];
 	struct zt_addr addrs[ZT_MAX_ADDRS];
 	size_t n_addrs, next_addr;
+	/* The session's connection: while connecting, the direct attempt;
+	 * once up, whichever attempt won. rc is the attempt through a relay
+	 * while both race; relay_req our request for it (0: none). */
 	struct zt_qconn *c;
+	struct zt_qconn *rc;
+	uint32_t relay_req;
+	int relayed;   /* the connection in use goes through a relay */
+	char via[300]; /* which relay, for status and logs */
 	int up;
 	uint64_t up_since;
 	/* The connector's certificate, once a session has been up: its grants

@@ -10,9 +10,11 @@
 #include "roles.h"
 #include "status.h"
 #include "aflow.h"
+#include "arelay.h"
 
 struct agent {
 	struct zt_aflows af;
+	struct zt_arelay relay; /* sessions through relays */
 	struct zt_relaylink *links[ZT_MAX_RELAYS];
 	size_t n_links;
 	/* The catalog last received from each relay. */
@@ -103,12 +105,26 @@ static void push_catalog(struct agent *a, int recheck)
 	free(all);
 }
 
+/* Does relay i's catalog list the connector? Then it can relay to it. */
+static int lists_connector(void *user, size_t i, const char *connector)
+{
+	struct agent *a = user;
+
+	for (size_t j = 0; i < a->n_links && !a->stale[i] && j < a->n_catalog[i];
+	     j++)
+		if (strcmp(a->catalog[i][j].connector, connector) == 0)
+			return 1;
+	return 0;
+}
+
 static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 {
 	struct agent *a = l->d->role;
 	size_t i = link_index(a, l);
 	struct zt_catalog_entry *copy = NULL;
 
+	if (m->type == ZT_CTRL_SESSION_READY || m->type == ZT_CTRL_SESSION_CLOSE)
+		return zt_arelay_message(&a->relay, i, m);
 	if (m->type != ZT_CTRL_CATALOG)
 		return ZT_APP_UNKNOWN;
 	if (m->u.catalog.n) {
@@ -137,6 +153,7 @@ static void agent_down(struct zt_relaylink *l)
 	 * told us, drop only this relay's view. */
 	if (i == a->n_links)
 		return;
+	zt_arelay_link_down(&a->relay, i);
 	if (!l->d->cfg.tun_fail_open) {
 		if (a->n_catalog[i] && !a->stale[i] && !l->d->stopping)
 			log_info("relay %s:%u: down; routes of its %zu service(s) "
@@ -151,9 +168,18 @@ static void agent_down(struct zt_relaylink *l)
 	push_catalog(a, 0);
 }
 
+static void agent_datagram(struct zt_relaylink *l, const uint8_t *data,
+			   size_t len)
+{
+	struct agent *a = l->d->role;
+
+	zt_arelay_datagram(&a->relay, link_index(a, l), data, len);
+}
+
 static const struct zt_relaylink_ops agent_link_ops = {
 	.message = agent_msg,
 	.down = agent_down,
+	.datagram = agent_datagram,
 };
 
 static int agent_start(struct zt_daemon *d)
@@ -172,8 +198,11 @@ static int agent_start(struct zt_daemon *d)
 					       &agent_link_ops);
 		if (!a->links[i])
 			return ZT_ENOMEM;
-		zt_relaylink_start(a->links[i]);
 	}
+	zt_arelay_init(&a->relay, &a->af, &d->env, a->links, a->n_links,
+		       lists_connector, a);
+	for (size_t i = 0; i < a->n_links; i++)
+		zt_relaylink_start(a->links[i]);
 	return 0;
 }
 
@@ -187,13 +216,20 @@ static void agent_stop(struct zt_daemon *d)
 		if (a->links[i])
 			zt_relaylink_stop(a->links[i]);
 		free(a->catalog[i]);
+		a->catalog[i] = NULL;
+		a->n_catalog[i] = 0;
 	}
+	zt_arelay_stop(&a->relay);
 	zt_aflows_stop(&a->af);
 	/* Freed in destroy: libuv still owns handles inside. */
 }
 
 static void agent_destroy(struct zt_daemon *d)
 {
+	struct agent *a = d->role;
+
+	if (a)
+		zt_arelay_free(&a->relay);
 	free(d->role);
 	d->role = NULL;
 }

@@ -30,17 +30,41 @@ static struct asession *session_find(struct zt_aflows *af, const char *name)
 	return NULL;
 }
 
-static int session_connect(struct asession *s)
+/* A session packet must never go into our own tunnel: not to a synthetic
+ * address, nor into a service's range (a connector announces its
+ * target-side address too, and that one is routed to the TUN). */
+static int in_tunnel(const struct zt_aflows *af, const struct zt_addr *a)
+{
+	uint32_t ip4;
+
+	if (a->family == AF_INET) {
+		memcpy(&ip4, a->ip, 4);
+		if ((ntohl(ip4) >> (32 - ZT_AGENT_POOL4_PREFIX)) ==
+		    (ZT_AGENT_POOL4 >> (32 - ZT_AGENT_POOL4_PREFIX)))
+			return 1;
+	}
+	for (size_t i = 0; i < af->n_catalog; i++)
+		for (size_t j = 0; j < af->catalog[i].svc.n_cidrs; j++)
+			if (zt_cidr_contains(&af->catalog[i].svc.cidrs[j], a))
+				return 1;
+	return 0;
+}
+
+/* The direct attempt: the observed (public) address first; the next one
+ * only after an attempt failed (see session_closed). */
+static int session_dial_direct(struct asession *s)
 {
 	const struct zt_env *env = s->af->env;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int rv;
 
-	if (s->n_addrs == 0)
+	for (size_t i = 0; i < s->n_addrs; i++, s->next_addr++)
+		if (!in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
+			break;
+	if (s->n_addrs == 0 ||
+	    in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
 		return ZT_ENOTFOUND;
-	/* The observed (public) address first; the next one only after an
-	 * attempt failed (see session_closed). */
 	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr % s->n_addrs], &ss);
 	rv = zt_ep_connect(env->ep, env->path, (struct sockaddr *)&ss, len,
 			   NULL, ZT_ROLE_CONNECTOR, &session_qops, s, &s->c,
@@ -48,6 +72,44 @@ static int session_connect(struct asession *s)
 	if (rv != 0)
 		s->c = NULL;
 	return rv;
+}
+
+/* Both ways at once: through a relay (works behind any NAT) and direct
+ * (when the connector's address answers); the first session up wins, so
+ * the first byte waits for neither. Returns 0 when one attempt started. */
+static int session_connect(struct asession *s)
+{
+	const struct zt_aflows_relay *r = &s->af->relay;
+	int direct = s->c ? 0 : session_dial_direct(s);
+	int relayed = ZT_ENOTFOUND;
+
+	if (s->rc || s->relay_req)
+		relayed = 0;
+	else if (r->open && r->open(r->user, s->connector, &s->relay_req) != 0)
+		s->relay_req = 0;
+	else if (r->open)
+		relayed = 0;
+	return direct == 0 || relayed == 0 ? 0 : direct;
+}
+
+/* Ends an attempt of ours without hearing of it again. */
+static void attempt_drop(struct zt_qconn **c, const char *why)
+{
+	if (!*c)
+		return;
+	zt_qconn_set_ops(*c, NULL, NULL);
+	zt_qconn_close(*c, ZT_APP_SHUTDOWN, why, zt_now());
+	*c = NULL;
+}
+
+static void relay_release(struct asession *s)
+{
+	const struct zt_aflows_relay *r = &s->af->relay;
+	uint32_t req = s->relay_req;
+
+	s->relay_req = 0;
+	if (req && r->close)
+		r->close(r->user, req);
 }
 
 /* A connector that restarted comes back on another port, and the catalog
@@ -97,7 +159,7 @@ struct asession *asession_get(struct zt_aflows *af,
 		af->sessions = s;
 	}
 	session_use_addrs(s, e);
-	if (!s->c && session_connect(s) != 0)
+	if (!s->c && !s->rc && !s->relay_req && session_connect(s) != 0)
 		return NULL;
 	return s;
 }
@@ -166,30 +228,37 @@ static void session_established(struct zt_qconn *c, void *owner)
 		zt_qconn_close(c, ZT_APP_DENIED, "unexpected connector", zt_now());
 		return;
 	}
+	if (c == s->rc) {
+		attempt_drop(&s->c, "the relayed session was first");
+		s->c = c;
+		s->rc = NULL;
+		s->relayed = 1;
+	} else {
+		attempt_drop(&s->rc, "the direct session was first");
+		relay_release(s);
+		s->relayed = 0;
+		s->via[0] = 0;
+	}
 	s->up = 1;
 	s->up_since = uv_hrtime();
 	s->peer = *zt_qconn_peer(c);
 	s->peer_known = 1;
-	log_info("session to connector %s up (%s)", s->connector,
+	log_info("session to connector %s up, %s%s (%s)", s->connector,
+		 s->relayed ? "relayed via " : "direct", s->via,
 		 zt_qconn_label(c));
 	catalog_check(af);
 	session_flush_waiting(s);
 }
 
-static void session_closed(struct zt_qconn *c, const struct zt_close_info *ci,
-			   void *owner)
+/* Every attempt failed, or the session in use ended: its flows die with
+ * it (RST to the applications, which will retry and get a fresh
+ * session). */
+static void session_drop_flows(struct asession *s)
 {
-	struct asession *s = owner;
 	struct zt_aflows *af = s->af;
 
-	log_info("session to connector %s %s%s%s", s->connector,
-		 s->up ? "lost" : "failed", ci->reason[0] ? ": " : "",
-		 ci->reason);
-	s->c = NULL;
-	s->next_addr = s->up ? 0 : s->next_addr + 1;
 	s->up = 0;
-	/* Its flows die with it: RST to the applications, which will retry
-	 * and get a fresh session. */
+	s->relayed = 0;
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
@@ -198,6 +267,100 @@ static void session_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 				aflow_reset_app(f, "connector session ended");
 			}
 		}
+}
+
+static void session_closed(struct zt_qconn *c, const struct zt_close_info *ci,
+			   void *owner)
+{
+	struct asession *s = owner;
+
+	if (c == s->rc) {
+		/* The relayed attempt failed; the direct one may still win. */
+		s->rc = NULL;
+		relay_release(s);
+		log_info("session to connector %s via %s failed%s%s",
+			 s->connector, s->via, ci->reason[0] ? ": " : "",
+			 ci->reason);
+		if (s->c)
+			return;
+	} else if (c == s->c && !s->up && (s->rc || s->relay_req)) {
+		s->c = NULL;
+		s->next_addr++;
+		log_info("session to connector %s: direct attempt failed%s%s; "
+			 "still trying through a relay",
+			 s->connector, ci->reason[0] ? ": " : "", ci->reason);
+		return;
+	} else if (c != s->c) {
+		return;
+	} else {
+		log_info("session to connector %s %s%s%s", s->connector,
+			 s->up ? "lost" : "failed", ci->reason[0] ? ": " : "",
+			 ci->reason);
+		s->c = NULL;
+		s->next_addr = s->up ? 0 : s->next_addr + 1;
+		relay_release(s);
+	}
+	session_drop_flows(s);
+}
+
+static struct asession *session_by_req(struct zt_aflows *af, uint32_t req)
+{
+	for (struct asession *s = af->sessions; s; s = s->next)
+		if (req && s->relay_req == req)
+			return s;
+	return NULL;
+}
+
+void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
+			   struct zt_pathio *pio, const struct sockaddr *remote,
+			   socklen_t remote_len, const char *via)
+{
+	const struct zt_env *env = af->env;
+	struct asession *s = session_by_req(af, req);
+
+	if (!s || s->up || s->rc) {
+		if (af->relay.close)
+			af->relay.close(af->relay.user, req);
+		if (s)
+			s->relay_req = 0;
+		return;
+	}
+	snprintf(s->via, sizeof(s->via), "%s", via);
+	if (zt_ep_connect(env->ep, pio, remote, remote_len, NULL,
+			  ZT_ROLE_CONNECTOR, &session_qops, s, &s->rc,
+			  zt_now()) != 0) {
+		s->rc = NULL;
+		log_warn("session to connector %s: cannot start through %s",
+			 s->connector, via);
+		zt_aflows_relay_failed(af, req, "cannot start the connection");
+		return;
+	}
+	zt_netio_flush(env->net);
+}
+
+void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req,
+			    const char *why)
+{
+	struct asession *s = session_by_req(af, req);
+
+	if (!s)
+		return;
+	s->relay_req = 0;
+	if (s->up && s->relayed) {
+		/* The relay ended the session we use: so does it. */
+		log_info("session to connector %s via %s ended by the relay: %s",
+			 s->connector, s->via, why);
+		attempt_drop(&s->c, "the relay ended the session");
+		session_drop_flows(s);
+		return;
+	}
+	if (s->up)
+		return;
+	attempt_drop(&s->rc, "the relay ended the session");
+	log_info("session to connector %s: no relayed path: %s%s", s->connector,
+		 why, s->c ? "; still trying direct" : "");
+	if (!s->c)
+		session_drop_flows(s);
 }
 
 /* --- the flow header and the connector's answer --- */
@@ -468,36 +631,47 @@ void asession_stop_all(struct zt_aflows *af)
 		af->sessions = s->next;
 		if (s->c)
 			zt_qconn_set_ops(s->c, NULL, NULL);
+		if (s->rc)
+			zt_qconn_set_ops(s->rc, NULL, NULL);
 		free(s);
 	}
 }
 
 void asession_status(struct zt_aflows *af, struct zt_sb *b, int json)
 {
-	char s[64];
+	char a[64], path[340];
 	int first = 1;
 
 	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
 		double rtt = x->c && x->up ? zt_qconn_rtt_ns(x->c) / 1e6 : 0;
 		struct zt_addr ra = { 0 };
 		uint64_t tx = 0, rx = 0;
+		const char *st = x->up ? "up" : "connecting";
 
 		if (x->c) {
 			zt_qconn_remote(x->c, &ra);
 			zt_qconn_bytes(x->c, &tx, &rx);
 		}
-		zt_addr_str(&ra, s, sizeof(s));
+		if (x->up && x->relayed)
+			snprintf(path, sizeof(path), "relayed via %s", x->via);
+		else
+			snprintf(path, sizeof(path), "direct %s%s",
+				 zt_addr_str(&ra, a, sizeof(a)),
+				 !x->up && (x->rc || x->relay_req)
+					 ? " and through a relay"
+					 : "");
 		if (json) {
 			zt_sb_printf(b, "%s{\"connector\":", first ? "" : ",");
 			zt_sb_json_str(b, x->connector);
-			zt_sb_printf(b, ",\"state\":\"%s\",\"path\":\"direct %s\","
-				     "\"rtt_ms\":%.3f,\"bytes_sent\":%llu,"
-				     "\"bytes_received\":%llu}",
-				     x->up ? "up" : "connecting", s, rtt,
+			zt_sb_printf(b, ",\"state\":\"%s\",\"path\":", st);
+			zt_sb_json_str(b, path);
+			zt_sb_printf(b, ",\"relayed\":%s,\"rtt_ms\":%.3f,"
+				     "\"bytes_sent\":%llu,\"bytes_received\":%llu}",
+				     x->up && x->relayed ? "true" : "false", rtt,
 				     (unsigned long long)tx, (unsigned long long)rx);
 		} else {
-			zt_sb_printf(b, "  %-16s %-10s direct %s  rtt %.2f ms  sent %llu B  received %llu B\n",
-				     x->connector, x->up ? "up" : "connecting", s, rtt,
+			zt_sb_printf(b, "  %-16s %-10s %s  rtt %.2f ms  sent %llu B  received %llu B\n",
+				     x->connector, st, path, rtt,
 				     (unsigned long long)tx, (unsigned long long)rx);
 		}
 	}

@@ -10,12 +10,24 @@
 #include "roles.h"
 #include "status.h"
 #include "cflow.h"
+#include "crelay.h"
 
 struct connector {
 	struct zt_relaylink *links[ZT_MAX_RELAYS];
 	size_t n_links;
 	struct zt_cflows flows;
+	struct zt_crelay relay; /* sessions that come through relays */
 };
+
+static size_t link_index(const struct connector *k,
+			 const struct zt_relaylink *l)
+{
+	size_t i = 0;
+
+	while (i < k->n_links && k->links[i] != l)
+		i++;
+	return i;
+}
 
 static void send_register(struct zt_relaylink *l)
 {
@@ -45,16 +57,37 @@ static void check_own_grants(const struct zt_daemon *d,
 	}
 }
 
+/* Besides OBSERVED_ADDRESS and ERROR, which the link handles, a relay
+ * sends connectors only relayed-session messages. */
 static int connector_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 {
-	/* A relay sends connectors nothing but OBSERVED_ADDRESS and ERROR,
-	 * which the link handles. */
-	return ZT_APP_UNKNOWN;
+	struct connector *k = l->d->role;
+
+	if (m->type != ZT_CTRL_SESSION_OFFER && m->type != ZT_CTRL_SESSION_CLOSE)
+		return ZT_APP_UNKNOWN;
+	return zt_crelay_message(&k->relay, link_index(k, l), m);
+}
+
+static void connector_datagram(struct zt_relaylink *l, const uint8_t *data,
+			       size_t len)
+{
+	struct connector *k = l->d->role;
+
+	zt_crelay_datagram(&k->relay, link_index(k, l), data, len);
+}
+
+static void connector_link_down(struct zt_relaylink *l)
+{
+	struct connector *k = l->d->role;
+
+	zt_crelay_link_down(&k->relay, link_index(k, l));
 }
 
 static const struct zt_relaylink_ops connector_link_ops = {
 	.up = send_register,
 	.message = connector_msg,
+	.down = connector_link_down,
+	.datagram = connector_datagram,
 };
 
 static int connector_start(struct zt_daemon *d)
@@ -73,8 +106,10 @@ static int connector_start(struct zt_daemon *d)
 					       &connector_link_ops);
 		if (!k->links[i])
 			return ZT_ENOMEM;
-		zt_relaylink_start(k->links[i]);
 	}
+	zt_crelay_init(&k->relay, &d->env, k->links, k->n_links);
+	for (size_t i = 0; i < k->n_links; i++)
+		zt_relaylink_start(k->links[i]);
 	return 0;
 }
 
@@ -103,6 +138,7 @@ static void connector_stop(struct zt_daemon *d)
 		if (k->links[i])
 			zt_relaylink_stop(k->links[i]);
 	zt_cflows_stop(&k->flows);
+	zt_crelay_stop(&k->relay);
 	/* Freed in destroy: libuv still owns handles inside. */
 }
 
@@ -144,6 +180,7 @@ static void connector_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	}
 	zt_sb_printf(b, json ? "]" : "");
 	zt_cflows_status(&k->flows, b, json);
+	zt_crelay_status(&k->relay, b, json);
 	zt_sb_printf(b, json ? "}\n" : "");
 }
 

@@ -1,0 +1,390 @@
+/* The agent's relayed sessions (arelay.h). */
+#include "arelay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "daemon.h"
+#include "err.h"
+#include "log.h"
+#include "rdgram.h"
+
+#define TICK_MS 200
+#define RETRY_NS 400000000ULL  /* the relay's links were not ready yet */
+#define RETRY_MAX 8
+/* A path outlives its request by this much: a connection that used it may
+ * still be in its closing period (3 PTO) and send on it. */
+#define GRAVE_NS 120000000000ULL
+
+struct arelay_req {
+	struct arelay_req *next;
+	uint32_t req, session;
+	size_t link;
+	uint8_t gen;
+	int ready;
+	unsigned tries;
+	uint64_t retry_at; /* 0: none */
+	char connector[ZT_NAME_MAX];
+	uint8_t key[ZT_CTRL_KEY_LEN]; /* ours, for probes */
+	struct zt_rpath *path;        /* once ready */
+};
+
+struct arelay_grave {
+	struct arelay_grave *next;
+	struct zt_rpath *path;
+	uint64_t at;
+};
+
+static void tick(uv_timer_t *t);
+
+void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
+		    const struct zt_env *env, struct zt_relaylink *const *links,
+		    size_t n_links,
+		    int (*lists)(void *user, size_t link, const char *connector),
+		    void *user)
+{
+	memset(ar, 0, sizeof(*ar));
+	ar->af = af;
+	ar->env = env;
+	ar->links = links;
+	ar->n_links = n_links;
+	ar->lists = lists;
+	ar->user = user;
+	zt_rinq_init(&ar->inq, env);
+	uv_timer_init(env->loop, &ar->timer);
+	ar->timer.data = ar;
+	ar->on = 1;
+	af->relay.open = zt_arelay_open;
+	af->relay.close = zt_arelay_close;
+	af->relay.user = ar;
+}
+
+static void arm(struct zt_arelay *ar)
+{
+	if (ar->on && !uv_is_active((uv_handle_t *)&ar->timer))
+		uv_timer_start(&ar->timer, tick, TICK_MS, TICK_MS);
+}
+
+static void bury(struct zt_arelay *ar, struct zt_rpath *p)
+{
+	struct arelay_grave *g;
+
+	if (!p)
+		return;
+	g = malloc(sizeof(*g));
+	if (!g) {
+		/* Better a path never freed than one freed in use. */
+		log_warn("relayed path %u kept: out of memory", p->session);
+		return;
+	}
+	g->path = p;
+	g->at = zt_now();
+	g->next = ar->graves;
+	ar->graves = g;
+	arm(ar);
+}
+
+/* Takes r off the list, its path to the graveyard; the caller frees r. */
+static void unlink_req(struct zt_arelay *ar, struct arelay_req *r)
+{
+	struct arelay_req **pp = &ar->reqs;
+
+	while (*pp && *pp != r)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = r->next;
+	bury(ar, r->path);
+	r->path = NULL;
+}
+
+static int send_open(struct zt_arelay *ar, struct arelay_req *r)
+{
+	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_OPEN};
+
+	m.u.sess.req = r->req;
+	snprintf(m.u.sess.peer, sizeof(m.u.sess.peer), "%s", r->connector);
+	memcpy(m.u.sess.key, r->key, sizeof(r->key));
+	return zt_relaylink_send(ar->links[r->link], &m);
+}
+
+static int pick_link(struct zt_arelay *ar, const char *connector, size_t *out)
+{
+	for (size_t i = 0; i < ar->n_links; i++) {
+		const struct zt_relaylink *l = ar->links[i];
+
+		if (l->state == ZT_LINK_UP && l->version >= 2 &&
+		    ar->lists(ar->user, i, connector)) {
+			*out = i;
+			return 0;
+		}
+	}
+	return ZT_ENOTFOUND;
+}
+
+int zt_arelay_open(void *arg, const char *connector, uint32_t *req)
+{
+	struct zt_arelay *ar = arg;
+	struct arelay_req *r;
+	size_t link;
+	int rc;
+
+	if (!ar->on || pick_link(ar, connector, &link) != 0)
+		return ZT_ENOTFOUND;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return ZT_ENOMEM;
+	if (wolfSSL_RAND_bytes(r->key, sizeof(r->key)) != 1) {
+		free(r);
+		return ZT_EIO;
+	}
+	if (++ar->next_req == 0)
+		ar->next_req = 1;
+	r->req = ar->next_req;
+	r->link = link;
+	snprintf(r->connector, sizeof(r->connector), "%s", connector);
+	rc = send_open(ar, r);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	r->next = ar->reqs;
+	ar->reqs = r;
+	ar->opened++;
+	*req = r->req;
+	return 0;
+}
+
+static struct arelay_req *find_req(struct zt_arelay *ar, uint32_t req)
+{
+	for (struct arelay_req *r = ar->reqs; r; r = r->next)
+		if (r->req == req)
+			return r;
+	return NULL;
+}
+
+void zt_arelay_close(void *arg, uint32_t req)
+{
+	struct zt_arelay *ar = arg;
+	struct arelay_req *r = find_req(ar, req);
+	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_CLOSE};
+
+	if (!r)
+		return;
+	/* Tell the relay, so it frees the session now rather than at its
+	 * idle timeout. */
+	m.u.sess.req = r->req;
+	m.u.sess.session = r->session;
+	m.u.sess.code = ZT_APP_NO_ERROR;
+	snprintf(m.u.sess.text, sizeof(m.u.sess.text), "not needed any more");
+	zt_relaylink_send(ar->links[r->link], &m);
+	unlink_req(ar, r);
+	free(r);
+}
+
+static struct arelay_req *req_on(struct zt_arelay *ar, size_t i,
+				 const struct zt_ctrl_sess *in)
+{
+	for (struct arelay_req *r = ar->reqs; r; r = r->next)
+		if (r->link == i &&
+		    ((in->req && r->req == in->req) ||
+		     (in->session && r->ready && r->session == in->session)))
+			return r;
+	return NULL;
+}
+
+static int on_ready(struct zt_arelay *ar, size_t i,
+		    const struct zt_ctrl_sess *in)
+{
+	struct arelay_req *r = req_on(ar, i, in);
+	const struct zt_relaylink *l = ar->links[i];
+	struct sockaddr_storage remote;
+	socklen_t rlen;
+	char via[300];
+
+	if (!r)
+		return 0; /* we gave up on it: the relay hears our CLOSE */
+	if (r->ready)
+		return ZT_APP_PROTOCOL;
+	r->path = calloc(1, sizeof(*r->path));
+	if (!r->path) {
+		zt_arelay_close(ar, r->req);
+		return 0;
+	}
+	r->ready = 1;
+	r->session = in->session;
+	ar->ready++;
+	zt_rpath_init(r->path, ar->links[i], (unsigned)i, ZT_RPATH_AGENT,
+		      r->session, r->gen);
+	zt_rpath_addr(&remote, &rlen, ZT_RPATH_PEER, (unsigned)i, r->session,
+		      r->gen);
+	snprintf(via, sizeof(via), "relay %s:%u #%u", l->relay.host,
+		 l->relay.port, r->session);
+	log_info("relayed session %u to connector %s ready via relay %s:%u "
+		 "(inner packets up to %u bytes)",
+		 r->session, r->connector, l->relay.host, l->relay.port,
+		 in->mtu);
+	/* May close r at once (the session went direct meanwhile). */
+	zt_aflows_relay_ready(ar->af, r->req, &r->path->pio,
+			      (struct sockaddr *)&remote, rlen, via);
+	return 0;
+}
+
+static void on_close(struct zt_arelay *ar, size_t i,
+		     const struct zt_ctrl_sess *in)
+{
+	struct arelay_req *r = req_on(ar, i, in);
+	char t[4 * sizeof(in->text)];
+	uint32_t req;
+
+	if (!r)
+		return;
+	zt_log_escape(t, sizeof(t), in->text[0] ? in->text : "no reason given");
+	if (!r->ready && in->code == ZT_APP_TOO_BIG && r->tries < RETRY_MAX) {
+		/* Path MTU discovery on the relay's links may not be done. */
+		r->tries++;
+		r->retry_at = zt_now() + RETRY_NS;
+		log_debug("relayed session to %s: %s; asking again", r->connector,
+			  t);
+		arm(ar);
+		return;
+	}
+	req = r->req;
+	unlink_req(ar, r);
+	free(r);
+	ar->failed++;
+	zt_aflows_relay_failed(ar->af, req, t);
+}
+
+int zt_arelay_message(struct zt_arelay *ar, size_t i,
+		      const struct zt_ctrl_msg *m)
+{
+	if (!ar->on || i >= ar->n_links)
+		return 0;
+	switch (m->type) {
+	case ZT_CTRL_SESSION_READY: return on_ready(ar, i, &m->u.sess);
+	case ZT_CTRL_SESSION_CLOSE:
+		on_close(ar, i, &m->u.sess);
+		return 0;
+	default: return ZT_APP_UNKNOWN;
+	}
+}
+
+void zt_arelay_datagram(struct zt_arelay *ar, size_t i, const uint8_t *data,
+			size_t len)
+{
+	struct sockaddr_storage remote;
+	socklen_t rlen;
+	uint32_t id;
+	uint8_t gen;
+	size_t n;
+
+	if (!ar->on || (n = zt_rdgram_get(data, len, &id, &gen)) == 0)
+		return;
+	for (struct arelay_req *r = ar->reqs; r; r = r->next) {
+		if (!r->ready || r->link != i || r->session != id ||
+		    r->gen != gen)
+			continue;
+		zt_rpath_addr(&remote, &rlen, ZT_RPATH_PEER, (unsigned)i, id,
+			      gen);
+		zt_rinq_push(&ar->inq, &r->path->pio,
+			     (struct sockaddr *)&remote, rlen, data + n,
+			     len - n);
+		return;
+	}
+}
+
+void zt_arelay_link_down(struct zt_arelay *ar, size_t i)
+{
+	struct arelay_req *gone = NULL, **pp = &ar->reqs;
+
+	if (!ar->on)
+		return;
+	/* Collected first: telling the data plane may start new requests. */
+	while (*pp) {
+		struct arelay_req *r = *pp;
+
+		if (r->link != i) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		r->next = gone;
+		gone = r;
+	}
+	while (gone) {
+		struct arelay_req *r = gone;
+
+		gone = r->next;
+		bury(ar, r->path);
+		ar->failed++;
+		zt_aflows_relay_failed(ar->af, r->req, "the relay link went down");
+		free(r);
+	}
+}
+
+static void tick(uv_timer_t *t)
+{
+	struct zt_arelay *ar = t->data;
+	uint64_t now = zt_now();
+	struct arelay_grave **gp = &ar->graves;
+	int busy = 0;
+
+	for (struct arelay_req *r = ar->reqs; r; r = r->next) {
+		if (!r->retry_at)
+			continue;
+		if (r->retry_at > now) {
+			busy = 1;
+			continue;
+		}
+		r->retry_at = 0;
+		send_open(ar, r);
+	}
+	while (*gp) {
+		struct arelay_grave *g = *gp;
+
+		if (now - g->at < GRAVE_NS) {
+			busy = 1;
+			gp = &g->next;
+			continue;
+		}
+		*gp = g->next;
+		free(g->path);
+		free(g);
+	}
+	if (!busy)
+		uv_timer_stop(t);
+}
+
+void zt_arelay_stop(struct zt_arelay *ar)
+{
+	if (!ar->on)
+		return;
+	ar->on = 0;
+	ar->af->relay.open = NULL;
+	ar->af->relay.close = NULL;
+	zt_rinq_close(&ar->inq);
+	uv_close((uv_handle_t *)&ar->timer, NULL);
+}
+
+/* After the loop: the endpoint and its connections are gone. */
+void zt_arelay_free(struct zt_arelay *ar)
+{
+	while (ar->reqs) {
+		struct arelay_req *r = ar->reqs;
+
+		ar->reqs = r->next;
+		free(r->path);
+		free(r);
+	}
+	while (ar->graves) {
+		struct arelay_grave *g = ar->graves;
+
+		ar->graves = g->next;
+		free(g->path);
+		free(g);
+	}
+}

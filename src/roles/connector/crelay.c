@@ -1,0 +1,234 @@
+/* The connector's relayed sessions (crelay.h). */
+#include "crelay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "daemon.h"
+#include "err.h"
+#include "log.h"
+#include "rdgram.h"
+
+struct crelay_sess {
+	struct crelay_sess *next;
+	uint32_t id;
+	size_t link;
+	char agent[ZT_NAME_MAX]; /* as the relay named it; the inner
+				  * session's certificate is what counts */
+	uint8_t key[ZT_CTRL_KEY_LEN]; /* ours, for probes */
+	uint64_t since, packets;
+};
+
+void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,
+		    struct zt_relaylink *const *links, size_t n_links)
+{
+	memset(cr, 0, sizeof(*cr));
+	cr->env = env;
+	cr->links = links;
+	cr->n_links = n_links;
+	for (size_t i = 0; i < n_links; i++)
+		zt_rpath_init(&cr->paths[i], links[i], (unsigned)i,
+			      ZT_RPATH_CONNECTOR, 0, 0);
+	zt_rinq_init(&cr->inq, env);
+	cr->on = 1;
+}
+
+static void sess_free_all(struct zt_crelay *cr, size_t link, int all)
+{
+	struct crelay_sess **pp = &cr->sess;
+
+	while (*pp) {
+		struct crelay_sess *s = *pp;
+
+		if (!all && s->link != link) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		free(s);
+		cr->n--;
+	}
+}
+
+void zt_crelay_stop(struct zt_crelay *cr)
+{
+	if (!cr->on)
+		return;
+	cr->on = 0;
+	sess_free_all(cr, 0, 1);
+	zt_rinq_close(&cr->inq);
+}
+
+static struct crelay_sess *find(struct zt_crelay *cr, size_t link,
+				uint32_t id)
+{
+	for (struct crelay_sess *s = cr->sess; s; s = s->next)
+		if (s->id == id && s->link == link)
+			return s;
+	return NULL;
+}
+
+static void refuse(struct zt_crelay *cr, size_t i, uint32_t id,
+		   const char *why)
+{
+	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_REFUSE};
+
+	cr->refused++;
+	m.u.sess.session = id;
+	m.u.sess.code = ZT_APP_TOO_BIG;
+	snprintf(m.u.sess.text, sizeof(m.u.sess.text), "%s", why);
+	zt_relaylink_send(cr->links[i], &m);
+	log_warn("relayed session %u refused: %s", id, why);
+}
+
+static int on_offer(struct zt_crelay *cr, size_t i,
+		    const struct zt_ctrl_sess *in)
+{
+	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_ACCEPT};
+	struct crelay_sess *s;
+
+	cr->offers++;
+	if (find(cr, i, in->session))
+		return ZT_APP_PROTOCOL; /* the relay offered it twice */
+	if (cr->n >= ZT_CRELAY_MAX) {
+		refuse(cr, i, in->session, "too many relayed sessions");
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || wolfSSL_RAND_bytes(s->key, sizeof(s->key)) != 1) {
+		free(s);
+		refuse(cr, i, in->session, "out of resources");
+		return 0;
+	}
+	s->id = in->session;
+	s->link = i;
+	s->since = zt_now();
+	snprintf(s->agent, sizeof(s->agent), "%s", in->peer);
+	s->next = cr->sess;
+	cr->sess = s;
+	cr->n++;
+	m.u.sess.session = s->id;
+	memcpy(m.u.sess.key, s->key, sizeof(s->key));
+	zt_relaylink_send(cr->links[i], &m);
+	log_info("relayed session %u from agent %s via relay %s:%u (inner "
+		 "packets up to %u bytes)",
+		 s->id, s->agent, cr->links[i]->relay.host,
+		 cr->links[i]->relay.port, in->mtu);
+	return 0;
+}
+
+static void on_close(struct zt_crelay *cr, size_t i,
+		     const struct zt_ctrl_sess *in)
+{
+	struct crelay_sess **pp = &cr->sess;
+	char t[4 * sizeof(in->text)];
+
+	while (*pp && ((*pp)->id != in->session || (*pp)->link != i))
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	struct crelay_sess *s = *pp;
+
+	*pp = s->next;
+	cr->n--;
+	log_info("relayed session %u from agent %s ended: %s", s->id, s->agent,
+		 zt_log_escape(t, sizeof(t), in->text[0] ? in->text : "-"));
+	free(s);
+}
+
+int zt_crelay_message(struct zt_crelay *cr, size_t i,
+		      const struct zt_ctrl_msg *m)
+{
+	if (!cr->on || i >= cr->n_links)
+		return 0;
+	switch (m->type) {
+	case ZT_CTRL_SESSION_OFFER: return on_offer(cr, i, &m->u.sess);
+	case ZT_CTRL_SESSION_CLOSE:
+		on_close(cr, i, &m->u.sess);
+		return 0;
+	default: return ZT_APP_UNKNOWN;
+	}
+}
+
+void zt_crelay_datagram(struct zt_crelay *cr, size_t i, const uint8_t *data,
+			size_t len)
+{
+	struct sockaddr_storage remote;
+	socklen_t rlen;
+	struct crelay_sess *s;
+	uint32_t id;
+	uint8_t gen;
+	size_t n;
+
+	if (!cr->on || i >= cr->n_links)
+		return;
+	n = zt_rdgram_get(data, len, &id, &gen);
+	/* Only sessions we accepted: a relay cannot make us talk to
+	 * anything else. */
+	if (n == 0 || !(s = find(cr, i, id))) {
+		cr->unknown++;
+		return;
+	}
+	s->packets++;
+	cr->packets++;
+	zt_rpath_addr(&remote, &rlen, ZT_RPATH_PEER, (unsigned)i, id, gen);
+	zt_rinq_push(&cr->inq, &cr->paths[i].pio, (struct sockaddr *)&remote,
+		     rlen, data + n, len - n);
+}
+
+void zt_crelay_link_down(struct zt_crelay *cr, size_t i)
+{
+	if (cr->on)
+		sess_free_all(cr, i, 0);
+}
+
+void zt_crelay_status(const struct zt_crelay *cr, struct zt_sb *b, int json)
+{
+	int first = 1;
+
+	if (json)
+		zt_sb_printf(b, ",\"relayed\":{\"sessions\":%zu,\"offers\":%llu,"
+			     "\"refused\":%llu,\"packets_in\":%llu,"
+			     "\"unknown_session\":%llu,\"queue_drops\":%llu,"
+			     "\"list\":[",
+			     cr->n, (unsigned long long)cr->offers,
+			     (unsigned long long)cr->refused,
+			     (unsigned long long)cr->packets,
+			     (unsigned long long)cr->unknown,
+			     (unsigned long long)cr->inq.dropped);
+	else
+		zt_sb_printf(b, "relayed:   %zu session(s), %llu offered, %llu "
+			     "refused, %llu packets in\n",
+			     cr->n, (unsigned long long)cr->offers,
+			     (unsigned long long)cr->refused,
+			     (unsigned long long)cr->packets);
+	for (const struct crelay_sess *s = cr->sess; s; s = s->next, first = 0) {
+		const struct zt_relaylink *l = cr->links[s->link];
+		uint64_t age = (zt_now() - s->since) / 1000000000ULL;
+
+		if (!json) {
+			zt_sb_printf(b, "  relay%zu#%u  agent %-20s via %s:%u  "
+				     "%llu packets in  %llus\n",
+				     s->link + 1, s->id, s->agent, l->relay.host,
+				     l->relay.port,
+				     (unsigned long long)s->packets,
+				     (unsigned long long)age);
+			continue;
+		}
+		zt_sb_printf(b, "%s{\"session\":%u,\"agent\":", first ? "" : ",",
+			     s->id);
+		zt_sb_json_str(b, s->agent);
+		zt_sb_printf(b, ",\"relay\":");
+		zt_sb_json_str(b, l->relay.host);
+		zt_sb_printf(b, ",\"relay_port\":%u,\"packets_in\":%llu,"
+			     "\"since_s\":%llu}",
+			     l->relay.port, (unsigned long long)s->packets,
+			     (unsigned long long)age);
+	}
+	if (json)
+		zt_sb_printf(b, "]}");
+}
