@@ -129,12 +129,18 @@ struct owner {
 	int established, eof, sent, closed, closed_err;
 	size_t got;
 	char data[64];
-	int abort_in_data, close_in_eof;
+	int abort_in_data, close_in_eof, close_in_sent, abort_in_established;
 };
 
 static void o_established(void *ud)
 {
-	((struct owner *)ud)->established++;
+	struct owner *o = ud;
+
+	o->established++;
+	if (o->abort_in_established) {
+		zt_ns_conn_abort(o->c);
+		o->c = NULL;
+	}
 }
 
 static void o_data(void *ud, const struct iovec *iov, int cnt)
@@ -167,7 +173,13 @@ static void o_eof(void *ud)
 
 static void o_sent(void *ud)
 {
-	((struct owner *)ud)->sent++;
+	struct owner *o = ud;
+
+	o->sent++;
+	if (o->close_in_sent) {
+		zt_ns_conn_close(o->c);
+		o->c = NULL;
+	}
 }
 
 static void o_closed(void *ud, int err)
@@ -372,6 +384,43 @@ static void test_close_in_callback(void **st)
 	assert_int_equal(o.closed, 0);
 }
 
+/* The connection freed in the sent callback (the flow ended as its last
+ * bytes were acknowledged): nothing touches it afterwards (ASan). */
+static void test_close_in_sent(void **st)
+{
+	struct owner o;
+	uint32_t iss = open_conn(&o, 40011);
+
+	assert_int_equal(zt_ns_conn_write(o.c, (const uint8_t *)"bye", 3), 3);
+	zt_ns_conn_flush(o.c);
+	o.close_in_sent = 1;
+	n_out = 0;
+	app_send(40011, ZT_TCP_ACK, ISN + 1, iss + 4, NULL, 0);
+	assert_int_equal(o.sent, 1);
+	assert_null(o.c);
+	assert_true(n_out >= 1);
+	assert_true(out[n_out - 1].flags & ZT_TCP_FIN);
+}
+
+/* Aborted as the handshake completes: lwIP hears ERR_ABRT, the
+ * application a RST. */
+static void test_abort_in_established(void **st)
+{
+	struct owner o;
+	uint32_t iss;
+
+	hold(&o, 40012);
+	o.abort_in_established = 1;
+	n_out = 0;
+	assert_int_equal(zt_ns_conn_accept(o.c), 0);
+	iss = out[0].seq;
+	app_send(40012, ZT_TCP_ACK, ISN + 1, iss + 1, NULL, 0);
+	assert_int_equal(o.established, 1);
+	assert_null(o.c);
+	assert_true(out[n_out - 1].flags & ZT_TCP_RST);
+	assert_null(ns.listeners);
+}
+
 /* "Can write N": the send buffer takes what it has room for, then
  * nothing until acknowledgements make room (ops->sent). */
 static void test_write_room(void **st)
@@ -420,6 +469,8 @@ int main(void)
 		cmocka_unit_test(test_stray_syn),
 		cmocka_unit_test(test_abort_in_callback),
 		cmocka_unit_test(test_close_in_callback),
+		cmocka_unit_test(test_close_in_sent),
+		cmocka_unit_test(test_abort_in_established),
 		cmocka_unit_test(test_write_room),
 	};
 

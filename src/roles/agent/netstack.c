@@ -325,32 +325,31 @@ static err_t lw_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 static err_t lw_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct zt_ns_conn *c = arg;
+	struct zt_netstack *ns;
 	struct cb_frame f;
 
 	if (!c)
 		return ERR_OK;
+	ns = c->ns; /* c may be gone after the callback */
 	f = cb_enter(c);
 	c->ops->sent(c->ud);
-	return cb_leave(c->ns, f);
+	return cb_leave(ns, f);
 }
 
 /* lwIP already freed the pcb. */
 static void lw_err(void *arg, err_t err)
 {
 	struct zt_ns_conn *c = arg;
-	int was = c ? c->state : NS_GONE;
 
 	if (!c)
 		return;
 	c->pcb = NULL;
-	c->state = NS_GONE;
-	if (was == NS_HANDSHAKE || was == NS_ACCEPTING)
-		listener_unref(c->ns, c->syn.dst.port);
-	if (was == NS_ACCEPTING) {
-		/* lwIP gave up inside zt_ns_conn_accept, which reports it. */
-		c->state = NS_HELD;
+	/* lwIP gave up inside zt_ns_conn_accept, which reports it. */
+	if (c->state == NS_ACCEPTING)
 		return;
-	}
+	if (c->state == NS_HANDSHAKE)
+		listener_unref(c->ns, c->syn.dst.port);
+	c->state = NS_GONE;
 	c->ops->closed(c->ud, err == ERR_CLSD ? 0 :
 			      err == ERR_RST  ? ZT_ECLOSED :
 						ZT_EIO);
@@ -380,16 +379,18 @@ static err_t passive_open(u8_t id, struct tcp_pcb_listen *lpcb,
 static err_t accept_cb(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct zt_ns_conn *c = arg;
+	struct zt_netstack *ns;
 	struct cb_frame f;
 
 	if (err != ERR_OK || !pcb || !c)
 		return ERR_VAL; /* lwIP aborts a pcb it could not accept */
 	assert(c->state == NS_HANDSHAKE && c->pcb == pcb);
+	ns = c->ns; /* c may be gone after the callback */
 	c->state = NS_OPEN;
-	listener_unref(c->ns, c->syn.dst.port);
+	listener_unref(ns, c->syn.dst.port);
 	f = cb_enter(c);
 	c->ops->established(c->ud);
-	return cb_leave(c->ns, f);
+	return cb_leave(ns, f);
 }
 
 int zt_ns_conn_new(struct zt_netstack *ns, const struct zt_pkt *syn,
@@ -435,10 +436,9 @@ int zt_ns_conn_accept(struct zt_ns_conn *c)
 			  c->syn.dst.ip);
 	tcp_arg(l->pcb, NULL);
 	if (!c->pcb) {
-		/* No pcb came of it (memory, or lwIP already has this
-		 * 4-tuple, e.g. in TIME_WAIT): lw_err may have let go. */
-		if (c->state == NS_ACCEPTING)
-			listener_unref(ns, c->syn.dst.port);
+		/* No pcb came of it, or lwIP dropped it at once (memory), or
+		 * lwIP already has this 4-tuple (e.g. in TIME_WAIT). */
+		listener_unref(ns, c->syn.dst.port);
 		c->state = NS_HELD;
 		return ZT_ENOMEM;
 	}
