@@ -69,6 +69,9 @@
 #define LWIP_TCP_TIMESTAMPS 0
 #define TCP_LISTEN_BACKLOG 0
 #define LWIP_CALLBACK_API 1
+/* One slot, for its passive-open callback: the pcb made from a SYN is bound
+ * to its connection as it is made (netstack.c). */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 /* Listeners come and go per port while older connections on that port sit
  * in TIME_WAIT: they must be able to bind again. */
 #define SO_REUSE 1

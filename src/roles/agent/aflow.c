@@ -237,10 +237,7 @@ void aflow_free(struct aflow *f)
 {
 	struct zt_aflows *af = f->af;
 
-	if (f->state == A_HANDSHAKE)
-		zt_netstack_listen_unref(&af->ns, f->dst.port);
-	if (f->pcb)
-		aflow_tcp_close(f, 0);
+	aflow_tcp_close(f, 0);
 	if (f->s && f->s->c && f->sid >= 0)
 		zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
 	while (f->ph) {
@@ -260,22 +257,13 @@ void aflow_free(struct aflow *f)
 		free(p);
 	}
 	flow_unhash(af, f);
-	free(f->syn);
 	free(f);
 }
 
-/* The application gets a RST: before the handshake from our packet
- * builder, afterwards from lwIP. */
+/* A TCP application gets a RST (netstack.c: for a held SYN too). */
 void aflow_reset_app(struct aflow *f, const char *why)
 {
-	struct zt_pkt p;
-
-	if (f->pcb) {
-		aflow_tcp_close(f, 1);
-	} else if (f->syn && zt_pkt_parse(&p, f->syn, f->syn_len) == ZT_PKT_OK) {
-		aflow_write_tun(f->af, f->af->wbuf,
-				zt_pkt_build_rst(f->af->wbuf, sizeof(f->af->wbuf), &p));
-	}
+	aflow_tcp_close(f, 1);
 	if (f->s && f->s->c && f->sid >= 0)
 		zt_qconn_stream_reset(f->s->c, f->sid, ZT_FLOW_ERR_RESET);
 	if (f->state >= A_HANDSHAKE) {
@@ -299,18 +287,14 @@ static struct aflow *flow_new(struct zt_aflows *af, const struct zt_pkt *p,
 
 	if (!f)
 		return NULL;
-	if (p->proto == ZT_IPPROTO_TCP) {
-		f->syn = malloc(len);
-		if (!f->syn) {
-			free(f);
-			return NULL;
-		}
-		memcpy(f->syn, raw, len);
-		f->syn_len = len;
+	f->af = af;
+	if (p->proto == ZT_IPPROTO_TCP &&
+	    aflow_tcp_hold(f, p, raw, len) != 0) {
+		free(f);
+		return NULL;
 	}
 	f->proto = p->proto;
 	f->last_ns = uv_hrtime();
-	f->af = af;
 	f->sid = -1;
 	f->src = p->src;
 	f->dst = p->dst;
@@ -404,14 +388,16 @@ static void tcp_packet(struct zt_aflows *af, const struct zt_pkt *p,
 	const struct zt_catalog_entry *e;
 	const char *why = NULL;
 
+	if (f && f->state >= A_HANDSHAKE) {
+		/* lwIP has the connection (netstack.c says what happened to
+		 * it through the flow's callbacks). */
+		zt_netstack_input(&af->ns, raw, len, p->version, p->dst.ip);
+		return;
+	}
 	if (f) {
-		/* SYN retransmits while the connector dials are absorbed. */
-		if (f->state >= A_HANDSHAKE)
-			zt_netstack_input(&af->ns, raw, len, p->version, p->dst.ip);
-		/* lwIP drops a half-open connection on RST without telling
-		 * us (no error callback before accept): so do we. */
-		f = aflow_find(af, ZT_IPPROTO_TCP, &p->src, &p->dst);
-		if (f && (p->tcp_flags & ZT_TCP_RST) && f->state < A_OPEN)
+		/* Only the SYN so far, held while the connector dials: its
+		 * retransmits are absorbed, a RST ends the flow. */
+		if (p->tcp_flags & ZT_TCP_RST)
 			aflow_reset_app(f, "application gave up before the "
 					   "handshake");
 		return;
@@ -543,7 +529,6 @@ static void ns_output(void *ud, const struct iovec *iov, int cnt)
 
 static const struct zt_netstack_ops ns_ops = {
 	.output = ns_output,
-	.accepted = aflow_tcp_accepted,
 };
 
 int zt_aflows_start(struct zt_aflows *af, const struct zt_env *env,

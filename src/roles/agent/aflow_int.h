@@ -1,19 +1,18 @@
 /* Agent flows, shared by aflow.c (flow table, policy, packet intake, DNS
  * stub, polling, start/stop, status), asession.c (sessions to connectors,
- * the catalog's grant check, stream callbacks), aflow_tcp.c (TCP flows in
- * lwIP) and aflow_dgram.c (UDP and ICMP echo flows). */
+ * the catalog's grant check, stream callbacks), aflow_tcp.c (TCP flows, on
+ * netstack connections) and aflow_dgram.c (UDP and ICMP echo flows). */
 #ifndef ZT_AFLOW_INT_H
 #define ZT_AFLOW_INT_H
 
 #include "aflow.h"
 #include "pkt.h"
 
-struct tcp_pcb;
-
 /* A flow's life: WAIT_SESSION until its connector's session is up (then
  * the header goes out), WAIT_REPLY until the connector's status byte,
- * HANDSHAKE while lwIP answers the held SYN (TCP), OPEN, and DONE for a
- * datagram flow the connector refused (kept a while, see aflow_dgram.c). */
+ * HANDSHAKE while the application answers our SYN-ACK (TCP), OPEN, and
+ * DONE for a datagram flow the connector refused (kept a while, see
+ * aflow_dgram.c). */
 enum { A_WAIT_SESSION = 0, A_WAIT_REPLY, A_HANDSHAKE, A_OPEN, A_DONE };
 
 #define A_PAUSE_ABOVE (1u << 20) /* unacked stream bytes before app backs off */
@@ -59,9 +58,9 @@ struct aflow {
 	struct pend *uq;       /* UDP payloads waiting for the connector's OK */
 	size_t uq_n;
 	uint64_t last_ns;
-	uint8_t *syn;
-	size_t syn_len;
-	struct tcp_pcb *pcb;
+	/* TCP: the application's connection, from its held SYN until both
+	 * directions finished (then lwIP closes on its own) or a reset. */
+	struct zt_ns_conn *conn;
 	struct pend *ph, *pt;  /* connector -> app, not yet in lwIP */
 	size_t unrecved;       /* app bytes not yet credited to lwIP */
 	int conn_fin, fin_to_app, app_fin, stream_done;
@@ -85,7 +84,9 @@ void asession_stop_all(struct zt_aflows *af);
 void asession_status(struct zt_aflows *af, struct zt_sb *b, int json);
 
 /* aflow_tcp.c */
-int aflow_tcp_accepted(void *ud, struct tcp_pcb *pcb);
+int aflow_tcp_hold(struct aflow *f, const struct zt_pkt *syn,
+		   const uint8_t *raw, size_t len);
+void aflow_tcp_accept(struct aflow *f);
 void aflow_tcp_data(struct aflow *f, struct zt_qconn *c, int64_t sid,
 		    const uint8_t *d, size_t n, int fin);
 void aflow_tcp_drain(struct aflow *f);

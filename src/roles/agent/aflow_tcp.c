@@ -1,38 +1,35 @@
-/* Agent TCP flows: the application's connection ends in lwIP once the
- * connector accepted; bytes go between the pcb and the flow's stream,
- * with backpressure both ways and a half-close per direction. */
+/* Agent TCP flows: the application's connection is a netstack connection
+ * (netstack.h) from its SYN on; it is accepted once the connector did,
+ * then bytes go between it and the flow's stream, with backpressure both
+ * ways and a half-close per direction. */
 #include "aflow_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lwip/tcp.h"
-
+#include "err.h"
 #include "flowhdr.h"
 #include "log.h"
 
 #define PEND_MIN 16384
 #define TCP_SETUP_NS (30ULL * 1000000000ULL)
 
-/* Detaches a pcb from its flow; lwIP finishes (or aborts) the close. */
-static void pcb_release(struct tcp_pcb *pcb)
+/* The connection once the application completed its handshake, and
+ * until both directions finished. */
+static struct zt_ns_conn *live(const struct aflow *f)
 {
-	tcp_arg(pcb, NULL);
-	tcp_recv(pcb, NULL);
-	tcp_sent(pcb, NULL);
-	tcp_err(pcb, NULL);
-	if (tcp_close(pcb) != ERR_OK)
-		tcp_abort(pcb);
+	return f->state == A_OPEN ? f->conn : NULL;
 }
 
 /* Both directions finished at the application: let lwIP finish the TCP
- * close on its own, and forget the pcb. */
+ * close on its own, and forget the connection. */
 static void flow_app_done(struct aflow *f)
 {
-	if (!f->pcb || !f->app_fin || !f->fin_to_app)
+	if (!live(f) || !f->app_fin || !f->fin_to_app)
 		return;
-	pcb_release(f->pcb);
-	f->pcb = NULL;
+	zt_ns_conn_close(f->conn);
+	f->conn = NULL;
 }
 
 /* Moves connector bytes into lwIP as far as its send buffer allows; what
@@ -41,37 +38,31 @@ void aflow_tcp_drain(struct aflow *f)
 {
 	size_t moved = 0;
 
-	while (f->ph && f->pcb) {
+	while (f->ph && live(f)) {
 		struct pend *p = f->ph;
-		size_t room = tcp_sndbuf(f->pcb), n = p->len - p->off;
+		ssize_t n = zt_ns_conn_write(f->conn, p->data + p->off,
+					     p->len - p->off);
 
-		if (room == 0)
+		if (n <= 0)
 			break;
-		if (n > room)
-			n = room;
-		if (n > 0xffff)
-			n = 0xffff;
-		if (tcp_write(f->pcb, p->data + p->off, (u16_t)n,
-			      TCP_WRITE_FLAG_COPY) != ERR_OK)
-			break;
-		p->off += n;
-		moved += n;
-		if (p->off == p->len) {
-			f->ph = p->next;
-			if (!f->ph)
-				f->pt = NULL;
-			free(p);
-		}
+		p->off += (size_t)n;
+		moved += (size_t)n;
+		if (p->off < p->len)
+			break; /* no room for the rest */
+		f->ph = p->next;
+		if (!f->ph)
+			f->pt = NULL;
+		free(p);
 	}
-	if (moved && f->pcb) {
-		tcp_output(f->pcb);
+	if (moved && live(f)) {
+		zt_ns_conn_flush(f->conn);
 		f->down += moved;
 		if (f->s && f->s->c)
 			zt_qconn_stream_consumed(f->s->c, f->sid, moved);
 	}
-	if (!f->ph && f->conn_fin && !f->fin_to_app && f->pcb) {
+	if (!f->ph && f->conn_fin && !f->fin_to_app && live(f)) {
 		f->fin_to_app = 1;
-		tcp_shutdown(f->pcb, 0, 1);
+		zt_ns_conn_shutdown(f->conn);
 		flow_app_done(f);
 	}
 	if (!f->ph && f->stream_done && f->fin_to_app)
@@ -80,59 +71,75 @@ void aflow_tcp_drain(struct aflow *f)
 
 void aflow_tcp_credit(struct aflow *f)
 {
-	while (f->unrecved && f->pcb) {
-		u16_t n = f->unrecved > 0xffff ? 0xffff : (u16_t)f->unrecved;
-
-		tcp_recved(f->pcb, n);
-		f->unrecved -= n;
+	if (f->unrecved && live(f)) {
+		zt_ns_conn_recved(f->conn, f->unrecved);
+		f->unrecved = 0;
 	}
 }
 
-static err_t lw_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
-		     err_t err)
+static void conn_established(void *ud)
 {
-	struct aflow *f = arg;
-	struct zt_qconn *c = f && f->s ? f->s->c : NULL;
+	struct aflow *f = ud;
 
-	if (!f || !c) {
-		if (p)
-			pbuf_free(p);
-		return ERR_OK;
+	assert(f->state == A_HANDSHAKE);
+	f->state = A_OPEN;
+	aflow_tcp_drain(f);
+}
+
+static void conn_data(void *ud, const struct iovec *iov, int iovcnt)
+{
+	struct aflow *f = ud;
+	struct zt_qconn *c = f->s ? f->s->c : NULL;
+	size_t n = 0;
+
+	if (!c)
+		return;
+	for (int i = 0; i < iovcnt; i++) {
+		zt_qconn_stream_send(c, f->sid, iov[i].iov_base, iov[i].iov_len,
+				     0);
+		n += iov[i].iov_len;
 	}
-	if (!p) {
-		log_debug("flow %s: application sent FIN", f->service);
-		f->app_fin = 1;
-		zt_qconn_stream_send(c, f->sid, NULL, 0, 1);
-		flow_app_done(f);
-		return ERR_OK;
-	}
-	for (struct pbuf *q = p; q; q = q->next)
-		zt_qconn_stream_send(c, f->sid, q->payload, q->len, 0);
-	f->up += p->tot_len;
+	f->up += n;
 	/* The window opens again only as the connector acknowledges: a slow
 	 * target slows the application. */
-	f->unrecved += p->tot_len;
+	f->unrecved += n;
 	if (zt_qconn_stream_buffered(c, f->sid) < A_PAUSE_ABOVE)
 		aflow_tcp_credit(f);
-	pbuf_free(p);
-	return ERR_OK;
 }
 
-static err_t lw_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+static void conn_eof(void *ud)
 {
-	if (arg)
-		aflow_tcp_drain(arg);
-	return ERR_OK;
-}
+	struct aflow *f = ud;
+	struct zt_qconn *c = f->s ? f->s->c : NULL;
 
-static void lw_err(void *arg, err_t err)
-{
-	struct aflow *f = arg;
-
-	if (!f)
+	if (!c)
 		return;
-	f->pcb = NULL; /* lwIP freed it */
-	if (err == ERR_CLSD) {
+	log_debug("flow %s: application sent FIN", f->service);
+	f->app_fin = 1;
+	zt_qconn_stream_send(c, f->sid, NULL, 0, 1);
+	flow_app_done(f);
+}
+
+static void conn_sent(void *ud)
+{
+	aflow_tcp_drain(ud);
+}
+
+static void conn_closed(void *ud, int err)
+{
+	struct aflow *f = ud;
+
+	if (f->state == A_HANDSHAKE) {
+		/* The application's RST, or lwIP gave up on its ACK. */
+		aflow_reset_app(f, err == ZT_ECLOSED ?
+					   "application gave up before the "
+					   "handshake" :
+					   "handshake timed out");
+		return;
+	}
+	zt_ns_conn_close(f->conn);
+	f->conn = NULL;
+	if (err == 0) {
 		/* Both sides closed cleanly; our FIN is on the stream already. */
 		if (f->s && f->s->c && f->sid >= 0)
 			zt_qconn_stream_set_user(f->s->c, f->sid, NULL);
@@ -147,38 +154,29 @@ static void lw_err(void *arg, err_t err)
 	aflow_free(f);
 }
 
-int aflow_tcp_accepted(void *ud, struct tcp_pcb *pcb)
-{
-	struct zt_aflows *af = ud;
-	struct zt_addr src, dst;
-	struct aflow *f;
+static const struct zt_ns_conn_ops conn_ops = {
+	.established = conn_established,
+	.data = conn_data,
+	.eof = conn_eof,
+	.sent = conn_sent,
+	.closed = conn_closed,
+};
 
-	memset(&src, 0, sizeof(src));
-	memset(&dst, 0, sizeof(dst));
-	if (IP_IS_V4(&pcb->local_ip)) {
-		src.family = dst.family = AF_INET;
-		memcpy(dst.ip, &ip_2_ip4(&pcb->local_ip)->addr, 4);
-		memcpy(src.ip, &ip_2_ip4(&pcb->remote_ip)->addr, 4);
-	} else {
-		src.family = dst.family = AF_INET6;
-		memcpy(dst.ip, ip_2_ip6(&pcb->local_ip)->addr, 16);
-		memcpy(src.ip, ip_2_ip6(&pcb->remote_ip)->addr, 16);
+int aflow_tcp_hold(struct aflow *f, const struct zt_pkt *syn,
+		   const uint8_t *raw, size_t len)
+{
+	return zt_ns_conn_new(&f->af->ns, syn, raw, len, &conn_ops, f,
+			      &f->conn);
+}
+
+void aflow_tcp_accept(struct aflow *f)
+{
+	if (zt_ns_conn_accept(f->conn) != 0) {
+		aflow_reset_app(f, "no listener");
+		return;
 	}
-	dst.port = pcb->local_port;
-	src.port = pcb->remote_port;
-	f = aflow_find(af, ZT_IPPROTO_TCP, &src, &dst);
-	if (!f || f->state != A_HANDSHAKE)
-		return -1;
-	zt_netstack_listen_unref(&af->ns, f->dst.port);
-	f->state = A_OPEN;
-	f->pcb = pcb;
-	tcp_arg(pcb, f);
-	tcp_recv(pcb, lw_recv);
-	tcp_sent(pcb, lw_sent);
-	tcp_err(pcb, lw_err);
-	tcp_nagle_disable(pcb);
-	aflow_tcp_drain(f);
-	return 0;
+	f->state = A_HANDSHAKE;
+	f->last_ns = uv_hrtime();
 }
 
 /* Connector bytes for the application, after the status byte: queued, and
@@ -228,18 +226,15 @@ void aflow_tcp_sweep(struct aflow *f, uint64_t now)
 		aflow_reset_app(f, "handshake timed out");
 }
 
-/* rst: the application gets a RST from lwIP; otherwise the pcb is
- * detached and lwIP finishes (or aborts) the close. */
+/* rst: the application gets a RST (a held SYN included); otherwise lwIP
+ * finishes the close on its own. */
 void aflow_tcp_close(struct aflow *f, int rst)
 {
-	struct tcp_pcb *pcb = f->pcb;
-
-	f->pcb = NULL;
-	if (!rst) {
-		pcb_release(pcb);
+	if (!f->conn)
 		return;
-	}
-	tcp_arg(pcb, NULL);
-	tcp_err(pcb, NULL);
-	tcp_abort(pcb);
+	if (rst)
+		zt_ns_conn_abort(f->conn);
+	else
+		zt_ns_conn_close(f->conn);
+	f->conn = NULL;
 }

@@ -405,7 +405,6 @@ int asession_send_header(struct aflow *f)
 /* The connector's one-byte answer: go ahead with the handshake, or RST. */
 static void flow_reply(struct aflow *f, uint8_t status)
 {
-	struct zt_pkt p;
 	char d[64];
 
 	if (status != ZT_FLOW_OK) {
@@ -432,14 +431,7 @@ static void flow_reply(struct aflow *f, uint8_t status)
 		aflow_dgram_flush(f);
 		return;
 	}
-	if (zt_netstack_listen_ref(&f->af->ns, f->dst.port) != 0 ||
-	    zt_pkt_parse(&p, f->syn, f->syn_len) != ZT_PKT_OK) {
-		aflow_reset_app(f, "no listener");
-		return;
-	}
-	f->state = A_HANDSHAKE;
-	f->last_ns = uv_hrtime();
-	zt_netstack_input(&f->af->ns, f->syn, f->syn_len, p.version, p.dst.ip);
+	aflow_tcp_accept(f);
 }
 
 static void session_stream_data(struct zt_qconn *c, int64_t sid,
