@@ -73,8 +73,8 @@ struct world {
 	struct zt_pathio c_relay[NREL], c_direct, s_relay, s_direct;
 	/* Events. */
 	int c_est, s_est, c_closed, s_closed;
-	int c_pv_ok, c_pv_fail, c_pv_abort, c_changes;
-	int s_pv_begin, s_pv_ok, s_old_begin, s_changes;
+	int c_pv_begin, c_pv_ok, c_pv_fail, c_pv_abort, c_changes;
+	int s_pv_begin, s_fallback_begin, s_pv_ok, s_old_begin, s_changes;
 	struct zt_qpath c_last_pv, s_last_old;
 	/* The echoed stream. */
 	int64_t sid;
@@ -275,9 +275,12 @@ static void cb_pv_begin(struct zt_qconn *c, const struct zt_qpath *p,
 {
 	struct world *w = owner;
 
-	if (!zt_qconn_is_server(c))
+	if (!zt_qconn_is_server(c)) {
+		w->c_pv_begin++;
 		return;
+	}
 	w->s_pv_begin++;
+	w->s_fallback_begin += (flags & ZT_PV_FALLBACK) != 0;
 	if (flags & ZT_PV_OLD_PATH) {
 		w->s_old_begin++;
 		w->s_last_old = *p;
@@ -599,10 +602,14 @@ static void test_flap(void **state)
 	/* Validated: still on the relay until the PATH_RESPONSE. */
 	assert_true(client_on(w, &w->relay[0]));
 	until_server_on(w, &w->direct, 500);
+	assert_int_equal(w->c_pv_begin, 1);
 	assert_int_equal(w->c_pv_ok, 1);
 	assert_ptr_equal(w->c_last_pv.pio, &w->c_direct);
 	assert_true(client_on(w, &w->direct));
 	assert_true(w->c_got > 0 && w->c_got < w->total);
+	/* The server validates the new path, able to fall back. */
+	run(w, 30, NULL);
+	assert_true(w->s_fallback_begin >= 1 && w->s_pv_ok >= 1);
 	changes = w->s_changes;
 	assert_true(changes >= 1);
 
