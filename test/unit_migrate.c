@@ -778,6 +778,29 @@ static void test_validation_fails(void **state)
 	assert_int_equal(w->c_pv_ok, 1);
 }
 
+/* A NAT in front of the client rebinds: the server sees another address
+ * on the same pathio, follows it and says so (what a relay turns into a
+ * new OBSERVED_ADDRESS), while the client knows nothing of it. */
+static void test_nat_rebinding(void **state)
+{
+	struct world *w = *state;
+	int changes, cchanges;
+
+	assert_int_equal(migrate(w, &w->direct, ZT_MIGRATE_VALIDATED), 0);
+	until_server_on(w, &w->direct, 500);
+	run(w, 200, NULL);
+	changes = w->s_changes;
+	cchanges = w->c_changes;
+	start_stream(w, 512u << 10, 2u << 20);
+	run(w, 50, NULL);
+	w->direct.s_remote.sin6_port = htons(40001);
+	until_server_on(w, &w->direct, 500);
+	assert_int_equal(w->s_changes, changes + 1);
+	finish_stream(w);
+	assert_int_equal(w->c_changes, cchanges);
+	assert_true(client_on(w, &w->direct));
+}
+
 static uint64_t client_sent(struct world *w)
 {
 	uint64_t n = w->direct.to_s + w->direct.lost;
@@ -819,6 +842,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_calls, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_validation_fails, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nat_rebinding, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup,
 						teardown),
