@@ -2,15 +2,18 @@
 # Build wolfSSL (with QUIC) and ngtcp2 (with its wolfSSL crypto helper) from
 # the pinned sources into deps/prefix, and unpack lwIP and inih into deps/src
 # (CMake compiles those two itself, with ztnad's options).
-# The result is cached: deps/prefix/.key holds a hash of the pins and of this
-# script; a matching key means nothing is rebuilt.
+# ngtcp2 gets the patches in scripts/patches/ngtcp2-*.patch, in name order
+# (each says why; see "ngtcp2 patches" in docs/ARCHITECTURE.md).
+# The result is cached: deps/prefix/.key holds a hash of the pins, of this
+# script and of the patches; a matching key means nothing is rebuilt.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/deps.pins"
 DEPS="$ROOT/deps"
 PREFIX="$DEPS/prefix"
-KEY=$(cat "$ROOT/scripts/deps.pins" "$0" | sha256sum | cut -c1-16)
+NGTCP2_PATCHES=$(ls "$ROOT"/scripts/patches/ngtcp2-*.patch 2>/dev/null | LC_ALL=C sort || true)
+KEY=$(cat "$ROOT/scripts/deps.pins" "$0" $NGTCP2_PATCHES | sha256sum | cut -c1-16)
 
 if [ -f "$PREFIX/.key" ] && [ "$(cat "$PREFIX/.key")" = "$KEY" ] &&
 	[ -f "$DEPS/src/lwip/src/core/tcp.c" ] && [ -f "$DEPS/src/inih/ini.c" ]; then
@@ -81,6 +84,17 @@ done
 
 echo "build-deps: ngtcp2 $NGTCP2_DEBVER"
 unpack "$NGTCP2_FILE" "$DEPS/src/ngtcp2"
+# Exactly (no fuzz) or not at all: a patch that no longer fits the pinned
+# source stops the build instead of half-applying.
+for p in $NGTCP2_PATCHES; do
+	echo "build-deps: ngtcp2 patch $(basename "$p")"
+	if ! (cd "$DEPS/src/ngtcp2" && patch -p1 --batch --forward --fuzz=0 --dry-run <"$p" >/dev/null &&
+		patch -p1 --batch --forward --fuzz=0 <"$p" >>patch.log 2>&1); then
+		echo "build-deps: $p does not apply to ngtcp2 $NGTCP2_DEBVER" >&2
+		rm -rf "$PREFIX"
+		exit 1
+	fi
+done
 (
 	cd "$DEPS/src/ngtcp2"
 	G=""

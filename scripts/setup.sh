@@ -2,7 +2,7 @@
 # Install the Debian packages ztnad needs to build and test, if missing.
 set -eu
 PKGS="build-essential cmake ninja-build pkg-config autoconf automake libtool
- xz-utils ca-certificates libuv1-dev libcmocka-dev clang
+ xz-utils patch ca-certificates libuv1-dev libcmocka-dev clang
  libclang-rt-14-dev iproute2 nftables curl jq procps dnsutils iperf3
  python3 valgrind iputils-ping"
 missing=""

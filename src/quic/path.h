@@ -19,6 +19,14 @@ struct zt_pathio_ops {
 		    socklen_t remote_len, const uint8_t *data, size_t len);
 };
 
+/* ⚠ Lifetime: a pathio must outlive every connection that may still hold
+ * it, not only the one on it now. ngtcp2 copies path.user_data into the
+ * paths it remembers: the path under validation, the fallback path, paths
+ * of retired connection IDs and its history of validated paths (4 entries
+ * kept 10 minutes), and may send on any of them later (a server's check of
+ * the old path, a fallback after a failed validation). So a pathio is freed
+ * only after those connections are freed, never when its link goes down:
+ * a dead path's send() drops the datagram instead. */
 struct zt_pathio {
 	const struct zt_pathio_ops *ops;
 	/* The local address packets on this path are tied to. For a relayed

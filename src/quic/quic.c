@@ -140,6 +140,8 @@ static const ngtcp2_callbacks callbacks_tmpl = {
 	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
 	.get_new_connection_id2 = new_cid_cb,
 	.get_path_challenge_data2 = ngtcp2_crypto_get_path_challenge_data2_cb,
+	.begin_path_validation = zt_pv_begin_cb,
+	.path_validation = zt_pv_result_cb,
 };
 
 static void fill_settings(struct zt_qconn *c, ngtcp2_settings *s,
@@ -167,7 +169,11 @@ static void fill_params(struct zt_ep *ep, ngtcp2_transport_params *p)
 	p->initial_max_streams_uni = 0;
 	p->max_idle_timeout = ep->cfg.idle_timeout_ns;
 	p->max_datagram_frame_size = 65535;
-	p->active_connection_id_limit = 4;
+	/* The most ngtcp2 keeps (NGTCP2_DCIDTR_MAX_UNUSED_DCID_SIZE). Each
+	 * migration takes a fresh connection ID on both sides, and a server
+	 * without a spare one silently stays on the old path: with 8, a
+	 * relay <-> direct flap has room until NEW_CONNECTION_ID refills. */
+	p->active_connection_id_limit = 8;
 }
 
 static void open_qlog(struct zt_qconn *c, const ngtcp2_cid *scid)
@@ -507,7 +513,9 @@ void zt_ep_recv(struct zt_ep *ep, struct zt_pathio *pio,
 	ngtcp2_cid dcid;
 	struct zt_qconn *c;
 
-	if (len == 0 ||
+	/* ngtcp2 copies the address into storage sized for IPv4 and IPv6:
+	 * a relayed path's caller builds it, so check it. */
+	if (len == 0 || !zt_sa_ok(remote, remote_len) ||
 	    ngtcp2_pkt_decode_version_cid(&vc, data, len, ZT_CID_LEN) != 0)
 		return;
 	if (vc.dcidlen > NGTCP2_MAX_CIDLEN)

@@ -34,6 +34,28 @@ struct zt_close_info {
 	char reason[128];
 };
 
+/* A path of a connection as its owner knows it: how packets leave (the
+ * pathio, whose local address is ours on the path) and the peer's address
+ * on it. */
+struct zt_qpath {
+	struct zt_pathio *pio;
+	struct sockaddr_storage remote;
+	socklen_t remote_len;
+};
+
+/* Path validation results (path_validation callback). */
+enum {
+	ZT_PV_SUCCESS = 0,
+	ZT_PV_FAILURE, /* no PATH_RESPONSE in time */
+	ZT_PV_ABORTED, /* another migration replaced it */
+};
+/* path_validation_begin flags. FALLBACK: on failure the connection
+ * returns to the path it came from. OLD_PATH: a server's last check of the
+ * path the client left (against a forged migration); no result is
+ * reported for it. */
+#define ZT_PV_FALLBACK 0x1u
+#define ZT_PV_OLD_PATH 0x2u
+
 /* What a connection tells its owner. Each connection has its own table
  * and owner pointer (the last argument of every call): a client connection
  * gets them from zt_ep_connect(), a server connection starts with the
@@ -74,8 +96,21 @@ struct zt_qconn_ops {
 	void (*stream_acked)(struct zt_qconn *c, int64_t sid, void *owner);
 	void (*datagram)(struct zt_qconn *c, const uint8_t *data, size_t len,
 			 void *owner);
-	/* The peer's address on the active path changed (NAT rebinding). */
+	/* The active path changed: the peer's address (NAT rebinding, or the
+	 * client migrated) or our pathio (we migrated). zt_qconn_path()
+	 * tells the new one. */
 	void (*path_changed)(struct zt_qconn *c, void *owner);
+	/* A path validation (RFC 9000 8.2) began on path: a client's
+	 * migration, or a server checking the client's new path. flags:
+	 * ZT_PV_*. */
+	void (*path_validation_begin)(struct zt_qconn *c,
+				      const struct zt_qpath *path,
+				      unsigned flags, void *owner);
+	/* It ended: ZT_PV_SUCCESS, _FAILURE or _ABORTED. ⚠ After an
+	 * immediate migration whose validation failed, the client stays on
+	 * the failed path: the owner migrates again. */
+	void (*path_validation)(struct zt_qconn *c, const struct zt_qpath *path,
+				int result, void *owner);
 	/* Last call for c: it is freed later, and no other callback comes. */
 	void (*closed)(struct zt_qconn *c, const struct zt_close_info *ci,
 		       void *owner);
@@ -175,6 +210,32 @@ uint64_t zt_qconn_rtt_ns(const struct zt_qconn *c);
 void zt_qconn_bytes(const struct zt_qconn *c, uint64_t *sent, uint64_t *recv);
 /* Short printable id for logs: "peer-name@addr" once known. */
 const char *zt_qconn_label(const struct zt_qconn *c);
+
+/* The active path. */
+void zt_qconn_path(const struct zt_qconn *c, struct zt_qpath *p);
+/* Keep-alive (PING after this long without sending), for this connection
+ * only; 0 turns it off. Starts at the endpoint's keepalive_ns. */
+void zt_qconn_set_keepalive(struct zt_qconn *c, uint64_t ns);
+
+/* Client migration (RFC 9000 9): moves c to the path {pio, remote}.
+ * ZT_MIGRATE_VALIDATED probes the path first and switches when its
+ * PATH_RESPONSE comes (path_validation tells); ZT_MIGRATE_IMMEDIATE switches
+ * now, validating afterwards. A path validated in the last 10 minutes (one
+ * of the last 4) is taken at once either way. One validation at a time: a
+ * migration aborts the one in progress. Returns 0, or:
+ *   ZT_EINVAL   c is a server connection, mode is unknown, or pio's local
+ *               address is the active path's (a migration needs a new
+ *               local address: another pathio, or a synthetic one);
+ *   ZT_EAGAIN   not established yet, or no spare connection ID from the
+ *               peer (it comes with the peer's NEW_CONNECTION_ID);
+ *   ZT_EDENIED  the peer does not allow migration (disable_active_migration
+ *               or a zero-length connection ID);
+ *   ZT_ECLOSED  the connection is closing.
+ * pio must outlive c (see path.h). Events follow from the next flush. */
+enum { ZT_MIGRATE_VALIDATED = 0, ZT_MIGRATE_IMMEDIATE = 1 };
+int zt_qconn_migrate(struct zt_qconn *c, struct zt_pathio *pio,
+		     const struct sockaddr *remote, socklen_t remote_len,
+		     int mode, uint64_t now);
 
 /* Opens a bidirectional stream. Returns 0 or ZT_EAGAIN (stream limit). */
 int zt_qconn_stream_open(struct zt_qconn *c, int64_t *sid);

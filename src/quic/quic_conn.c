@@ -241,9 +241,6 @@ void zt_qconn_check_peer(struct zt_qconn *c)
 
 static void after_read(struct zt_qconn *c, uint64_t now)
 {
-	const ngtcp2_path *p;
-	struct zt_addr ra;
-
 	if (c->pending_established) {
 		c->pending_established = 0;
 		zt_qconn_handshake_over(c);
@@ -259,21 +256,12 @@ static void after_read(struct zt_qconn *c, uint64_t now)
 			return;
 		}
 		c->state = ZT_QCONN_ESTABLISHED;
-		zt_qconn_remote(c, &c->last_remote);
+		zt_qconn_path_mark(c);
 		if (c->ops->established)
 			c->ops->established(c, c->owner);
 		return;
 	}
-	if (c->state != ZT_QCONN_ESTABLISHED)
-		return;
-	p = ngtcp2_conn_get_path(c->conn);
-	zt_addr_from_sockaddr(&ra, p->remote.addr);
-	if (!zt_addr_equal(&ra, &c->last_remote)) {
-		c->last_remote = ra;
-		zt_qconn_label_update(c);
-		if (c->ops->path_changed)
-			c->ops->path_changed(c, c->owner);
-	}
+	zt_qconn_path_events(c);
 }
 
 void zt_qconn_read(struct zt_qconn *c, struct zt_pathio *pio,
@@ -358,6 +346,9 @@ int zt_qconn_service(struct zt_qconn *c, uint64_t now)
 	rv = zt_stream_write_all(c, now);
 	if (rv != 0 && c->state < ZT_QCONN_CLOSING)
 		fail_liberr(c, rv, now);
+	/* Writing ends validations (timeouts) and zt_qconn_migrate() queued
+	 * some: the owner hears of them here, outside ngtcp2. */
+	zt_qconn_path_events(c);
 	if (c->close_pending && c->state < ZT_QCONN_CLOSING)
 		close_now(c, now);
 	return 0;

@@ -31,6 +31,17 @@ struct zt_stream {
 	void *user;
 };
 
+/* A path validation event, queued inside ngtcp2 and told to the owner
+ * after it returns (quic_path.c). */
+enum { ZT_PATHEV_BEGIN = 1, ZT_PATHEV_END };
+#define ZT_PATHEV_MAX 8
+struct zt_pathev {
+	int kind;
+	unsigned flags;
+	int result;
+	struct zt_qpath path;
+};
+
 struct zt_cident {
 	struct zt_cident *next;
 	ngtcp2_cid cid;
@@ -108,7 +119,11 @@ struct zt_qconn {
 	char close_reason[320];
 	int deny;                /* peer failed identity checks */
 	char deny_reason[320];
+	/* The active path as the owner last heard of it (path_changed). */
 	struct zt_addr last_remote;
+	struct zt_pathio *last_pio;
+	struct zt_pathev pev[ZT_PATHEV_MAX];
+	unsigned pev_head, pev_n;
 	uint8_t *close_pkt;
 	size_t close_len;
 	uint64_t close_rx;       /* packets received while closing */
@@ -171,6 +186,20 @@ int zt_stream_stop_cb(ngtcp2_conn *conn, int64_t sid, uint64_t app_error,
 		      void *ud, void *sud);
 int zt_stream_reset_cb(ngtcp2_conn *conn, int64_t sid, uint64_t final_size,
 		       uint64_t app_error, void *ud, void *sud);
+
+/* quic_path.c */
+/* 1 when sa is an IPv4 or IPv6 address of exactly its length. */
+int zt_sa_ok(const struct sockaddr *sa, socklen_t len);
+int zt_pv_begin_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+		   const ngtcp2_path *fallback, void *ud);
+int zt_pv_result_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+		    const ngtcp2_path *fallback,
+		    ngtcp2_path_validation_result res, void *ud);
+/* Tells the owner the queued validation events, then path_changed if the
+ * active path is not the one it last heard of. Outside ngtcp2 only. */
+void zt_qconn_path_events(struct zt_qconn *c);
+/* Takes the active path as the one the owner knows. */
+void zt_qconn_path_mark(struct zt_qconn *c);
 
 /* quic_cid.c */
 int zt_cidmap_init(struct zt_ep *ep);
