@@ -36,10 +36,7 @@ threading.Thread(target=sink, daemon=True).start()
 late()
 '
 wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 addr=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
 
 lab_log "8 downloads the application never reads, then resets"

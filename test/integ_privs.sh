@@ -42,10 +42,7 @@ check_proc() { # name uid capeff
 	lab_log "$1: $nt threads, each uid $2, CapEff/CapPrm/CapBnd $3, NoNewPrivs 1"
 }
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 check_proc relay "$NOBODY" 0000000000000000
 check_proc connector "$NOBODY" 0000000000000000
 check_proc agent 0 0000000000001000

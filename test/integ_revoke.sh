@@ -30,10 +30,7 @@ if "$BIN" --role relay --config "$LAB/relay-bad.ini" --check >/dev/null 2>&1; th
 	lab_fail "--check accepted a CRL from another CA"
 fi
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl before revocation"
 [ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
 

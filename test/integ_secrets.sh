@@ -25,10 +25,7 @@ no_keylog() {
 
 lab_log "SSLKEYLOGFILE unset: handshakes and a flow leave no key log"
 unset SSLKEYLOGFILE
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl"
 [ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
 lab_stop agent TERM

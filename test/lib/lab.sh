@@ -151,6 +151,15 @@ lab_start() {
 
 lab_pid() { eval "echo \$PID_$1"; }
 
+# lab_up N: starts the relay, the connector and the agent on the lab's
+# configs, then waits until the agent's catalog lists N services.
+lab_up() {
+	lab_start relay
+	lab_start connector
+	lab_start agent
+	wait_for 15 "agent catalog" jq_ok agent ".catalog | length == $1"
+}
+
 # lab_stop ROLE [SIGNAL]: signals the daemon and waits for it to exit.
 lab_stop() {
 	pid=$(lab_pid "$1")
