@@ -11,10 +11,7 @@ lab_pki
 lab_conf
 lab_target
 P=$LAB/pki
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+lab_httpd "hello from wiki"
 
 "$BIN" pki crl --ca "$P/ca.crt" --ca-key "$P/ca.key" --crl "$P/crl.pem" >/dev/null || lab_fail "pki crl"
 for r in relay connector; do

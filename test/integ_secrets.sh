@@ -11,10 +11,7 @@ lab_pki
 lab_conf
 lab_target
 
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+lab_httpd "hello from wiki"
 
 no_keylog() {
 	if find "$LAB" -name sslkeylog.log | grep -q .; then

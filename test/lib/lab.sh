@@ -77,6 +77,16 @@ lab_bg() {
 	LAB_PIDS="$LAB_PIDS $!"
 }
 
+# lab_httpd TEXT: the target's web server, 10.77.1.2:80, serving $LAB/www
+# (other files may be added later) with hello.txt saying TEXT; returns once
+# it answers.
+lab_httpd() {
+	mkdir -p "$LAB/www"
+	echo "$1" >"$LAB/www/hello.txt"
+	lab_bg "$(lab_ns target)" http python3 "$LAB_ROOT/test/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
+	wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+}
+
 lab_in_agent() { ip netns exec "$(lab_ns agent)" "$@"; }
 
 lab_cleanup() {
