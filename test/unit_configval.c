@@ -7,16 +7,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cfgtest.h"
 #include "config.h"
 #include "err.h"
-#include "log.h"
 
 /* Bad keys and values, one kind per test */
 
