@@ -9,10 +9,8 @@ lab_init "$1"
 lab_pki
 lab_conf
 lab_target
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
+lab_httpd "hello from wiki"
 head -c 50000000 /dev/urandom >"$LAB/www/big.bin"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
 # Port 9: a target that takes connections and never reads; port 443: one
 # that half-closes at once, reads only after 2 s and reports what it got.
 lab_bg "$(lab_ns target)" sink python3 -u -c '
@@ -35,11 +33,7 @@ def late():
 threading.Thread(target=sink, daemon=True).start()
 late()
 '
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 addr=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
 
 lab_log "8 downloads the application never reads, then resets"

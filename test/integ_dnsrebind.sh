@@ -19,10 +19,7 @@ lab_target
 sed -i 's/^allow = user:bob$/allow = group:engineering/' "$LAB/connector.ini"
 lab_bg "$(lab_ns relay)" resolver python3 "$(dirname "$0")/tools/dnsfake.py" 10.77.0.1
 printf '\n[dns]\nforward = 10.77.0.1\n' >>"$LAB/agent.ini"
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 3'
+lab_up 3
 wait_for 5 "fake resolver" grep -q ready "$LAB/resolver.log"
 
 FAILS=""

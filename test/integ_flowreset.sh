@@ -18,17 +18,11 @@ lab_pki
 lab_conf
 lab_target
 P=$LAB/pki
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$TOOLS/httpd.py" 10.77.1.2 80 "$LAB/www"
+lab_httpd "hello from wiki"
 # Port 9 resets 3 s after the accept; port 443 never does in this test.
 lab_bg "$(lab_ns target)" sink9 python3 -u "$TOOLS/halfsink.py" 10.77.1.2 9 3
 lab_bg "$(lab_ns target)" sink443 python3 -u "$TOOLS/halfsink.py" 10.77.1.2 443 600
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 addr=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
 CPID=$(lab_pid connector)
 

@@ -15,14 +15,8 @@ lab_pki
 lab_conf
 lab_target
 P=$LAB/pki
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_httpd "hello from wiki"
+lab_up 2
 lab_in_agent curl -sf --max-time 10 -o /dev/null http://wiki.corp.internal/hello.txt ||
 	lab_fail "warm-up request"
 cport=$(lab_status agent | jq -r '.catalog[0].addresses[0]')

@@ -9,10 +9,7 @@ lab_init "$1"
 lab_pki
 lab_conf
 lab_target
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+lab_httpd "hello from wiki"
 for r in relay connector; do
 	sed -i "s#^\[daemon\]#[daemon]\nuser = nobody#" "$LAB/$r.ini"
 done
@@ -42,10 +39,7 @@ check_proc() { # name uid capeff
 	lab_log "$1: $nt threads, each uid $2, CapEff/CapPrm/CapBnd $3, NoNewPrivs 1"
 }
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 check_proc relay "$NOBODY" 0000000000000000
 check_proc connector "$NOBODY" 0000000000000000
 check_proc agent 0 0000000000001000

@@ -26,12 +26,10 @@ if "$BIN" pki issue --ca "$P/ca.crt" --ca-key "$P/ca.key" --role agent --name x 
 	lab_fail "an agent certificate with a publishing grant was issued"
 fi
 
-mkdir -p "$LAB/www" "$LAB/evilwww"
-echo "hello from wiki" >"$LAB/www/hello.txt"
+lab_httpd "hello from wiki"
+mkdir -p "$LAB/evilwww"
 echo "evil page" >"$LAB/evilwww/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
 lab_bg "$(lab_ns conn)" evilhttp python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.1 8080 "$LAB/evilwww"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
 wait_for 10 "evil http server" ip netns exec "$(lab_ns conn)" curl -sf -o /dev/null http://10.77.1.1:8080/hello.txt
 
 # conn_ini NAME LISTEN SERVICES...: a connector config with its own identity.

@@ -28,10 +28,7 @@ def serve(port):
 threading.Thread(target=serve, args=(9,), daemon=True).start()
 serve(443)
 '
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 addr=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
 
 # client NAME PORT: a connection that waits for the far end; its log says

@@ -19,10 +19,7 @@ now=$(date +%s)
 "$BIN" pki issue --ca "$P/ca.crt" --ca-key "$P/ca.key" --role agent --name old \
 	--not-before $((now - 864000)) --not-after $((now - 86400)) --out "$P/expired" >/dev/null
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 
 poke() { # mode expect cert-prefix(or -) [ca]
 	if [ "$3" = - ]; then

@@ -11,10 +11,7 @@ lab_pki
 lab_conf
 lab_target
 P=$LAB/pki
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+lab_httpd "hello from wiki"
 
 "$BIN" pki crl --ca "$P/ca.crt" --ca-key "$P/ca.key" --crl "$P/crl.pem" >/dev/null || lab_fail "pki crl"
 for r in relay connector; do
@@ -30,10 +27,7 @@ if "$BIN" --role relay --config "$LAB/relay-bad.ini" --check >/dev/null 2>&1; th
 	lab_fail "--check accepted a CRL from another CA"
 fi
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl before revocation"
 [ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
 

@@ -53,10 +53,7 @@ snap() {
 }
 snap >"$LAB/routes.before"
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 5'
+lab_up 5
 wait_for 5 "service route" sh -c "ip -n $A route | grep -q '^10.79.0.0/24 dev ztun0'"
 
 part a && {

@@ -11,10 +11,7 @@ lab_pki
 lab_conf
 lab_target
 
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+lab_httpd "hello from wiki"
 
 no_keylog() {
 	if find "$LAB" -name sslkeylog.log | grep -q .; then
@@ -25,10 +22,7 @@ no_keylog() {
 
 lab_log "SSLKEYLOGFILE unset: handshakes and a flow leave no key log"
 unset SSLKEYLOGFILE
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl"
 [ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
 lab_stop agent TERM

@@ -12,15 +12,9 @@ lab_pki
 lab_conf
 lab_target
 printf '\n[tun]\nshim_socket = %s/run/shim.sock\n' "$LAB" >>"$LAB/agent.ini"
-mkdir -p "$LAB/www"
-echo "hello through the shim" >"$LAB/www/hello.txt"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+lab_httpd "hello through the shim"
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 wait_for 5 "shim socket" test -S "$LAB/run/shim.sock"
 lab_bg "$(lab_ns agent)" shim "$SHIM" --socket "$LAB/run/shim.sock" --ifname zshim0
 shim_pid=$(echo "$LAB_PIDS" | awk '{print $NF}')

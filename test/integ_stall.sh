@@ -12,10 +12,8 @@ lab_init "$1"
 lab_pki
 lab_conf
 lab_target
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
+lab_httpd "hello from wiki"
 head -c 200000000 /dev/zero >"$LAB/www/big.bin"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
 # Port 9: accepts and never reads (small receive buffer, writes back up).
 lab_bg "$(lab_ns target)" nosink python3 -c '
 import socket, time
@@ -28,11 +26,7 @@ held = []
 while True:
     held.append(s.accept()[0])
 '
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 addr=$(lab_in_agent dig +short +time=2 +tries=1 wiki.corp.internal)
 lab_in_agent curl -sf --max-time 10 -o /dev/null http://wiki.corp.internal/hello.txt ||
 	lab_fail "warm-up request"

@@ -16,17 +16,11 @@ P=$LAB/pki
 "$BIN" pki issue --ca "$P/ca.crt" --ca-key "$P/ca.key" --role agent --name bob \
 	--group sales --out "$P/bob" >/dev/null
 
-mkdir -p "$LAB/www"
-echo "hello from wiki" >"$LAB/www/hello.txt"
+lab_httpd "hello from wiki"
 head -c 1073741824 /dev/urandom >"$LAB/www/big.bin"
 head -c 50000000 /dev/urandom >"$LAB/www/mid.bin"
-lab_bg "$(lab_ns target)" http python3 "$(dirname "$0")/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
-wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
 
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 
 lab_log "curl by hostname through the tunnel"
 out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl"

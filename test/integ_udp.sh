@@ -13,10 +13,7 @@ lab_bg "$(lab_ns target)" udp python3 "$(dirname "$0")/tools/udpsrv.py" 10.77.1.
 # An ordinary resolver outside the tunnel for names the catalog lacks.
 lab_bg "$(lab_ns relay)" resolver python3 "$(dirname "$0")/tools/udpsrv.py" 10.77.0.1
 printf '\n[dns]\nforward = 10.77.0.1\n' >>"$LAB/agent.ini"
-lab_start relay
-lab_start connector
-lab_start agent
-wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+lab_up 2
 dns=$(lab_in_agent dig +short +time=2 +tries=1 dns.corp.internal)
 lab_log "dns.corp.internal = $dns"
 

@@ -1,7 +1,7 @@
 /* pki: CA and leaf issue, identity extraction, chain verification with
- * wolfSSL's CertManager, key reload into a TLS 1.3 context, a real TLS 1.3
- * handshake between issued certificates, and the CLI's exit codes. */
-#define _GNU_SOURCE /* nftw */
+ * wolfSSL's CertManager, key reload into a TLS 1.3 context, output files
+ * and requests refused. The TLS handshake and the CLI are in
+ * unit_pkitls.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,96 +24,9 @@
 
 #include "err.h"
 #include "pki.h"
+#include "pkitest.h"
 #include "tls.h"
 #include "types.h"
-
-struct fixture {
-	char dir[64];
-};
-
-static void mkpath(char *out, size_t cap, const struct fixture *f,
-		   const char *name)
-{
-	snprintf(out, cap, "%s/%s", f->dir, name);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || wolfSSL_Init() != WOLFSSL_SUCCESS)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/unit_pki.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	wolfSSL_Cleanup();
-	return 0;
-}
-
-/* Creates DIR/<name>.crt and .key as a CA of the given key type. */
-static void make_ca(const struct fixture *f, const char *name, int key_type)
-{
-	char crt[128], key[128], file[64];
-	struct zt_pki_req req = {
-		.org = "Example Org", .key_type = key_type,
-	};
-
-	snprintf(file, sizeof(file), "%s.crt", name);
-	mkpath(crt, sizeof(crt), f, file);
-	snprintf(file, sizeof(file), "%s.key", name);
-	mkpath(key, sizeof(key), f, file);
-	assert_int_equal(zt_pki_create_ca(&req, crt, key), 0);
-}
-
-/* Issues DIR/<out>.crt/.key from the CA DIR/<ca>.crt/.key. */
-static int issue(const struct fixture *f, const char *ca,
-		 const struct zt_pki_req *req, const char *out)
-{
-	char ca_crt[128], ca_key[128], crt[128], key[128], file[64];
-
-	snprintf(file, sizeof(file), "%s.crt", ca);
-	mkpath(ca_crt, sizeof(ca_crt), f, file);
-	snprintf(file, sizeof(file), "%s.key", ca);
-	mkpath(ca_key, sizeof(ca_key), f, file);
-	snprintf(file, sizeof(file), "%s.crt", out);
-	mkpath(crt, sizeof(crt), f, file);
-	snprintf(file, sizeof(file), "%s.key", out);
-	mkpath(key, sizeof(key), f, file);
-	return zt_pki_issue(req, ca_crt, ca_key, crt, key);
-}
-
-/* PEM file -> DER, as the brief's consumers will do. Returns the length. */
-static int read_der(const struct fixture *f, const char *name, uint8_t *der,
-		    int cap)
-{
-	char path[128];
-	uint8_t pem[8192];
-	size_t n;
-	FILE *fp;
-
-	mkpath(path, sizeof(path), f, name);
-	fp = fopen(path, "rb");
-	assert_non_null(fp);
-	n = fread(pem, 1, sizeof(pem), fp);
-	fclose(fp);
-	return wolfSSL_CertPemToDer(pem, (int)n, der, cap, CERT_TYPE);
-}
 
 static void identity_of(const struct fixture *f, const char *name,
 			struct zt_identity *id, int expect)
@@ -125,22 +38,6 @@ static void identity_of(const struct fixture *f, const char *name,
 	assert_int_equal(zt_identity_from_der(id, der, (size_t)n), expect);
 }
 
-static int cm_verify(const struct fixture *f, const char *ca, const char *leaf)
-{
-	char ca_path[128], leaf_path[128];
-	WOLFSSL_CERT_MANAGER *cm = wolfSSL_CertManagerNew();
-	int ret;
-
-	assert_non_null(cm);
-	mkpath(ca_path, sizeof(ca_path), f, ca);
-	mkpath(leaf_path, sizeof(leaf_path), f, leaf);
-	assert_int_equal(wolfSSL_CertManagerLoadCA(cm, ca_path, NULL),
-			 WOLFSSL_SUCCESS);
-	ret = wolfSSL_CertManagerVerify(cm, leaf_path, WOLFSSL_FILETYPE_PEM);
-	wolfSSL_CertManagerFree(cm);
-	return ret;
-}
-
 static mode_t file_mode(const struct fixture *f, const char *name)
 {
 	char path[128];
@@ -150,6 +47,7 @@ static mode_t file_mode(const struct fixture *f, const char *name)
 	assert_int_equal(stat(path, &st), 0);
 	return st.st_mode & 07777;
 }
+
 
 /* Issues the three roles from an EC or an Ed25519 CA and checks files,
  * identities and chains. */
@@ -616,232 +514,6 @@ static void test_identity_rejects(void **state)
 	assert_int_equal(zt_identity_from_x509(&id, NULL), ZT_EINVAL);
 }
 
-/* ---- a TLS 1.3 handshake over memory between issued certificates ---- */
-
-struct mem_pipe {
-	uint8_t buf[64 * 1024];
-	size_t len;
-};
-
-struct tls_end {
-	WOLFSSL *ssl;
-	struct mem_pipe *rx, *tx;
-	int done;
-};
-
-static int mem_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
-{
-	struct tls_end *e = ctx;
-	size_t n = e->rx->len < (size_t)sz ? e->rx->len : (size_t)sz;
-
-	if (n == 0)
-		return WOLFSSL_CBIO_ERR_WANT_READ;
-	memcpy(buf, e->rx->buf, n);
-	memmove(e->rx->buf, e->rx->buf + n, e->rx->len - n);
-	e->rx->len -= n;
-	return (int)n;
-}
-
-static int mem_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
-{
-	struct tls_end *e = ctx;
-
-	if ((size_t)sz > sizeof(e->tx->buf) - e->tx->len)
-		return WOLFSSL_CBIO_ERR_WANT_WRITE;
-	memcpy(e->tx->buf + e->tx->len, buf, (size_t)sz);
-	e->tx->len += (size_t)sz;
-	return sz;
-}
-
-static WOLFSSL_CTX *tls_ctx(const struct fixture *f, int server,
-			    const char *ca, const char *name)
-{
-	char path[128], file[64];
-	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(
-		server ? wolfTLSv1_3_server_method() :
-			 wolfTLSv1_3_client_method());
-
-	assert_non_null(ctx);
-	mkpath(path, sizeof(path), f, ca);
-	assert_int_equal(wolfSSL_CTX_load_verify_locations(ctx, path, NULL),
-			 WOLFSSL_SUCCESS);
-	snprintf(file, sizeof(file), "%s.crt", name);
-	mkpath(path, sizeof(path), f, file);
-	assert_int_equal(wolfSSL_CTX_use_certificate_file(ctx, path,
-			 WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
-	snprintf(file, sizeof(file), "%s.key", name);
-	mkpath(path, sizeof(path), f, file);
-	assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(ctx, path,
-			 WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
-	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER |
-			       WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	wolfSSL_CTX_SetIORecv(ctx, mem_recv);
-	wolfSSL_CTX_SetIOSend(ctx, mem_send);
-	return ctx;
-}
-
-static int tls_step(struct tls_end *e, int server)
-{
-	int rc, err;
-
-	if (e->done)
-		return 0;
-	rc = server ? wolfSSL_accept(e->ssl) : wolfSSL_connect(e->ssl);
-	if (rc == WOLFSSL_SUCCESS) {
-		e->done = 1;
-		return 0;
-	}
-	err = wolfSSL_get_error(e->ssl, rc);
-	return err == WOLFSSL_ERROR_WANT_READ ? 0 : -1;
-}
-
-/* Runs a mutually authenticated handshake; on success fills the server's
- * view of the client identity. Returns 0 or -1. */
-static int handshake(const struct fixture *f, const char *server_name,
-		     const char *client_name, struct zt_identity *client_id)
-{
-	struct mem_pipe *c2s = calloc(1, sizeof(*c2s));
-	struct mem_pipe *s2c = calloc(1, sizeof(*s2c));
-	WOLFSSL_CTX *sctx = tls_ctx(f, 1, "ca.crt", server_name);
-	WOLFSSL_CTX *cctx = tls_ctx(f, 0, "ca.crt", client_name);
-	struct tls_end s = { wolfSSL_new(sctx), c2s, s2c, 0 };
-	struct tls_end c = { wolfSSL_new(cctx), s2c, c2s, 0 };
-	WOLFSSL_X509 *peer;
-	int ret = -1;
-
-	assert_non_null(c2s);
-	assert_non_null(s2c);
-	assert_non_null(s.ssl);
-	assert_non_null(c.ssl);
-	wolfSSL_SetIOReadCtx(s.ssl, &s);
-	wolfSSL_SetIOWriteCtx(s.ssl, &s);
-	wolfSSL_SetIOReadCtx(c.ssl, &c);
-	wolfSSL_SetIOWriteCtx(c.ssl, &c);
-	for (int i = 0; i < 20 && !(s.done && c.done); i++)
-		if (tls_step(&c, 0) < 0 || tls_step(&s, 1) < 0)
-			goto out;
-	if (!(s.done && c.done))
-		goto out;
-	peer = wolfSSL_get_peer_certificate(s.ssl);
-	assert_non_null(peer);
-	ret = zt_identity_from_x509(client_id, peer) == 0 ? 0 : -1;
-	wolfSSL_X509_free(peer);
-out:
-	wolfSSL_free(s.ssl);
-	wolfSSL_free(c.ssl);
-	wolfSSL_CTX_free(sctx);
-	wolfSSL_CTX_free(cctx);
-	free(c2s);
-	free(s2c);
-	return ret;
-}
-
-static void test_tls_handshake(void **state)
-{
-	struct fixture *f = *state;
-	const char *groups[] = { "eng" };
-	struct zt_pki_req relay = { .role = ZT_ROLE_RELAY, .name = "relay" };
-	struct zt_pki_req conn = {
-		.role = ZT_ROLE_CONNECTOR, .name = "conn",
-		.key_type = ZT_KEY_ED25519,
-	};
-	struct zt_pki_req agent = {
-		.role = ZT_ROLE_AGENT, .name = "alice", .groups = groups,
-		.n_groups = 1, .key_type = ZT_KEY_ED25519,
-	};
-	struct zt_identity id;
-
-	make_ca(f, "ca", ZT_KEY_EC_P256);
-	assert_int_equal(issue(f, "ca", &relay, "relay"), 0);
-	assert_int_equal(issue(f, "ca", &conn, "conn"), 0);
-	assert_int_equal(issue(f, "ca", &agent, "agent"), 0);
-
-	assert_int_equal(handshake(f, "relay", "conn", &id), 0);
-	assert_int_equal(id.role, ZT_ROLE_CONNECTOR);
-	assert_string_equal(id.name, "conn");
-	assert_int_equal(handshake(f, "conn", "agent", &id), 0);
-	assert_int_equal(id.role, ZT_ROLE_AGENT);
-	assert_string_equal(id.name, "alice");
-	assert_int_equal(id.n_groups, 1);
-	assert_string_equal(id.groups[0], "eng");
-	/* Agent certificates carry clientAuth only: they cannot serve. */
-	assert_int_equal(handshake(f, "agent", "relay", &id), -1);
-}
-
-/* ---- CLI ------------------------------------------------------------ */
-
-static int run(int argc, const char **argv)
-{
-	return zt_pki_main(argc, (char **)argv);
-}
-
-static void test_cli(void **state)
-{
-	struct fixture *f = *state;
-	char out[128], crt[128], key[128], leaf[128];
-	const char *no_args[] = { "pki" };
-	const char *help[] = { "pki", "help" };
-	const char *unknown[] = { "pki", "frobnicate" };
-	const char *no_org[] = { "pki", "init-ca", "--out", "x" };
-	const char *bad_opt[] = { "pki", "init-ca", "--org", "O", "--out",
-				  "x", "--bogus" };
-	const char *bad_key[] = { "pki", "init-ca", "--org", "O", "--out",
-				  "x", "--key", "rsa" };
-	const char *show_none[] = { "pki", "show" };
-
-	assert_int_equal(run(1, no_args), 2);
-	assert_int_equal(run(2, help), 0);
-	assert_int_equal(run(2, unknown), 2);
-	assert_int_equal(run(4, no_org), 2);
-	assert_int_equal(run(7, bad_opt), 2);
-	assert_int_equal(run(8, bad_key), 2);
-	assert_int_equal(run(2, show_none), 2);
-
-	mkpath(out, sizeof(out), f, "cli");
-	mkpath(crt, sizeof(crt), f, "cli/ca.crt");
-	mkpath(key, sizeof(key), f, "cli/ca.key");
-	mkpath(leaf, sizeof(leaf), f, "cli/agent");
-	{
-		const char *init[] = { "pki", "init-ca", "--org", "Ex Org",
-				       "--out", out, "--key", "ed25519" };
-		const char *force[] = { "pki", "init-ca", "--org", "Ex Org",
-					"--out", out, "--force" };
-		const char *iss[] = { "pki", "issue", "--ca", crt, "--ca-key",
-				      key, "--role", "agent", "--name", "bob",
-				      "--group", "eng", "--out", leaf };
-		const char *dns_agent[] = { "pki", "issue", "--ca", crt,
-					    "--ca-key", key, "--role", "agent",
-					    "--name", "bob", "--dns", "a.b",
-					    "--out", leaf };
-		const char *half[] = { "pki", "issue", "--ca", crt, "--ca-key",
-				       key, "--role", "agent", "--name", "bob",
-				       "--not-before", "1", "--out", leaf };
-		const char *show[] = { "pki", "show", crt };
-		struct stat st;
-
-		assert_int_equal(run(8, init), 0);
-		assert_int_equal(stat(out, &st), 0);
-		assert_int_equal(st.st_mode & 0777, 0700);
-		assert_int_equal(run(8, init), 1); /* ca.key exists */
-		assert_int_equal(run(7, force), 0);
-		assert_int_equal(run(14, iss), 0);
-		assert_int_equal(run(14, dns_agent), 1);
-		assert_int_equal(run(14, half), 2);
-		assert_int_equal(run(3, show), 0);
-	}
-	{
-		struct zt_identity id;
-		uint8_t der[8192];
-		int n = read_der(f, "cli/agent.crt", der, sizeof(der));
-
-		assert_true(n > 0);
-		assert_int_equal(zt_identity_from_der(&id, der, (size_t)n), 0);
-		assert_int_equal(id.role, ZT_ROLE_AGENT);
-		assert_string_equal(id.name, "bob");
-		assert_int_equal(cm_verify(f, "cli/ca.crt", "cli/agent.crt"),
-				 WOLFSSL_SUCCESS);
-	}
-}
 
 int main(void)
 {
@@ -858,8 +530,6 @@ int main(void)
 		T(test_symlink_not_followed),
 		T(test_loose_key_refused),
 		T(test_identity_rejects),
-		T(test_tls_handshake),
-		T(test_cli),
 	};
 #undef T
 

@@ -69,12 +69,13 @@ extern const struct key_def cfg_service_keys[];
 
 /* Errors (config_value.c). Only the first is recorded, and it is what
  * these return, so a caller can return what it gets. */
-__attribute__((format(printf, 4, 5))) int
-cfg_fail(struct cfg_ctx *ctx, int rc, int line, const char *fmt, ...);
-__attribute__((format(printf, 4, 5))) int cfg_bad_value(struct cfg_ctx *ctx,
-							const char *v, size_t n,
-							const char *fmt, ...);
-/* For "%.*s%s": at most SHOW_MAX bytes of a value, then "..." if cut. */
+__attribute__((format(printf, 4, 5)))
+int cfg_fail(struct cfg_ctx *ctx, int rc, int line, const char *fmt, ...);
+/* "[section] key = 'value': expected <what>", value being v[0..n). */
+__attribute__((format(printf, 4, 5)))
+int cfg_bad_value(struct cfg_ctx *ctx, const char *v, size_t n,
+		  const char *fmt, ...);
+/* For "%.*s%s": a value cut to SHOW_MAX (80) bytes, then "..." if cut. */
 int cfg_show_len(size_t n);
 const char *cfg_show_more(size_t n);
 
@@ -93,7 +94,9 @@ struct hostport {
 	size_t port_len;
 };
 
+/* "host", "host:port", "[v6]" or "[v6]:port"; 0 or -1. */
 int cfg_split_hostport(const char *s, size_t n, struct hostport *hp);
+/* 1 for a DNS name, an IPv4 literal or a bracketed IPv6 literal, else 0. */
 int cfg_host_ok(const struct hostport *hp);
 void cfg_copy_lower(char *dst, const char *s, size_t n);
 /* Calls fn on each item of a comma-separated list; the first error stops. */

@@ -20,8 +20,8 @@
 
 /* Records the first error only. Bytes from the file are echoed in messages,
  * so control characters are masked to keep log lines and terminals sane. */
-__attribute__((format(printf, 4, 5))) int
-cfg_fail(struct cfg_ctx *ctx, int rc, int line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5)))
+int cfg_fail(struct cfg_ctx *ctx, int rc, int line, const char *fmt, ...)
 {
 	char *m = ctx->err->msg;
 	size_t len = sizeof(ctx->err->msg);
@@ -57,9 +57,9 @@ const char *cfg_show_more(size_t n)
 }
 
 /* "[section] key = 'value': expected <what>", value being v[0..n). */
-__attribute__((format(printf, 4, 5))) int cfg_bad_value(struct cfg_ctx *ctx,
-							const char *v, size_t n,
-							const char *fmt, ...)
+__attribute__((format(printf, 4, 5)))
+int cfg_bad_value(struct cfg_ctx *ctx, const char *v, size_t n,
+		  const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;

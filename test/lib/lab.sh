@@ -142,6 +142,16 @@ lab_bg() {
 	LAB_PIDS="$LAB_PIDS $!"
 }
 
+# lab_httpd TEXT: the target's web server, 10.77.1.2:80, serving $LAB/www
+# (other files may be added later) with hello.txt saying TEXT; returns once
+# it answers.
+lab_httpd() {
+	mkdir -p "$LAB/www"
+	echo "$1" >"$LAB/www/hello.txt"
+	lab_bg "$(lab_ns target)" http python3 "$LAB_ROOT/test/tools/httpd.py" 10.77.1.2 80 "$LAB/www"
+	wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/hello.txt
+}
+
 lab_in_agent() { ip netns exec "$(lab_ns agent)" "$@"; }
 
 lab_cleanup() {
@@ -216,6 +226,15 @@ lab_start() {
 }
 
 lab_pid() { eval "echo \$PID_$1"; }
+
+# lab_up N: starts the relay, the connector and the agent on the lab's
+# configs, then waits until the agent's catalog lists N services.
+lab_up() {
+	lab_start relay
+	lab_start connector
+	lab_start agent
+	wait_for 15 "agent catalog" jq_ok agent ".catalog | length == $1"
+}
 
 # lab_stop ROLE [SIGNAL]: signals the daemon and waits for it to exit.
 lab_stop() {

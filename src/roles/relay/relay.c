@@ -90,6 +90,30 @@ static int build_catalog(struct relay *r, const struct peer *agent,
 	return 0;
 }
 
+/* Builds and encodes agent a's catalog into *buf. m is freed by the
+ * caller, whatever the result. */
+static int encode_catalog(struct relay *r, const struct peer *a,
+			  struct zt_ctrl_msg *m, uint8_t **buf, size_t *len)
+{
+	int rv = build_catalog(r, a, m);
+
+	m->version = a->version;
+	if (rv == 0)
+		rv = zt_ctrl_encode(m, buf, len);
+	/* Too big for one message (many large services): send what fits,
+	 * rather than nothing, and say so. */
+	while (rv == ZT_ETOOBIG && m->u.catalog.n > 0) {
+		m->u.catalog.n = m->u.catalog.n * 3 / 4;
+		rv = zt_ctrl_encode(m, buf, len);
+		if (rv == 0)
+			log_warn("relay: catalog for %s truncated to %zu services "
+				 "(message size limit)",
+				 zt_qconn_label(a->c), m->u.catalog.n);
+	}
+	return rv;
+}
+
+/* Sends agent a its catalog if it changed since the last one sent. */
 static void push_catalog(struct relay *r, struct peer *a)
 {
 	struct zt_ctrl_msg m;
@@ -99,20 +123,7 @@ static void push_catalog(struct relay *r, struct peer *a)
 
 	if (!a->hello || zt_qconn_peer(a->c)->role != ZT_ROLE_AGENT)
 		return;
-	rv = build_catalog(r, a, &m);
-	m.version = a->version;
-	if (rv == 0)
-		rv = zt_ctrl_encode(&m, &buf, &len);
-	/* Too big for one message (many large services): send what fits,
-	 * rather than nothing, and say so. */
-	while (rv == ZT_ETOOBIG && m.u.catalog.n > 0) {
-		m.u.catalog.n = m.u.catalog.n * 3 / 4;
-		rv = zt_ctrl_encode(&m, &buf, &len);
-		if (rv == 0)
-			log_warn("relay: catalog for %s truncated to %zu services "
-				 "(message size limit)",
-				 zt_qconn_label(a->c), m.u.catalog.n);
-	}
+	rv = encode_catalog(r, a, &m, &buf, &len);
 	if (rv != 0) {
 		log_error("relay: cannot build the catalog for %s: %s",
 			  zt_qconn_label(a->c), zt_strerror(rv));
