@@ -1,6 +1,8 @@
 #!/bin/sh
 # The relayed path: the connector and the agent each behind a home router
-# (masquerade, unsolicited inbound dropped), so no direct path exists. The
+# (masquerade with a new port per destination, endpoint-dependent mapping,
+# unsolicited inbound dropped), so no direct path exists and hole punching
+# cannot make one: the session stays relayed. The
 # agent's session to the connector runs through the relay, inside the
 # relay links' DATAGRAMs: curl by hostname works at once, a 64 MiB transfer
 # keeps its sha256, UDP works, the relay lists the session with its bytes
@@ -9,7 +11,7 @@
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-lab_nat_init "$1"
+lab_nat_init "$1" edm edm
 lab_pki
 lab_conf
 lab_target
@@ -86,6 +88,10 @@ PY
 )
 lab_log "echoed $got of 100"
 [ "$got" -ge 98 ] || lab_fail "only $got of 100 UDP echoes"
+
+lab_log "still relayed: punching cannot work through these NATs"
+jq_ok agent '[.sessions[] | select(.connector == "conn1" and .relayed and .upgrades == 0)] | length == 1' ||
+	lab_fail "the session left the relay: $(lab_status agent | jq -c .sessions)"
 
 lab_log "the relay lists the session with its bytes"
 jq_ok relay '.relayed.sessions == 1' || lab_fail "relay: $(lab_status relay | jq -c .relayed)"

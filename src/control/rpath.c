@@ -198,3 +198,30 @@ void zt_rinq_close(struct zt_rinq *q)
 	q->n = 0;
 	uv_close((uv_handle_t *)&q->idle, NULL);
 }
+
+size_t zt_rpath_local_candidates(const struct zt_env *env, struct zt_addr *out,
+				 size_t cap)
+{
+	uv_interface_address_t *ifs = NULL;
+	struct zt_addr local;
+	size_t n = 0;
+	int k = 0;
+
+	zt_netio_local(env->net, &local);
+	if (local.port == 0 || uv_interface_addresses(&ifs, &k) != 0)
+		return 0;
+	for (int i = 0; i < k && n < cap; i++) {
+		struct zt_addr a;
+
+		if (ifs[i].is_internal ||
+		    zt_addr_from_sockaddr(
+			    &a, (struct sockaddr *)&ifs[i].address.address4) != 0 ||
+		    a.family != local.family)
+			continue;
+		a.port = local.port;
+		if (zt_addr_reachable(&a))
+			out[n++] = a;
+	}
+	uv_free_interface_addresses(ifs, k);
+	return n;
+}

@@ -73,6 +73,12 @@ void zt_rinq_init(struct zt_rinq *q, const struct zt_env *env);
 void zt_rinq_push(struct zt_rinq *q, struct zt_pathio *pio,
 		  const struct sockaddr *remote, socklen_t remote_len,
 		  const uint8_t *data, size_t len);
+/* This host's candidates for a direct path: its interface addresses of
+ * the socket's family (not loopback, link-local or unspecified) with the
+ * socket's port. Returns how many went into out. */
+size_t zt_rpath_local_candidates(const struct zt_env *env, struct zt_addr *out,
+				 size_t cap);
+
 /* Drops what waits and closes the handle (the loop must run once more). */
 void zt_rinq_close(struct zt_rinq *q);
 

@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "probe.h"
 
 static int udp_send(struct zt_pathio *p, const struct sockaddr *remote,
 		    socklen_t remote_len, const uint8_t *data, size_t len)
@@ -36,16 +37,30 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		return;
 	alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					   : sizeof(struct sockaddr_in);
-	zt_ep_recv(n->ep, &n->pio, addr, alen, (const uint8_t *)buf->base,
-		   (size_t)nread, uv_hrtime());
+	zt_netio_input(n, addr, alen, (const uint8_t *)buf->base,
+		       (size_t)nread);
 }
 
+/* Probes are told apart by their first byte before QUIC sees them: the
+ * endpoint would take one for a short header packet and answer with a
+ * stateless reset. Without a probe handler they are dropped. */
 void zt_netio_input(struct zt_netio *n, const struct sockaddr *remote,
 		    socklen_t remote_len, const uint8_t *data, size_t len)
 {
+	if (zt_probe_is(data, len)) {
+		if (n->probe)
+			n->probe(n->probe_user, remote, remote_len, data, len);
+		return;
+	}
 	if (n->ep)
 		zt_ep_recv(n->ep, n->path, remote, remote_len, data, len,
 			   uv_hrtime());
+}
+
+int zt_netio_send(struct zt_netio *n, const struct sockaddr *remote,
+		  socklen_t remote_len, const uint8_t *data, size_t len)
+{
+	return n->path->ops->send(n->path, remote, remote_len, data, len);
 }
 
 static void timer_cb(uv_timer_t *t)

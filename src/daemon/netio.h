@@ -20,6 +20,10 @@ struct zt_netio {
 	struct zt_ep *ep;
 	uint8_t rbuf[65536];
 	int has_udp;
+	/* Hole-punching probes arriving on the socket (NULL: dropped). */
+	void (*probe)(void *user, const struct sockaddr *remote,
+		      socklen_t remote_len, const uint8_t *data, size_t len);
+	void *probe_user;
 };
 
 /* Binds the socket and starts receiving into ep. Returns 0 or ZT_EIO with a
@@ -35,6 +39,9 @@ void zt_netio_input(struct zt_netio *n, const struct sockaddr *remote,
 		    socklen_t remote_len, const uint8_t *data, size_t len);
 /* Sends pending packets now and re-arms the timer. */
 void zt_netio_flush(struct zt_netio *n);
+/* Sends one datagram that is not QUIC (a probe) on the socket's path. */
+int zt_netio_send(struct zt_netio *n, const struct sockaddr *remote,
+		  socklen_t remote_len, const uint8_t *data, size_t len);
 /* Closes the handles; the loop must run once more to finish. */
 void zt_netio_close(struct zt_netio *n);
 /* The path's local address (the bound one: port chosen by the kernel

@@ -213,6 +213,13 @@ const char *zt_qconn_label(const struct zt_qconn *c);
 
 /* The active path. */
 void zt_qconn_path(const struct zt_qconn *c, struct zt_qpath *p);
+/* When the last packet the connection accepted arrived, and on which
+ * pathio: how an owner tells that a path went silent. */
+void zt_qconn_last_rx(const struct zt_qconn *c, uint64_t *at,
+		      const struct zt_pathio **pio);
+/* When the peer last acknowledged something new of ours: packets coming
+ * in alone do not show that ours get out (a path that died one way). */
+uint64_t zt_qconn_acked_at(const struct zt_qconn *c);
 /* Keep-alive (PING after this long without sending), for this connection
  * only; 0 turns it off. Starts at the endpoint's keepalive_ns. */
 void zt_qconn_set_keepalive(struct zt_qconn *c, uint64_t ns);

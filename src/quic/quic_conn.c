@@ -291,6 +291,17 @@ void zt_qconn_read(struct zt_qconn *c, struct zt_pathio *pio,
 		return;
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, data, len, now);
 	if (rv == 0) {
+		ngtcp2_conn_info ci;
+
+		c->rx_at = now;
+		c->rx_pio = pio;
+		/* ngtcp2 has no callback for "an ACK arrived"; a new RTT
+		 * sample is one (keep-alive PINGs included). */
+		ngtcp2_conn_get_conn_info(c->conn, &ci);
+		if (ci.latest_rtt != c->last_rtt_sample) {
+			c->last_rtt_sample = ci.latest_rtt;
+			c->acked_at = now;
+		}
 		after_read(c, now);
 		return;
 	}
@@ -510,4 +521,16 @@ void zt_qconn_label_update(struct zt_qconn *c)
 			 zt_role_name(c->peer.role), c->peer.name, a);
 	else
 		snprintf(c->label, sizeof(c->label), "%s", a);
+}
+
+void zt_qconn_last_rx(const struct zt_qconn *c, uint64_t *at,
+		      const struct zt_pathio **pio)
+{
+	*at = c->rx_at;
+	*pio = c->rx_pio;
+}
+
+uint64_t zt_qconn_acked_at(const struct zt_qconn *c)
+{
+	return c->acked_at;
 }

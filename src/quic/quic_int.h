@@ -95,6 +95,10 @@ struct zt_ep {
 struct zt_qconn {
 	struct zt_qconn *next, *prev;
 	struct zt_ep *ep;
+	uint64_t rx_at;                /* the last packet ngtcp2 took */
+	const struct zt_pathio *rx_pio; /* and where it came in */
+	uint64_t acked_at;             /* the last ACK that gave an RTT */
+	uint64_t last_rtt_sample;
 	ngtcp2_conn *conn;
 	struct WOLFSSL *ssl;
 	ngtcp2_crypto_conn_ref ref;

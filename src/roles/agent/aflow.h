@@ -32,6 +32,12 @@ struct aflow;
 struct zt_aflows_relay {
 	int (*open)(void *user, const char *connector, uint32_t *req);
 	void (*close)(void *user, uint32_t req);
+	/* A fresh relayed path (the next generation) for req's session, to
+	 * move back to when the direct path dies. Returns 0 or ZT_E*. */
+	int (*regen)(void *user, uint32_t req, struct zt_pathio **pio,
+		     struct sockaddr_storage *remote, socklen_t *remote_len);
+	/* Probe the connector's candidates again (a new punching round). */
+	void (*repunch)(void *user, uint32_t req);
 	void *user;
 };
 
@@ -81,6 +87,13 @@ void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
 /* The request, or the relayed path it gave, is over. */
 void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req,
 			    const char *why);
+/* A candidate of req's connector answered our probes just now: the
+ * session may move to that direct path. */
+void zt_aflows_relay_direct(struct zt_aflows *af, uint32_t req,
+			    const struct zt_addr *to, uint64_t rtt_ns);
+/* Every few hundred ms while relayed sessions exist: is each direct path
+ * still alive? A silent one sends its session back to the relay. */
+void zt_aflows_relay_tick(struct zt_aflows *af, uint64_t now);
 /* 1 when the agent refused a relay's catalog entry itself: the
  * connector's certificate does not grant it (reason in why). */
 int zt_aflows_entry_refused(struct zt_aflows *af,

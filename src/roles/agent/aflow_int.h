@@ -29,8 +29,15 @@ struct asession {
 	struct zt_qconn *c;
 	struct zt_qconn *rc;
 	uint32_t relay_req;
-	int relayed;   /* the connection in use goes through a relay */
+	int relayed;   /* the connection in use came up through a relay */
 	char via[300]; /* which relay, for status and logs */
+	/* Upgrade to a punched direct path and back (relayed sessions). */
+	int direct;    /* on the direct path now */
+	int migrating; /* its validation is under way */
+	struct zt_addr direct_to;
+	uint64_t ready_at, path_since, direct_rx, retry_direct_at, probe_rtt;
+	unsigned upgrades, fallbacks;
+	char why[96];  /* why the session is on its path */
 	int up;
 	uint64_t up_since;
 	/* The connector's certificate, once a session has been up: its grants

@@ -1,6 +1,7 @@
 /* The agent's relayed sessions (arelay.h). */
 #include "arelay.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "daemon.h"
 #include "err.h"
+#include "aroutes.h"
 #include "log.h"
 #include "rdgram.h"
 
@@ -18,10 +20,13 @@
 #define RETRY_MAX 8
 /* A path outlives its request by this much: a connection that used it may
  * still be in its closing period (3 PTO) and send on it. */
-#define GRAVE_NS 120000000000ULL
+#define GRAVE_NS 600000000000ULL /* ngtcp2's path history: 10 min */
+#define ANSWER_FRESH_NS 2000000000ULL /* a candidate to move to */
+#define REPUNCH_NS 10000000000ULL
 
 struct arelay_req {
 	struct arelay_req *next;
+	struct zt_arelay *ar;
 	uint32_t req, session;
 	size_t link;
 	uint8_t gen;
@@ -31,6 +36,7 @@ struct arelay_req {
 	char connector[ZT_NAME_MAX];
 	uint8_t key[ZT_CTRL_KEY_LEN]; /* ours, for probes */
 	struct zt_rpath *path;        /* once ready */
+	struct zt_punch punch;        /* once ready */
 };
 
 struct arelay_grave {
@@ -40,6 +46,11 @@ struct arelay_grave {
 };
 
 static void tick(uv_timer_t *t);
+
+static void rand_bytes(void *arg, uint8_t *out, size_t n)
+{
+	wolfSSL_RAND_bytes(out, (int)n);
+}
 
 void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 		    const struct zt_env *env, struct zt_relaylink *const *links,
@@ -55,11 +66,14 @@ void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 	ar->lists = lists;
 	ar->user = user;
 	zt_rinq_init(&ar->inq, env);
+	zt_pdrive_init(&ar->pd, env);
 	uv_timer_init(env->loop, &ar->timer);
 	ar->timer.data = ar;
 	ar->on = 1;
 	af->relay.open = zt_arelay_open;
 	af->relay.close = zt_arelay_close;
+	af->relay.regen = zt_arelay_regen;
+	af->relay.repunch = zt_arelay_repunch;
 	af->relay.user = ar;
 }
 
@@ -93,6 +107,8 @@ static void unlink_req(struct zt_arelay *ar, struct arelay_req *r)
 {
 	struct arelay_req **pp = &ar->reqs;
 
+	if (r->ready)
+		zt_pdrive_remove(&ar->pd, &r->punch);
 	while (*pp && *pp != r)
 		pp = &(*pp)->next;
 	if (*pp)
@@ -101,10 +117,30 @@ static void unlink_req(struct zt_arelay *ar, struct arelay_req *r)
 	r->path = NULL;
 }
 
+/* Our candidates: interface addresses with the socket's port, never the
+ * tunnel's own (100.64.0.0/10). The relay puts what it observes first. */
+static void our_candidates(struct zt_arelay *ar, struct zt_ctrl_sess *m)
+{
+	struct zt_addr all[ZT_MAX_ADDRS];
+	size_t n = zt_rpath_local_candidates(ar->env, all, ZT_MAX_ADDRS);
+	uint32_t ip4;
+
+	m->n_addrs = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&ip4, all[i].ip, 4);
+		if (all[i].family == AF_INET &&
+		    (ntohl(ip4) >> (32 - ZT_AGENT_POOL4_PREFIX)) ==
+			    (ZT_AGENT_POOL4 >> (32 - ZT_AGENT_POOL4_PREFIX)))
+			continue;
+		m->addrs[m->n_addrs++] = all[i];
+	}
+}
+
 static int send_open(struct zt_arelay *ar, struct arelay_req *r)
 {
 	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_OPEN};
 
+	our_candidates(ar, &m.u.sess);
 	m.u.sess.req = r->req;
 	snprintf(m.u.sess.peer, sizeof(m.u.sess.peer), "%s", r->connector);
 	memcpy(m.u.sess.key, r->key, sizeof(r->key));
@@ -144,6 +180,7 @@ int zt_arelay_open(void *arg, const char *connector, uint32_t *req)
 	if (++ar->next_req == 0)
 		ar->next_req = 1;
 	r->req = ar->next_req;
+	r->ar = ar;
 	r->link = link;
 	snprintf(r->connector, sizeof(r->connector), "%s", connector);
 	rc = send_open(ar, r);
@@ -196,6 +233,32 @@ static struct arelay_req *req_on(struct zt_arelay *ar, size_t i,
 	return NULL;
 }
 
+static void answered(void *owner, struct zt_punch *p, size_t which)
+{
+	struct arelay_req *r = owner;
+
+	zt_aflows_relay_direct(r->ar->af, r->req, &p->c[which].addr,
+			       p->c[which].rtt_ns);
+}
+
+/* The connector's candidates, observed first; probing starts at once,
+ * while the session's handshake runs through the relay. */
+static void start_punch(struct zt_arelay *ar, struct arelay_req *r,
+			const struct zt_ctrl_sess *in)
+{
+	uint64_t now = zt_now();
+
+	zt_punch_init(&r->punch, r->session, r->key, in->key, rand_bytes,
+		      NULL);
+	for (size_t k = 0; k < in->n_addrs; k++)
+		zt_punch_add(&r->punch, &in->addrs[k],
+			     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST, now);
+	zt_punch_round(&r->punch, now);
+	if (zt_pdrive_add(&ar->pd, &r->punch, answered, r) == 0)
+		zt_pdrive_kick(&ar->pd);
+	arm(ar);
+}
+
 static int on_ready(struct zt_arelay *ar, size_t i,
 		    const struct zt_ctrl_sess *in)
 {
@@ -221,6 +284,7 @@ static int on_ready(struct zt_arelay *ar, size_t i,
 		      r->session, r->gen);
 	zt_rpath_addr(&remote, &rlen, ZT_RPATH_PEER, (unsigned)i, r->session,
 		      r->gen);
+	start_punch(ar, r, in);
 	snprintf(via, sizeof(via), "relay %s:%u #%u", l->relay.host,
 		 l->relay.port, r->session);
 	log_info("relayed session %u to connector %s ready via relay %s:%u "
@@ -319,6 +383,8 @@ void zt_arelay_link_down(struct zt_arelay *ar, size_t i)
 		struct arelay_req *r = gone;
 
 		gone = r->next;
+		if (r->ready)
+			zt_pdrive_remove(&ar->pd, &r->punch);
 		bury(ar, r->path);
 		ar->failed++;
 		zt_aflows_relay_failed(ar->af, r->req, "the relay link went down");
@@ -334,6 +400,19 @@ static void tick(uv_timer_t *t)
 	int busy = 0;
 
 	for (struct arelay_req *r = ar->reqs; r; r = r->next) {
+		if (r->ready) {
+			const struct zt_punch_cand *b =
+				zt_punch_best(&r->punch, now, ANSWER_FRESH_NS);
+
+			busy = 1;
+			if (b)
+				zt_aflows_relay_direct(ar->af, r->req, &b->addr,
+						       b->rtt_ns);
+			if (now - r->punch.round_at >= REPUNCH_NS) {
+				zt_punch_round(&r->punch, now);
+				zt_pdrive_kick(&ar->pd);
+			}
+		}
 		if (!r->retry_at)
 			continue;
 		if (r->retry_at > now) {
@@ -355,8 +434,46 @@ static void tick(uv_timer_t *t)
 		free(g->path);
 		free(g);
 	}
+	zt_aflows_relay_tick(ar->af, now);
 	if (!busy)
 		uv_timer_stop(t);
+}
+
+int zt_arelay_regen(void *arg, uint32_t req, struct zt_pathio **pio,
+		    struct sockaddr_storage *remote, socklen_t *remote_len)
+{
+	struct zt_arelay *ar = arg;
+	struct arelay_req *r = find_req(ar, req);
+	struct zt_rpath *np;
+
+	if (!r || !r->ready || r->gen == UINT8_MAX)
+		return ZT_ENOTFOUND;
+	if (ar->links[r->link]->state != ZT_LINK_UP)
+		return ZT_ECLOSED;
+	np = calloc(1, sizeof(*np));
+	if (!np)
+		return ZT_ENOMEM;
+	/* The old path may still be in the connection's path history. */
+	bury(ar, r->path);
+	r->gen++;
+	zt_rpath_init(np, ar->links[r->link], (unsigned)r->link, ZT_RPATH_AGENT,
+		      r->session, r->gen);
+	r->path = np;
+	zt_rpath_addr(remote, remote_len, ZT_RPATH_PEER, (unsigned)r->link,
+		      r->session, r->gen);
+	*pio = &np->pio;
+	return 0;
+}
+
+void zt_arelay_repunch(void *arg, uint32_t req)
+{
+	struct zt_arelay *ar = arg;
+	struct arelay_req *r = find_req(ar, req);
+
+	if (!r || !r->ready)
+		return;
+	zt_punch_round(&r->punch, zt_now());
+	zt_pdrive_kick(&ar->pd);
 }
 
 void zt_arelay_stop(struct zt_arelay *ar)
@@ -366,7 +483,10 @@ void zt_arelay_stop(struct zt_arelay *ar)
 	ar->on = 0;
 	ar->af->relay.open = NULL;
 	ar->af->relay.close = NULL;
+	ar->af->relay.regen = NULL;
+	ar->af->relay.repunch = NULL;
 	zt_rinq_close(&ar->inq);
+	zt_pdrive_stop(&ar->pd);
 	uv_close((uv_handle_t *)&ar->timer, NULL);
 }
 

@@ -7,6 +7,7 @@
 #define ZT_ARELAY_H
 
 #include "aflow.h"
+#include "pdrive.h"
 #include "rpath.h"
 
 struct arelay_req;
@@ -23,6 +24,7 @@ struct zt_arelay {
 	struct arelay_req *reqs;
 	struct arelay_grave *graves; /* paths a connection may still hold */
 	struct zt_rinq inq;
+	struct zt_pdrive pd; /* hole punching on the UDP socket */
 	uv_timer_t timer;
 	int on;
 	uint32_t next_req;
@@ -40,6 +42,9 @@ void zt_arelay_free(struct zt_arelay *ar);
 /* zt_aflows_relay */
 int zt_arelay_open(void *ar, const char *connector, uint32_t *req);
 void zt_arelay_close(void *ar, uint32_t req);
+int zt_arelay_regen(void *ar, uint32_t req, struct zt_pathio **pio,
+		    struct sockaddr_storage *remote, socklen_t *remote_len);
+void zt_arelay_repunch(void *ar, uint32_t req);
 /* From link i: SESSION_READY / SESSION_CLOSE (0 or a ZT_APP_* code), a
  * relayed packet, the link going down. */
 int zt_arelay_message(struct zt_arelay *ar, size_t i,

@@ -21,7 +21,27 @@ struct crelay_sess {
 				  * session's certificate is what counts */
 	uint8_t key[ZT_CTRL_KEY_LEN]; /* ours, for probes */
 	uint64_t since, packets;
+	struct zt_punch punch;
 };
+
+/* Agents' NATs forget us: a round of probes every so often keeps our side
+ * open for the agent's probes (it does the migrating). */
+#define ROUNDS_MS 15000
+
+static void rand_bytes(void *arg, uint8_t *out, size_t n)
+{
+	wolfSSL_RAND_bytes(out, (int)n);
+}
+
+static void rounds_cb(uv_timer_t *t)
+{
+	struct zt_crelay *cr = t->data;
+	uint64_t now = zt_now();
+
+	for (struct crelay_sess *s = cr->sess; s; s = s->next)
+		zt_punch_round(&s->punch, now);
+	zt_pdrive_kick(&cr->pd);
+}
 
 void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,
 		    struct zt_relaylink *const *links, size_t n_links)
@@ -34,6 +54,10 @@ void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,
 		zt_rpath_init(&cr->paths[i], links[i], (unsigned)i,
 			      ZT_RPATH_CONNECTOR, 0, 0);
 	zt_rinq_init(&cr->inq, env);
+	zt_pdrive_init(&cr->pd, env);
+	uv_timer_init(env->loop, &cr->rounds);
+	cr->rounds.data = cr;
+	uv_timer_start(&cr->rounds, rounds_cb, ROUNDS_MS, ROUNDS_MS);
 	cr->on = 1;
 }
 
@@ -49,6 +73,7 @@ static void sess_free_all(struct zt_crelay *cr, size_t link, int all)
 			continue;
 		}
 		*pp = s->next;
+		zt_pdrive_remove(&cr->pd, &s->punch);
 		free(s);
 		cr->n--;
 	}
@@ -61,6 +86,8 @@ void zt_crelay_stop(struct zt_crelay *cr)
 	cr->on = 0;
 	sess_free_all(cr, 0, 1);
 	zt_rinq_close(&cr->inq);
+	zt_pdrive_stop(&cr->pd);
+	uv_close((uv_handle_t *)&cr->rounds, NULL);
 }
 
 static struct crelay_sess *find(struct zt_crelay *cr, size_t link,
@@ -113,7 +140,18 @@ static int on_offer(struct zt_crelay *cr, size_t i,
 	cr->n++;
 	m.u.sess.session = s->id;
 	memcpy(m.u.sess.key, s->key, sizeof(s->key));
+	m.u.sess.n_addrs =
+		zt_rpath_local_candidates(cr->env, m.u.sess.addrs, ZT_MAX_ADDRS);
 	zt_relaylink_send(cr->links[i], &m);
+	/* Probe the agent's candidates now: our NAT then lets its probes
+	 * in (it starts when the relay tells it we accepted). */
+	zt_punch_init(&s->punch, s->id, s->key, in->key, rand_bytes, NULL);
+	for (size_t k = 0; k < in->n_addrs; k++)
+		zt_punch_add(&s->punch, &in->addrs[k],
+			     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST, s->since);
+	zt_punch_round(&s->punch, s->since);
+	if (zt_pdrive_add(&cr->pd, &s->punch, NULL, s) == 0)
+		zt_pdrive_kick(&cr->pd);
 	log_info("relayed session %u from agent %s via relay %s:%u (inner "
 		 "packets up to %u bytes)",
 		 s->id, s->agent, cr->links[i]->relay.host,
@@ -135,6 +173,7 @@ static void on_close(struct zt_crelay *cr, size_t i,
 
 	*pp = s->next;
 	cr->n--;
+	zt_pdrive_remove(&cr->pd, &s->punch);
 	log_info("relayed session %u from agent %s ended: %s", s->id, s->agent,
 		 zt_log_escape(t, sizeof(t), in->text[0] ? in->text : "-"));
 	free(s);
