@@ -1,0 +1,406 @@
+/* In-process tests: the real relay, connector and agent in this process
+ * over the simulated network of test/sim (virtual clock, in-memory paths,
+ * an in-memory TUN and in-memory targets). No root, no network socket.
+ * One lab serves every test, in order: a session the agent opened stays
+ * up for the next test, as it would on a real machine. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "log.h"
+#include "pkt.h"
+#include "sim_lab.h"
+
+#define SERVICES(web_ports)                                                   \
+	"[service web]\nhostname = web.corp.internal\nports = " web_ports       \
+	"\nprotocol = tcp\nallow = group:engineering\ntarget = web.sim\n"        \
+	"[service bulk]\nhostname = bulk.corp.internal\nports = 9000, 9001\n"  \
+	"protocol = tcp\nallow = group:engineering\ntarget = bulk.sim\n"         \
+	"[service echo]\nhostname = echo.corp.internal\nports = 7\n"           \
+	"protocol = udp\nallow = group:engineering\ntarget = echo.sim\n"         \
+	"[service secret]\nhostname = secret.corp.internal\nports = 22\n"      \
+	"protocol = tcp\nallow = user:bob\ntarget = secret.sim\n"
+
+static struct sim_lab lab;
+static struct sim_target *t_web80, *t_web81, *t_sink, *t_source, *t_echo,
+	*t_secret;
+static uint16_t next_port = 40000;
+/* Static: a failed assertion leaves a connection open, not dangling. */
+static struct sim_tcp c1, up, down;
+
+/* --- helpers --- */
+
+static int catalog_has(void *arg)
+{
+	char *st = sim_lab_status(&lab.agent);
+	int ok = st && strstr(st, "\"service\":\"web\"") &&
+		 strstr(st, "\"service\":\"bulk\"") &&
+		 strstr(st, "\"service\":\"echo\"");
+
+	(void)arg;
+	free(st);
+	return ok;
+}
+
+struct dns_wait {
+	uint16_t port;
+	int rcode;   /* -1 until the answer */
+	uint32_t a;  /* host order; 0: none */
+};
+
+/* Takes the stub's answer to port out of what the agent wrote. */
+static int dns_answered(void *arg)
+{
+	struct dns_wait *w = arg;
+
+	for (struct sim_pkt *q = sim_tun_other.head; q; q = q->next) {
+		struct zt_pkt p;
+		const uint8_t *m;
+		size_t i = 12, n;
+
+		if (zt_pkt_parse(&p, q->data, q->len) != ZT_PKT_OK ||
+		    p.proto != ZT_IPPROTO_UDP || p.src.port != 53 ||
+		    p.dst.port != w->port || p.payload_len < 12)
+			continue;
+		m = p.payload;
+		n = p.payload_len;
+		w->rcode = m[3] & 0x0f;
+		while (i < n && m[i])
+			i += m[i] + 1u;
+		i += 5; /* root, type, class */
+		/* First answer: a pointer name, type A, class, TTL, rdlen 4. */
+		if (m[7] && i + 16 <= n && m[i + 2] == 0 && m[i + 3] == 1 &&
+		    m[i + 10] == 0 && m[i + 11] == 4)
+			w->a = (uint32_t)m[i + 12] << 24 | (uint32_t)m[i + 13] << 16 |
+			       (uint32_t)m[i + 14] << 8 | m[i + 15];
+		return 1;
+	}
+	return 0;
+}
+
+static struct dns_wait resolve(const char *name)
+{
+	struct dns_wait w = { .port = next_port++, .rcode = -1 };
+
+	assert_int_equal(sim_tun_dns_query(&lab.tun, w.port, 0x1234, name), 0);
+	assert_int_equal(sim_run(lab.sim, dns_answered, &w, SIM_S), 1);
+	return w;
+}
+
+static int tcp_settled(void *arg)
+{
+	struct sim_tcp *c = arg;
+
+	return c->state == SIM_TCP_DONE || c->state == SIM_TCP_RESET;
+}
+
+static long long agent_num(const char *key)
+{
+	char *st = sim_lab_status(&lab.agent);
+	long long v = sim_json_num(st, key);
+
+	free(st);
+	return v;
+}
+
+static void pattern_sha(uint64_t len, uint8_t out[32])
+{
+	wc_Sha256 h;
+	uint8_t buf[4096];
+
+	wc_InitSha256(&h);
+	for (uint64_t off = 0; off < len; off += sizeof(buf)) {
+		size_t n = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = sim_pattern(off + i);
+		wc_Sha256Update(&h, buf, (word32)n);
+	}
+	wc_Sha256Final(&h, out);
+	wc_Sha256Free(&h);
+}
+
+/* --- setup --- */
+
+static int lab_up(void **state)
+{
+	(void)state;
+	zt_log_set_level(getenv("SIM_LOG") ? ZT_LOG_DEBUG : ZT_LOG_ERROR);
+	wolfSSL_Init();
+	if (sim_lab_start(&lab, 0x5eed, SERVICES("80, 81")) != 0)
+		return -1;
+	t_web80 = sim_target_add(&lab.targets, "web.sim", "80", SIM_TARGET_ECHO);
+	t_web81 = sim_target_add(&lab.targets, "web.sim", "81", SIM_TARGET_ECHO);
+	t_sink = sim_target_add(&lab.targets, "bulk.sim", "9000", SIM_TARGET_SINK);
+	t_source = sim_target_add(&lab.targets, "bulk.sim", "9001",
+				  SIM_TARGET_SOURCE);
+	t_echo = sim_target_add(&lab.targets, "echo.sim", "7", SIM_TARGET_UDP_ECHO);
+	t_secret = sim_target_add(&lab.targets, "secret.sim", "22", SIM_TARGET_ECHO);
+	return t_web80 && t_web81 && t_sink && t_source && t_echo && t_secret ? 0
+									       : -1;
+}
+
+static int lab_down(void **state)
+{
+	int rv;
+
+	(void)state;
+	rv = sim_lab_stop(&lab);
+	wolfSSL_Cleanup();
+	return rv;
+}
+
+/* --- tests --- */
+
+/* The relay sends alice the services her group may use, and only those:
+ * the DNS stub answers their names and refuses the one for bob. */
+static void test_catalog(void **state)
+{
+	struct dns_wait w;
+	char *st;
+
+	(void)state;
+	assert_int_equal(sim_run(lab.sim, catalog_has, NULL, 10 * SIM_S), 1);
+	st = sim_lab_status(&lab.agent);
+	assert_non_null(st);
+	assert_null(strstr(st, "\"service\":\"secret\""));
+	free(st);
+	w = resolve("web.corp.internal");
+	assert_int_equal(w.rcode, 0);
+	assert_int_equal(w.a >> 22, 0x64400000u >> 22); /* in 100.64.0.0/10 */
+	w = resolve("secret.corp.internal");
+	assert_int_equal(w.rcode, 5); /* REFUSED */
+	assert_int_equal(w.a, 0);
+}
+
+/* A TCP flow through lwIP, the session, the connector and the target:
+ * bytes both ways and a clean close (FINs, no RST). */
+static void test_tcp_echo(void **state)
+{
+	struct dns_wait w = resolve("web.corp.internal");
+	static uint8_t msg[3000];
+	struct sim_tcp *c = &c1;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 80,
+					 next_port++), 0);
+	sim_tcp_send(c, msg, sizeof(msg), 1);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 20 * SIM_S), 1);
+	assert_int_equal(c->state, SIM_TCP_DONE);
+	assert_int_equal(c->rx_bytes, sizeof(msg));
+	assert_memory_equal(c->rx_head, msg, sizeof(msg));
+	assert_int_equal(t_web80->dials, 1);
+	assert_int_equal(t_web80->bytes_in, sizeof(msg));
+	assert_int_equal(t_web80->fins_in, 1);
+	assert_int_equal(t_web80->resets, 0);
+	sim_tcp_free(c);
+}
+
+/* The connector checks every flow itself: after it drops port 81 (a
+ * reload), a SYN the agent still lets through (its catalog is not new
+ * yet) is refused by the connector, with no dial, and reaches the
+ * application as a RST one round trip later. Once the new catalog is in,
+ * the agent refuses the same SYN itself, at once. */
+static void test_connector_recheck(void **state)
+{
+	struct dns_wait w = resolve("web.corp.internal");
+	long long denied = agent_num("flows_denied");
+	struct sim_tcp *c = &c1;
+
+	(void)state;
+	assert_true(denied >= 0);
+	assert_int_equal(sim_lab_connector_reload(&lab, SERVICES("80")), 0);
+	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 81,
+					 next_port++), 0);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 5 * SIM_S), 1);
+	assert_int_equal(c->state, SIM_TCP_RESET);
+	assert_true(c->reset_at - c->syn_at >= 20 * SIM_MS); /* agent <-> connector */
+	assert_int_equal(agent_num("flows_denied"), denied);
+	assert_int_equal(t_web81->dials, 0);
+	sim_tcp_free(c);
+
+	/* The catalog catches up: now the agent's own policy says no. */
+	sim_run(lab.sim, NULL, NULL, SIM_S);
+	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 81,
+					 next_port++), 0);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, c, SIM_S), 1);
+	assert_int_equal(c->state, SIM_TCP_RESET);
+	assert_true(c->reset_at - c->syn_at < SIM_MS);
+	assert_int_equal(agent_num("flows_denied"), denied + 1);
+	assert_int_equal(t_web81->dials, 0);
+	sim_tcp_free(c);
+	assert_int_equal(sim_lab_connector_reload(&lab, SERVICES("80, 81")), 0);
+	sim_run(lab.sim, NULL, NULL, SIM_S);
+}
+
+/* A port outside the service is denied by the agent at once: a RST in
+ * the same instant, nothing sent to the connector. UDP outside the
+ * service: an ICMP administratively prohibited. */
+static void test_deny(void **state)
+{
+	struct dns_wait w = resolve("web.corp.internal");
+	long long denied = agent_num("flows_denied");
+	struct sim_tcp *c = &c1;
+	uint64_t dials = t_web80->dials + t_web81->dials;
+	int icmp = 0;
+
+	(void)state;
+	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 8080,
+					 next_port++), 0);
+	/* No time passes: the RST is the agent's answer to the SYN. */
+	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 0), 1);
+	assert_int_equal(c->state, SIM_TCP_RESET);
+	assert_int_equal(c->reset_at, c->syn_at);
+	assert_int_equal(agent_num("flows_denied"), denied + 1);
+	sim_tcp_free(c);
+
+	sim_tun_other_clear();
+	w = resolve("echo.corp.internal");
+	sim_tun_other_clear();
+	assert_int_equal(sim_tun_send_udp(&lab.tun, next_port++, w.a, 8,
+					  (const uint8_t *)"x", 1), 0);
+	sim_run(lab.sim, NULL, NULL, 0);
+	for (struct sim_pkt *q = sim_tun_other.head; q; q = q->next) {
+		struct zt_pkt p;
+
+		if (zt_pkt_parse(&p, q->data, q->len) == ZT_PKT_OK &&
+		    p.proto == ZT_IPPROTO_ICMP && p.icmp_type == 3 &&
+		    p.icmp_code == 13)
+			icmp++;
+	}
+	assert_int_equal(icmp, 1);
+	assert_int_equal(t_web80->dials + t_web81->dials, dials);
+	assert_int_equal(agent_num("flows_denied"), denied + 2);
+}
+
+struct udp_wait {
+	uint32_t from;
+	uint16_t port;
+	int n;
+};
+
+static int udp_replies(void *arg)
+{
+	struct udp_wait *u = arg;
+	int n = 0;
+
+	for (struct sim_pkt *q = sim_tun_other.head; q; q = q->next) {
+		struct zt_pkt p;
+		char want[32];
+
+		if (zt_pkt_parse(&p, q->data, q->len) != ZT_PKT_OK ||
+		    p.proto != ZT_IPPROTO_UDP || p.dst.port != u->port ||
+		    p.src.port != 7)
+			continue;
+		snprintf(want, sizeof(want), "ping %d", n);
+		if (p.payload_len == strlen(want) &&
+		    !memcmp(p.payload, want, p.payload_len))
+			n++;
+	}
+	u->n = n;
+	return n == 20;
+}
+
+/* UDP through DATAGRAM frames: 20 echoes come back, in order, intact. */
+static void test_udp_echo(void **state)
+{
+	struct dns_wait w = resolve("echo.corp.internal");
+	struct udp_wait u = { .from = w.a, .port = next_port++ };
+
+	(void)state;
+	sim_tun_other_clear();
+	for (int i = 0; i < 20; i++) {
+		char m[32];
+
+		snprintf(m, sizeof(m), "ping %d", i);
+		assert_int_equal(sim_tun_send_udp(&lab.tun, u.port, w.a, 7,
+						  (const uint8_t *)m, strlen(m)),
+				 0);
+		sim_run(lab.sim, NULL, NULL, 5 * SIM_MS);
+	}
+	assert_int_equal(sim_run(lab.sim, udp_replies, &u, 5 * SIM_S), 1);
+	assert_int_equal(u.n, 20);
+	assert_int_equal(t_echo->dials, 1);
+}
+
+#define BULK (4u << 20)
+
+/* 4 MiB up and 4 MiB down while the agent <-> connector link loses 5% of
+ * the datagrams each way (and duplicates and reorders some): every byte
+ * arrives, in order (SHA-256 of the stream). */
+static void test_transfer_loss(void **state)
+{
+	struct sim_link_cfg bad = { .latency_ns = 10 * SIM_MS,
+				    .jitter_ns = 2 * SIM_MS, .loss = 0.05,
+				    .dup = 0.01, .reorder = 0.01 };
+	struct sim_link_cfg good = { .latency_ns = 10 * SIM_MS };
+	struct dns_wait w = resolve("bulk.corp.internal");
+	struct sim_stats before, after;
+	uint8_t want[32], got[32];
+	uint64_t t0;
+
+	(void)state;
+	pattern_sha(BULK, want);
+	t_source->size = BULK;
+	t0 = sim_clock_now();
+	sim_stats(lab.sim, &before);
+	sim_link(lab.sim, lab.n_agent, lab.n_conn, &bad, NULL);
+
+	assert_int_equal(sim_tcp_connect(&up, &lab.tun, &lab.loop, w.a, 9000,
+					 next_port++), 0);
+	sim_tcp_send(&up, NULL, BULK, 1);
+	assert_int_equal(sim_tcp_connect(&down, &lab.tun, &lab.loop, w.a, 9001,
+					 next_port++), 0);
+	sim_tcp_send(&down, NULL, 0, 1);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, &up, 300 * SIM_S), 1);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, &down, 300 * SIM_S), 1);
+	assert_int_equal(up.state, SIM_TCP_DONE);
+	assert_int_equal(down.state, SIM_TCP_DONE);
+
+	assert_int_equal(t_sink->bytes_in, BULK);
+	wc_Sha256Final(&t_sink->sha_in, got);
+	assert_memory_equal(got, want, 32);
+	assert_int_equal(down.rx_bytes, BULK);
+	wc_Sha256Final(&down.rx_sha, got);
+	assert_memory_equal(got, want, 32);
+
+	sim_stats(lab.sim, &after);
+	/* The loss was real: some hundreds of datagrams. */
+	assert_true(after.lost - before.lost > 100);
+	assert_true(after.duplicated > before.duplicated);
+	printf("transfer: 2 x %u B in %.1f s virtual, %llu datagrams sent, "
+	       "%llu lost, %llu duplicated, %llu reordered\n", BULK,
+	       (double)(sim_clock_now() - t0) / 1e9,
+	       (unsigned long long)(after.sent - before.sent),
+	       (unsigned long long)(after.lost - before.lost),
+	       (unsigned long long)(after.duplicated - before.duplicated),
+	       (unsigned long long)(after.reordered - before.reordered));
+	sim_link(lab.sim, lab.n_agent, lab.n_conn, &good, NULL);
+	sim_tcp_free(&up);
+	sim_tcp_free(&down);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_catalog),
+		cmocka_unit_test(test_tcp_echo),
+		cmocka_unit_test(test_connector_recheck),
+		cmocka_unit_test(test_deny),
+		cmocka_unit_test(test_udp_echo),
+		cmocka_unit_test(test_transfer_loss),
+	};
+
+	return cmocka_run_group_tests(tests, lab_up, lab_down);
+}
