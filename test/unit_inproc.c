@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -127,6 +128,113 @@ static void pattern_sha(uint64_t len, uint8_t out[32])
 	}
 	wc_Sha256Final(&h, out);
 	wc_Sha256Free(&h);
+}
+
+/* --- the harness itself --- */
+
+/* libuv and ztnad see the virtual clock; the wall clock is the real one. */
+static void test_clock(void **state)
+{
+	uv_loop_t loop;
+	struct timespec rt;
+	uint64_t t = sim_clock_now();
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(uv_hrtime(), t);
+	sim_clock_set(t + 5 * SIM_S + 3 * SIM_MS);
+	assert_int_equal(uv_hrtime(), t + 5 * SIM_S + 3 * SIM_MS);
+	uv_update_time(&loop);
+	assert_int_equal(uv_now(&loop), (t + 5 * SIM_S + 3 * SIM_MS) / SIM_MS);
+	sim_clock_set(t); /* never backwards */
+	assert_int_equal(sim_clock_now(), t + 5 * SIM_S + 3 * SIM_MS);
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &rt), 0);
+	assert_true(rt.tv_sec - time(NULL) <= 1 && time(NULL) - rt.tv_sec <= 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+struct rx_log {
+	uint64_t t0, n, sum, first_at, last_seq;
+	uint64_t out_of_order;
+};
+
+static void rx_count(void *arg, const struct sockaddr *from, socklen_t fl,
+		     const uint8_t *d, size_t n)
+{
+	struct rx_log *r = arg;
+	uint64_t seq;
+
+	(void)from;
+	(void)fl;
+	assert_int_equal(n, sizeof(seq));
+	memcpy(&seq, d, sizeof(seq));
+	if (!r->n)
+		r->first_at = sim_clock_now();
+	if (r->n && seq < r->last_seq)
+		r->out_of_order++;
+	r->last_seq = seq;
+	r->n++;
+	/* Order and time both go into the fingerprint. */
+	r->sum = (r->sum ^ (seq + (sim_clock_now() - r->t0))) * 0x100000001b3ULL;
+}
+
+/* 10000 datagrams over a link with 10% loss, 5% duplication and 5%
+ * reordering: about that many lost and doubled, some out of order, none
+ * before the latency; the same seed gives the same run, another does not. */
+static void link_run(uint64_t seed, struct rx_log *r, struct sim_stats *st)
+{
+	struct sim_link_cfg c = { .latency_ns = 10 * SIM_MS, .jitter_ns = SIM_MS,
+				  .loss = 0.10, .dup = 0.05, .reorder = 0.05 };
+	uv_loop_t loop;
+	struct sim *s;
+	struct sim_node *a, *b;
+	uint64_t t0;
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(sim_new(&s, &loop, seed), 0);
+	a = sim_node_add(s, "192.0.2.1", 1000);
+	b = sim_node_add(s, "192.0.2.2", 2000);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(sim_node_add(s, "not an address", 1));
+	assert_int_equal(sim_link(s, a, b, &c, NULL), 0);
+	sim_node_rx(b, rx_count, r);
+	r->t0 = t0 = sim_clock_now();
+	for (uint64_t i = 0; i < 10000; i++)
+		a->pio.ops->send(&a->pio, (struct sockaddr *)&b->pio.local,
+				 b->pio.local_len, (const uint8_t *)&i, sizeof(i));
+	/* nobody at this address: lost */
+	a->pio.ops->send(&a->pio, (struct sockaddr *)&a->pio.local,
+			 a->pio.local_len, (const uint8_t *)&t0, sizeof(t0));
+	assert_int_equal(sim_run(s, NULL, NULL, 10 * SIM_S), -1);
+	assert_true(r->first_at - t0 >= 10 * SIM_MS);
+	sim_stats(s, st);
+	sim_free(s);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_sim_link(void **state)
+{
+	struct rx_log r1, r2, r3;
+	struct sim_stats st;
+
+	(void)state;
+	link_run(42, &r1, &st);
+	assert_int_equal(st.sent, 10001);
+	assert_int_equal(st.no_route, 1);
+	assert_true(st.lost > 850 && st.lost < 1150);
+	assert_true(st.duplicated > 350 && st.duplicated < 600);
+	assert_true(st.reordered > 350 && st.reordered < 650);
+	assert_int_equal(r1.n, 10000 - st.lost + st.duplicated);
+	assert_int_equal(st.delivered, r1.n);
+	assert_true(r1.out_of_order > 100);
+	link_run(42, &r2, &st);
+	assert_int_equal(r2.n, r1.n);
+	assert_int_equal(r2.sum, r1.sum);
+	assert_int_equal(r2.out_of_order, r1.out_of_order);
+	link_run(43, &r3, &st);
+	assert_true(r3.n != r1.n || r3.sum != r1.sum);
 }
 
 /* --- setup --- */
@@ -393,6 +501,10 @@ static void test_transfer_loss(void **state)
 
 int main(void)
 {
+	const struct CMUnitTest harness[] = {
+		cmocka_unit_test(test_clock),
+		cmocka_unit_test(test_sim_link),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_tcp_echo),
@@ -402,5 +514,7 @@ int main(void)
 		cmocka_unit_test(test_transfer_loss),
 	};
 
-	return cmocka_run_group_tests(tests, lab_up, lab_down);
+	int failed = cmocka_run_group_tests(harness, NULL, NULL);
+
+	return failed + cmocka_run_group_tests(tests, lab_up, lab_down);
 }
