@@ -237,6 +237,137 @@ static void test_sim_link(void **state)
 	assert_true(r3.n != r1.n || r3.sum != r1.sum);
 }
 
+struct rx_last {
+	uint64_t n;
+	struct zt_addr from;
+};
+
+static void rx_last(void *arg, const struct sockaddr *from, socklen_t fl,
+		    const uint8_t *d, size_t n)
+{
+	struct rx_last *r = arg;
+
+	(void)fl;
+	(void)d;
+	(void)n;
+	zt_addr_from_sockaddr(&r->from, from);
+	r->n++;
+}
+
+static void send_to(struct sim_node *from, const struct zt_addr *to)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = zt_addr_to_sockaddr(to, &ss);
+
+	from->pio.ops->send(&from->pio, (struct sockaddr *)&ss, len,
+			    (const uint8_t *)"x", 1);
+}
+
+static void addr_is(const struct zt_addr *a, const char *ip, uint16_t port)
+{
+	char want[64], got[64];
+
+	snprintf(want, sizeof(want), "%s:%u", ip, port);
+	zt_addr_str(a, got, sizeof(got));
+	assert_string_equal(got, want);
+}
+
+/* The NAT kinds the next issues' path logic needs: a port-restricted
+ * mapping seen from outside, its filter, its expiry; a symmetric NAT's
+ * mapping per destination; a full cone's open door. */
+static void test_sim_nat(void **state)
+{
+	struct sim_link_cfg l = { .latency_ns = 5 * SIM_MS };
+	struct rx_last ra = { 0 }, rr = { 0 }, rx = { 0 }, rb = { 0 }, rc = { 0 };
+	struct sim_nat *pr, *sym, *cone;
+	struct sim_node *a, *b, *c, *r, *x;
+	struct zt_addr map;
+	struct sim_stats st;
+	uv_loop_t loop;
+	struct sim *s;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(sim_new(&s, &loop, 7), 0);
+	pr = sim_nat_add(s, "203.0.113.1", SIM_NAT_PORT_RESTRICTED, 30 * SIM_S);
+	sym = sim_nat_add(s, "203.0.113.2", SIM_NAT_SYMMETRIC, 0);
+	cone = sim_nat_add(s, "203.0.113.3", SIM_NAT_FULL_CONE, 0);
+	a = sim_node_add(s, "192.168.1.10", 1000);
+	b = sim_node_add(s, "192.168.2.10", 1000);
+	c = sim_node_add(s, "192.168.3.10", 1000);
+	r = sim_node_add(s, "198.51.100.1", 3478);
+	x = sim_node_add(s, "198.51.100.2", 4000);
+	assert_true(pr && sym && cone && a && b && c && r && x);
+	sim_nat_attach(pr, a);
+	sim_nat_attach(sym, b);
+	sim_nat_attach(cone, c);
+	for (struct sim_node **n = (struct sim_node *[]){ a, b, c, NULL }; *n; n++) {
+		assert_int_equal(sim_link(s, *n, r, &l, NULL), 0);
+		assert_int_equal(sim_link(s, *n, x, &l, NULL), 0);
+	}
+	sim_node_rx(a, rx_last, &ra);
+	sim_node_rx(b, rx_last, &rb);
+	sim_node_rx(c, rx_last, &rc);
+	sim_node_rx(r, rx_last, &rr);
+	sim_node_rx(x, rx_last, &rx);
+
+	/* port-restricted: out, the answer in, a stranger filtered */
+	send_to(a, &r->addr);
+	sim_run(s, NULL, NULL, SIM_S);
+	addr_is(&rr.from, "203.0.113.1", 20000);
+	map = rr.from;
+	send_to(r, &map);
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(ra.n, 1);
+	addr_is(&ra.from, "198.51.100.1", 3478);
+	send_to(x, &map);
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(ra.n, 1);
+	sim_stats(s, &st);
+	assert_int_equal(st.filtered, 1);
+	/* once a has sent to x, the same mapping lets x in */
+	send_to(a, &x->addr);
+	sim_run(s, NULL, NULL, SIM_S);
+	addr_is(&rx.from, "203.0.113.1", 20000);
+	send_to(x, &map);
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(ra.n, 2);
+	/* the private address is not reachable from outside */
+	send_to(r, &a->addr);
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(ra.n, 2);
+	assert_int_equal(sim_nat_mappings(pr), 1);
+	/* idle: the mapping ends, the answer is lost */
+	sim_run(s, NULL, NULL, 31 * SIM_S);
+	assert_int_equal(sim_nat_mappings(pr), 0);
+	send_to(r, &map);
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(ra.n, 2);
+
+	/* symmetric: a mapping per destination */
+	send_to(b, &r->addr);
+	send_to(b, &x->addr);
+	sim_run(s, NULL, NULL, SIM_S);
+	addr_is(&rr.from, "203.0.113.2", 20000);
+	addr_is(&rx.from, "203.0.113.2", 20001);
+	send_to(x, &rr.from); /* r's mapping does not admit x */
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(rb.n, 0);
+	send_to(x, &rx.from);
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(rb.n, 1);
+
+	/* full cone: after one datagram out, anyone in */
+	send_to(c, &r->addr);
+	sim_run(s, NULL, NULL, SIM_S);
+	addr_is(&rr.from, "203.0.113.3", 20000);
+	send_to(x, &rr.from);
+	sim_run(s, NULL, NULL, SIM_S);
+	assert_int_equal(rc.n, 1);
+	sim_free(s);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* --- setup --- */
 
 static int lab_up(void **state)
@@ -281,6 +412,8 @@ static void test_catalog(void **state)
 	st = sim_lab_status(&lab.agent);
 	assert_non_null(st);
 	assert_null(strstr(st, "\"service\":\"secret\""));
+	/* the relay saw the agent at its NAT's mapping */
+	assert_non_null(strstr(st, "\"observed_address\":\"203.0.113.3:20000\""));
 	free(st);
 	w = resolve("web.corp.internal");
 	assert_int_equal(w.rcode, 0);
@@ -442,6 +575,43 @@ static void test_udp_echo(void **state)
 	assert_int_equal(t_echo->dials, 1);
 }
 
+static int catalog_empty(void *arg)
+{
+	char *st = sim_lab_status(&lab.agent);
+	int ok = st && strstr(st, "\"catalog\":[]");
+
+	(void)arg;
+	free(st);
+	return ok;
+}
+
+/* The connector's link to the relay goes dark: both ends time out, the
+ * relay drops its services from alice's catalog (the stub refuses the
+ * name), and when the link is back the connector's relay link reconnects
+ * by itself (backoff) and registers again. */
+static void test_relay_link_outage(void **state)
+{
+	struct sim_link_cfg dark = { .latency_ns = 5 * SIM_MS, .loss = 1.0 };
+	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
+	uint64_t t0 = sim_clock_now();
+	struct dns_wait w;
+
+	(void)state;
+	sim_link(lab.sim, lab.n_conn, lab.n_relay, &dark, NULL);
+	assert_int_equal(sim_run(lab.sim, catalog_empty, NULL, 120 * SIM_S), 1);
+	/* not before the idle timeout (30 s) */
+	assert_true(sim_clock_now() - t0 >= 25 * SIM_S);
+	w = resolve("web.corp.internal");
+	assert_int_equal(w.rcode, 5);
+	sim_link(lab.sim, lab.n_conn, lab.n_relay, &near, NULL);
+	t0 = sim_clock_now();
+	assert_int_equal(sim_run(lab.sim, catalog_has, NULL, 60 * SIM_S), 1);
+	/* the backoff is capped at 15 s, plus a handshake */
+	assert_true(sim_clock_now() - t0 <= 17 * SIM_S);
+	w = resolve("web.corp.internal");
+	assert_int_equal(w.rcode, 0);
+}
+
 #define BULK (4u << 20)
 
 /* 4 MiB up and 4 MiB down while the agent <-> connector link loses 5% of
@@ -504,6 +674,7 @@ int main(void)
 	const struct CMUnitTest harness[] = {
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_sim_link),
+		cmocka_unit_test(test_sim_nat),
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_catalog),
@@ -512,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_deny),
 		cmocka_unit_test(test_udp_echo),
 		cmocka_unit_test(test_transfer_loss),
+		cmocka_unit_test(test_relay_link_outage),
 	};
 
 	int failed = cmocka_run_group_tests(harness, NULL, NULL);

@@ -1,6 +1,6 @@
 /* The simulated network, the virtual clock and the loop driver (sim.h). */
 #define _GNU_SOURCE
-#include "sim.h"
+#include "sim_int.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -67,7 +67,18 @@ struct sim {
 	struct ev *heap;
 	size_t n_ev, cap_ev;
 	uint64_t seq;
+	struct sim_nat *nats;
 };
+
+struct sim_nat *sim_nat_list(struct sim *s)
+{
+	return s->nats;
+}
+
+void sim_nat_list_set(struct sim *s, struct sim_nat *nat)
+{
+	s->nats = nat;
+}
 
 uint64_t sim_rand(struct sim *s)
 {
@@ -134,14 +145,10 @@ static void heap_pop(struct sim *s, struct ev *out)
 		s->heap[i] = last;
 }
 
-static struct sim_node *node_at(struct sim *s, const struct sockaddr *sa)
+static struct sim_node *node_at(struct sim *s, const struct zt_addr *a)
 {
-	struct zt_addr a;
-
-	if (zt_addr_from_sockaddr(&a, sa) != 0)
-		return NULL;
 	for (struct sim_node *n = s->nodes; n; n = n->next)
-		if (zt_addr_equal(&n->addr, &a))
+		if (zt_addr_equal(&n->addr, a))
 			return n;
 	return NULL;
 }
@@ -158,9 +165,9 @@ static const struct sim_link_cfg *link_cfg(struct sim *s, struct sim_node *from,
 	return NULL;
 }
 
-static void enqueue(struct sim_node *from, struct sim_node *to,
-		    const struct sim_link_cfg *c, const uint8_t *data,
-		    size_t len)
+static void enqueue(struct sim_node *from, const struct zt_addr *src,
+		    struct sim_node *to, const struct sim_link_cfg *c,
+		    const uint8_t *data, size_t len)
 {
 	struct sim *s = from->sim;
 	struct ev e = { .to = to, .len = len, .seq = s->seq++ };
@@ -173,8 +180,7 @@ static void enqueue(struct sim_node *from, struct sim_node *to,
 		from->st.reordered++;
 	}
 	e.at = vclock + delay;
-	memcpy(&e.from, &from->pio.local, from->pio.local_len);
-	e.from_len = from->pio.local_len;
+	e.from_len = zt_addr_to_sockaddr(src, &e.from);
 	e.data = malloc(len ? len : 1);
 	if (!e.data)
 		return;
@@ -188,11 +194,29 @@ static int sim_send(struct zt_pathio *p, const struct sockaddr *remote,
 {
 	struct sim_node *from = p->user;
 	struct sim *s = from->sim;
-	struct sim_node *to = node_at(s, remote);
-	const struct sim_link_cfg *c = to ? link_cfg(s, from, to) : NULL;
+	struct zt_addr dst, src = from->addr;
+	struct sim_node *to = NULL;
+	const struct sim_link_cfg *c = NULL;
+	int filtered = 0;
 
 	(void)remote_len;
 	from->st.sent++;
+	if (zt_addr_from_sockaddr(&dst, remote) == 0) {
+		to = node_at(s, &dst);
+		/* Behind a NAT, a node is reached at its own address only
+		 * from its side of it. */
+		if (to && to->nat && to->nat != from->nat)
+			to = NULL;
+		if (from->nat && (!to || to->nat != from->nat))
+			sim_nat_out(from->nat, from, &dst, &src);
+		if (!to)
+			to = sim_nat_in(s, &src, &dst, &filtered);
+		c = to ? link_cfg(s, from, to) : NULL;
+	}
+	if (filtered) {
+		from->st.filtered++;
+		return 0;
+	}
 	if (!c) {
 		from->st.no_route++;
 		return 0; /* like a network that drops it */
@@ -201,10 +225,10 @@ static int sim_send(struct zt_pathio *p, const struct sockaddr *remote,
 		from->st.lost++;
 		return 0;
 	}
-	enqueue(from, to, c, data, len);
+	enqueue(from, &src, to, c, data, len);
 	if (c->dup > 0 && sim_rand01(s) < c->dup) {
 		from->st.duplicated++;
-		enqueue(from, to, c, data, len);
+		enqueue(from, &src, to, c, data, len);
 	}
 	return 0;
 }
@@ -234,6 +258,7 @@ void sim_free(struct sim *s)
 		free(e.data);
 	}
 	free(s->heap);
+	sim_nat_free_all(s->nats);
 	while (s->links) {
 		struct link *l = s->links;
 
@@ -312,6 +337,7 @@ void sim_stats(struct sim *s, struct sim_stats *out)
 		out->duplicated += n->st.duplicated;
 		out->reordered += n->st.reordered;
 		out->no_route += n->st.no_route;
+		out->filtered += n->st.filtered;
 	}
 }
 
@@ -386,8 +412,10 @@ int sim_run(struct sim *s, int (*done)(void *arg), void *arg,
 			next = ((uint64_t)uv_now(s->loop) + (uint64_t)t) * SIM_MS;
 		if (s->n_ev && s->heap[0].at < next)
 			next = s->heap[0].at;
-		if (next == UINT64_MAX)
+		if (next == UINT64_MAX) {
+			sim_clock_set(end); /* nothing will happen meanwhile */
 			return -1;
+		}
 		if (next > end) {
 			sim_clock_set(end);
 			uv_run(s->loop, UV_RUN_NOWAIT);

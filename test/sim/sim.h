@@ -44,6 +44,7 @@
 
 struct sim;
 struct sim_node;
+struct sim_nat;
 
 /* One direction of a link. Probabilities are in [0, 1]. */
 struct sim_link_cfg {
@@ -56,6 +57,7 @@ struct sim_link_cfg {
 
 struct sim_stats {
 	uint64_t sent, delivered, lost, duplicated, reordered, no_route;
+	uint64_t filtered; /* refused by the receiver's NAT */
 };
 
 /* Where a node's datagrams go: a daemon's netio (zt_netio_input) or
@@ -71,6 +73,7 @@ struct sim_node {
 	sim_rx_fn rx;
 	void *rx_arg;
 	struct sim_stats st;  /* datagrams this node sent */
+	struct sim_nat *nat;  /* NULL: reachable at addr by any linked node */
 };
 
 /* The virtual clock, in ns. sim_clock_set only moves forward. */
@@ -96,10 +99,31 @@ int sim_link(struct sim *s, struct sim_node *a, struct sim_node *b,
 /* Totals over every node. */
 void sim_stats(struct sim *s, struct sim_stats *out);
 
+/* NAT (sim_nat.c). A node behind a NAT leaves with the NAT's public
+ * address and a mapped port (from 20000 up, in order) and is reached from
+ * outside only through a live mapping that its filter lets through; from
+ * nodes behind the same NAT, at its own address. Links stay between the
+ * two nodes (the NAT adds no delay). */
+enum sim_nat_type {
+	SIM_NAT_FULL_CONE,       /* one mapping per inside address; anyone in */
+	SIM_NAT_RESTRICTED,      /* ... in only from IPs it sent to */
+	SIM_NAT_PORT_RESTRICTED, /* ... in only from IP:ports it sent to */
+	SIM_NAT_SYMMETRIC,       /* a mapping per destination, in only from it */
+};
+
+/* A NAT at public ip; a mapping ends idle_ns after its last outbound
+ * datagram (0: never). NULL on a bad address or no memory. */
+struct sim_nat *sim_nat_add(struct sim *s, const char *ip, int type,
+			    uint64_t idle_ns);
+void sim_nat_attach(struct sim_nat *nat, struct sim_node *n);
+/* Mappings alive now (for tests of the NAT itself). */
+size_t sim_nat_mappings(struct sim_nat *nat);
+
 /* Runs until done(arg) returns non-zero (checked after every loop turn;
  * done NULL: never) or the virtual clock has moved max_ns. Returns 1
  * when done, 0 when the time ran out (the clock is then exactly max_ns
- * later), -1 when nothing is left to happen (no datagram, no timer). */
+ * later), -1 when nothing is left to happen (no datagram, no timer: the
+ * clock is moved max_ns all the same). */
 int sim_run(struct sim *s, int (*done)(void *arg), void *arg,
 	    uint64_t max_ns);
 

@@ -145,11 +145,14 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 	l->n_relay = sim_node_add(l->sim, "10.0.0.1", 4433);
 	l->n_conn = sim_node_add(l->sim, "10.0.0.2", 5000);
 	l->n_agent = sim_node_add(l->sim, "10.0.0.3", 6000);
-	if (!l->n_relay || !l->n_conn || !l->n_agent ||
+	l->nat_agent = sim_nat_add(l->sim, "203.0.113.3",
+				   SIM_NAT_PORT_RESTRICTED, 60 * SIM_S);
+	if (!l->n_relay || !l->n_conn || !l->n_agent || !l->nat_agent ||
 	    sim_link(l->sim, l->n_agent, l->n_relay, &near, NULL) ||
 	    sim_link(l->sim, l->n_conn, l->n_relay, &near, NULL) ||
 	    sim_link(l->sim, l->n_agent, l->n_conn, &ac, NULL))
 		return ZT_ENOMEM;
+	sim_nat_attach(l->nat_agent, l->n_agent);
 	sim_tun_init(&l->tun);
 	sim_tcp_attach(&l->tun);
 	sim_targets_init(&l->targets, &l->loop);

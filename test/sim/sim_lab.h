@@ -5,7 +5,8 @@
  *
  *   relay      10.0.0.1:4433  (relay1, IP SAN 10.0.0.1, Retry on)
  *   connector  10.0.0.2:5000  (conn1, may publish *.corp.internal)
- *   agent      10.0.0.3:6000  (alice, group engineering)
+ *   agent      10.0.0.3:6000  (alice, group engineering), behind a
+ *              port-restricted NAT at 203.0.113.3 (mappings idle 60 s)
  *
  * Links: agent-relay and connector-relay 5 ms each way, agent-connector
  * 10 ms each way, all lossless until a test changes them (sim_link). */
@@ -20,6 +21,7 @@ struct sim_lab {
 	uv_loop_t loop;
 	struct sim *sim;
 	struct sim_node *n_relay, *n_conn, *n_agent;
+	struct sim_nat *nat_agent;
 	struct zt_daemon relay, conn, agent;
 	struct sim_tun tun;
 	struct sim_targets targets;
