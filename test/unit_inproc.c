@@ -612,6 +612,34 @@ static void test_relay_link_outage(void **state)
 	assert_int_equal(w.rcode, 0);
 }
 
+static int catalog_lost_or_back(void *arg)
+{
+	int *phase = arg;
+
+	if (*phase == 0 && catalog_empty(NULL))
+		*phase = 1;
+	return *phase == 1 && catalog_has(NULL);
+}
+
+/* The relay dies without a word and a new one takes its place: the
+ * agent's and the connector's next packets (keep-alive, 10 s) get
+ * stateless resets from the new relay, which shares the old one's secret,
+ * and they reconnect at once, not after their 30 s idle timeout. */
+static void test_relay_restart(void **state)
+{
+	uint64_t t0 = sim_clock_now();
+	struct zt_ep_stats st;
+	int phase = 0;
+
+	(void)state;
+	assert_int_equal(sim_lab_relay_restart(&lab, 1), 0);
+	assert_int_equal(sim_run(lab.sim, catalog_lost_or_back, &phase,
+				 60 * SIM_S), 1);
+	assert_true(sim_clock_now() - t0 < 15 * SIM_S);
+	zt_ep_stats(lab.relay.ep, &st);
+	assert_true(st.reset_sent >= 2); /* the agent's and the connector's */
+}
+
 #define BULK (4u << 20)
 
 /* 4 MiB up and 4 MiB down while the agent <-> connector link loses 5% of
@@ -684,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_udp_echo),
 		cmocka_unit_test(test_transfer_loss),
 		cmocka_unit_test(test_relay_link_outage),
+		cmocka_unit_test(test_relay_restart),
 	};
 
 	int failed = cmocka_run_group_tests(harness, NULL, NULL);

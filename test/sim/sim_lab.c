@@ -163,6 +163,26 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 	return 0;
 }
 
+int sim_lab_relay_restart(struct sim_lab *l, int silent)
+{
+	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
+	struct sim_link_cfg dark = { .latency_ns = 5 * SIM_MS, .loss = 1.0 };
+	char path[128];
+
+	if (silent) {
+		sim_link(l->sim, l->n_agent, l->n_relay, &dark, NULL);
+		sim_link(l->sim, l->n_conn, l->n_relay, &dark, NULL);
+	}
+	zt_daemon_stop(&l->relay, "restart");
+	/* Its handles close in the next turns; the others run on. */
+	sim_run(l->sim, NULL, NULL, 10 * SIM_MS);
+	zt_daemon_free(&l->relay);
+	sim_link(l->sim, l->n_agent, l->n_relay, &near, NULL);
+	sim_link(l->sim, l->n_conn, l->n_relay, &near, NULL);
+	snprintf(path, sizeof(path), "%s/relay.ini", l->dir);
+	return start_one(l, &l->relay, &zt_relay_ops, path, l->n_relay);
+}
+
 int sim_lab_connector_reload(struct sim_lab *l, const char *services)
 {
 	char path[128];

@@ -33,6 +33,10 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services);
 /* Rewrites the connector's config with these services and reloads it,
  * as a SIGHUP would. */
 int sim_lab_connector_reload(struct sim_lab *l, const char *services);
+/* The relay dies and a new one starts on the same node with the same
+ * config (hence the same endpoint secret). silent: its goodbyes
+ * (CONNECTION_CLOSE) are lost, as after a SIGKILL. Returns 0 or ZT_E*. */
+int sim_lab_relay_restart(struct sim_lab *l, int silent);
 /* Stops the daemons, lets the loop close every handle, frees them and
  * removes the directory. Returns 0, or ZT_EIO if the loop still had
  * handles. */
