@@ -21,14 +21,14 @@
 #include "pkt.h"
 #include "sim_lab.h"
 
-#define SERVICES(web_ports)                                                   \
-	"[service web]\nhostname = web.corp.internal\nports = " web_ports       \
-	"\nprotocol = tcp\nallow = group:engineering\ntarget = web.sim\n"        \
-	"[service bulk]\nhostname = bulk.corp.internal\nports = 9000, 9001\n"  \
-	"protocol = tcp\nallow = group:engineering\ntarget = bulk.sim\n"         \
-	"[service echo]\nhostname = echo.corp.internal\nports = 7\n"           \
-	"protocol = udp\nallow = group:engineering\ntarget = echo.sim\n"         \
-	"[service secret]\nhostname = secret.corp.internal\nports = 22\n"      \
+#define SERVICES(web_ports) \
+	"[service web]\nhostname = web.corp.internal\nports = " web_ports \
+	"\nprotocol = tcp\nallow = group:engineering\ntarget = web.sim\n" \
+	"[service bulk]\nhostname = bulk.corp.internal\nports = 9000, 9001\n" \
+	"protocol = tcp\nallow = group:engineering\ntarget = bulk.sim\n" \
+	"[service echo]\nhostname = echo.corp.internal\nports = 7\n" \
+	"protocol = udp\nallow = group:engineering\ntarget = echo.sim\n" \
+	"[service secret]\nhostname = secret.corp.internal\nports = 22\n" \
 	"protocol = tcp\nallow = user:bob\ntarget = secret.sim\n"
 
 static struct sim_lab lab;
@@ -54,8 +54,8 @@ static int catalog_has(void *arg)
 
 struct dns_wait {
 	uint16_t port;
-	int rcode;   /* -1 until the answer */
-	uint32_t a;  /* host order; 0: none */
+	int rcode;  /* -1 until the answer */
+	uint32_t a; /* host order; 0: none */
 };
 
 /* Takes the stub's answer to port out of what the agent wrote. */
@@ -81,7 +81,8 @@ static int dns_answered(void *arg)
 		/* First answer: a pointer name, type A, class, TTL, rdlen 4. */
 		if (m[7] && i + 16 <= n && m[i + 2] == 0 && m[i + 3] == 1 &&
 		    m[i + 10] == 0 && m[i + 11] == 4)
-			w->a = (uint32_t)m[i + 12] << 24 | (uint32_t)m[i + 13] << 16 |
+			w->a = (uint32_t)m[i + 12] << 24 |
+			       (uint32_t)m[i + 13] << 16 |
 			       (uint32_t)m[i + 14] << 8 | m[i + 15];
 		return 1;
 	}
@@ -120,7 +121,8 @@ static void pattern_sha(uint64_t len, uint8_t out[32])
 
 	wc_InitSha256(&h);
 	for (uint64_t off = 0; off < len; off += sizeof(buf)) {
-		size_t n = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+		size_t n = len - off < sizeof(buf) ? (size_t)(len - off) :
+						     sizeof(buf);
 
 		for (size_t i = 0; i < n; i++)
 			buf[i] = sim_pattern(off + i);
@@ -175,7 +177,8 @@ static void rx_count(void *arg, const struct sockaddr *from, socklen_t fl,
 	r->last_seq = seq;
 	r->n++;
 	/* Order and time both go into the fingerprint. */
-	r->sum = (r->sum ^ (seq + (sim_clock_now() - r->t0))) * 0x100000001b3ULL;
+	r->sum =
+		(r->sum ^ (seq + (sim_clock_now() - r->t0))) * 0x100000001b3ULL;
 }
 
 /* 10000 datagrams over a link with 10% loss, 5% duplication and 5%
@@ -183,8 +186,11 @@ static void rx_count(void *arg, const struct sockaddr *from, socklen_t fl,
  * before the latency; the same seed gives the same run, another does not. */
 static void link_run(uint64_t seed, struct rx_log *r, struct sim_stats *st)
 {
-	struct sim_link_cfg c = { .latency_ns = 10 * SIM_MS, .jitter_ns = SIM_MS,
-				  .loss = 0.10, .dup = 0.05, .reorder = 0.05 };
+	struct sim_link_cfg c = { .latency_ns = 10 * SIM_MS,
+				  .jitter_ns = SIM_MS,
+				  .loss = 0.10,
+				  .dup = 0.05,
+				  .reorder = 0.05 };
 	uv_loop_t loop;
 	struct sim *s;
 	struct sim_node *a, *b;
@@ -203,7 +209,8 @@ static void link_run(uint64_t seed, struct rx_log *r, struct sim_stats *st)
 	r->t0 = t0 = sim_clock_now();
 	for (uint64_t i = 0; i < 10000; i++)
 		a->pio.ops->send(&a->pio, (struct sockaddr *)&b->pio.local,
-				 b->pio.local_len, (const uint8_t *)&i, sizeof(i));
+				 b->pio.local_len, (const uint8_t *)&i,
+				 sizeof(i));
 	/* nobody at this address: lost */
 	a->pio.ops->send(&a->pio, (struct sockaddr *)&a->pio.local,
 			 a->pio.local_len, (const uint8_t *)&t0, sizeof(t0));
@@ -278,7 +285,8 @@ static void addr_is(const struct zt_addr *a, const char *ip, uint16_t port)
 static void test_sim_nat(void **state)
 {
 	struct sim_link_cfg l = { .latency_ns = 5 * SIM_MS };
-	struct rx_last ra = { 0 }, rr = { 0 }, rx = { 0 }, rb = { 0 }, rc = { 0 };
+	struct rx_last ra = { 0 }, rr = { 0 }, rx = { 0 }, rb = { 0 },
+		       rc = { 0 };
 	struct sim_nat *pr, *sym, *cone;
 	struct sim_node *a, *b, *c, *r, *x;
 	struct zt_addr map;
@@ -301,7 +309,8 @@ static void test_sim_nat(void **state)
 	sim_nat_attach(pr, a);
 	sim_nat_attach(sym, b);
 	sim_nat_attach(cone, c);
-	for (struct sim_node **n = (struct sim_node *[]){ a, b, c, NULL }; *n; n++) {
+	for (struct sim_node **n = (struct sim_node *[]){ a, b, c, NULL }; *n;
+	     n++) {
 		assert_int_equal(sim_link(s, *n, r, &l, NULL), 0);
 		assert_int_equal(sim_link(s, *n, x, &l, NULL), 0);
 	}
@@ -377,15 +386,21 @@ static int lab_up(void **state)
 	wolfSSL_Init();
 	if (sim_lab_start(&lab, 0x5eed, SERVICES("80, 81")) != 0)
 		return -1;
-	t_web80 = sim_target_add(&lab.targets, "web.sim", "80", SIM_TARGET_ECHO);
-	t_web81 = sim_target_add(&lab.targets, "web.sim", "81", SIM_TARGET_ECHO);
-	t_sink = sim_target_add(&lab.targets, "bulk.sim", "9000", SIM_TARGET_SINK);
+	t_web80 =
+		sim_target_add(&lab.targets, "web.sim", "80", SIM_TARGET_ECHO);
+	t_web81 =
+		sim_target_add(&lab.targets, "web.sim", "81", SIM_TARGET_ECHO);
+	t_sink = sim_target_add(&lab.targets, "bulk.sim", "9000",
+				SIM_TARGET_SINK);
 	t_source = sim_target_add(&lab.targets, "bulk.sim", "9001",
 				  SIM_TARGET_SOURCE);
-	t_echo = sim_target_add(&lab.targets, "echo.sim", "7", SIM_TARGET_UDP_ECHO);
-	t_secret = sim_target_add(&lab.targets, "secret.sim", "22", SIM_TARGET_ECHO);
-	return t_web80 && t_web81 && t_sink && t_source && t_echo && t_secret ? 0
-									       : -1;
+	t_echo = sim_target_add(&lab.targets, "echo.sim", "7",
+				SIM_TARGET_UDP_ECHO);
+	t_secret = sim_target_add(&lab.targets, "secret.sim", "22",
+				  SIM_TARGET_ECHO);
+	return t_web80 && t_web81 && t_sink && t_source && t_echo && t_secret ?
+		       0 :
+		       -1;
 }
 
 static int lab_down(void **state)
@@ -413,7 +428,8 @@ static void test_catalog(void **state)
 	assert_non_null(st);
 	assert_null(strstr(st, "\"service\":\"secret\""));
 	/* the relay saw the agent at its NAT's mapping */
-	assert_non_null(strstr(st, "\"observed_address\":\"203.0.113.3:20000\""));
+	assert_non_null(
+		strstr(st, "\"observed_address\":\"203.0.113.3:20000\""));
 	free(st);
 	w = resolve("web.corp.internal");
 	assert_int_equal(w.rcode, 0);
@@ -435,7 +451,8 @@ static void test_tcp_echo(void **state)
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 80,
-					 next_port++), 0);
+					 next_port++),
+			 0);
 	sim_tcp_send(c, msg, sizeof(msg), 1);
 	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 20 * SIM_S), 1);
 	assert_int_equal(c->state, SIM_TCP_DONE);
@@ -463,10 +480,12 @@ static void test_connector_recheck(void **state)
 	assert_true(denied >= 0);
 	assert_int_equal(sim_lab_connector_reload(&lab, SERVICES("80")), 0);
 	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 81,
-					 next_port++), 0);
+					 next_port++),
+			 0);
 	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 5 * SIM_S), 1);
 	assert_int_equal(c->state, SIM_TCP_RESET);
-	assert_true(c->reset_at - c->syn_at >= 20 * SIM_MS); /* agent <-> connector */
+	assert_true(c->reset_at - c->syn_at >=
+		    20 * SIM_MS); /* agent <-> connector */
 	assert_int_equal(agent_num("flows_denied"), denied);
 	assert_int_equal(t_web81->dials, 0);
 	sim_tcp_free(c);
@@ -474,7 +493,8 @@ static void test_connector_recheck(void **state)
 	/* The catalog catches up: now the agent's own policy says no. */
 	sim_run(lab.sim, NULL, NULL, SIM_S);
 	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 81,
-					 next_port++), 0);
+					 next_port++),
+			 0);
 	assert_int_equal(sim_run(lab.sim, tcp_settled, c, SIM_S), 1);
 	assert_int_equal(c->state, SIM_TCP_RESET);
 	assert_true(c->reset_at - c->syn_at < SIM_MS);
@@ -498,7 +518,8 @@ static void test_deny(void **state)
 
 	(void)state;
 	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 8080,
-					 next_port++), 0);
+					 next_port++),
+			 0);
 	/* No time passes: the RST is the agent's answer to the SYN. */
 	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 0), 1);
 	assert_int_equal(c->state, SIM_TCP_RESET);
@@ -510,7 +531,8 @@ static void test_deny(void **state)
 	w = resolve("echo.corp.internal");
 	sim_tun_other_clear();
 	assert_int_equal(sim_tun_send_udp(&lab.tun, next_port++, w.a, 8,
-					  (const uint8_t *)"x", 1), 0);
+					  (const uint8_t *)"x", 1),
+			 0);
 	sim_run(lab.sim, NULL, NULL, 0);
 	for (struct sim_pkt *q = sim_tun_other.head; q; q = q->next) {
 		struct zt_pkt p;
@@ -566,7 +588,8 @@ static void test_udp_echo(void **state)
 
 		snprintf(m, sizeof(m), "ping %d", i);
 		assert_int_equal(sim_tun_send_udp(&lab.tun, u.port, w.a, 7,
-						  (const uint8_t *)m, strlen(m)),
+						  (const uint8_t *)m,
+						  strlen(m)),
 				 0);
 		sim_run(lab.sim, NULL, NULL, 5 * SIM_MS);
 	}
@@ -633,8 +656,8 @@ static void test_relay_restart(void **state)
 
 	(void)state;
 	assert_int_equal(sim_lab_relay_restart(&lab, 1), 0);
-	assert_int_equal(sim_run(lab.sim, catalog_lost_or_back, &phase,
-				 60 * SIM_S), 1);
+	assert_int_equal(
+		sim_run(lab.sim, catalog_lost_or_back, &phase, 60 * SIM_S), 1);
 	assert_true(sim_clock_now() - t0 < 15 * SIM_S);
 	zt_ep_stats(lab.relay.ep, &st);
 	assert_true(st.reset_sent >= 2); /* the agent's and the connector's */
@@ -648,8 +671,10 @@ static void test_relay_restart(void **state)
 static void test_transfer_loss(void **state)
 {
 	struct sim_link_cfg bad = { .latency_ns = 10 * SIM_MS,
-				    .jitter_ns = 2 * SIM_MS, .loss = 0.05,
-				    .dup = 0.01, .reorder = 0.01 };
+				    .jitter_ns = 2 * SIM_MS,
+				    .loss = 0.05,
+				    .dup = 0.01,
+				    .reorder = 0.01 };
 	struct sim_link_cfg good = { .latency_ns = 10 * SIM_MS };
 	struct dns_wait w = resolve("bulk.corp.internal");
 	struct sim_stats before, after;
@@ -664,10 +689,12 @@ static void test_transfer_loss(void **state)
 	sim_link(lab.sim, lab.n_agent, lab.n_conn, &bad, NULL);
 
 	assert_int_equal(sim_tcp_connect(&up, &lab.tun, &lab.loop, w.a, 9000,
-					 next_port++), 0);
+					 next_port++),
+			 0);
 	sim_tcp_send(&up, NULL, BULK, 1);
 	assert_int_equal(sim_tcp_connect(&down, &lab.tun, &lab.loop, w.a, 9001,
-					 next_port++), 0);
+					 next_port++),
+			 0);
 	sim_tcp_send(&down, NULL, 0, 1);
 	assert_int_equal(sim_run(lab.sim, tcp_settled, &up, 300 * SIM_S), 1);
 	assert_int_equal(sim_run(lab.sim, tcp_settled, &down, 300 * SIM_S), 1);
@@ -686,8 +713,8 @@ static void test_transfer_loss(void **state)
 	assert_true(after.lost - before.lost > 100);
 	assert_true(after.duplicated > before.duplicated);
 	printf("transfer: 2 x %u B in %.1f s virtual, %llu datagrams sent, "
-	       "%llu lost, %llu duplicated, %llu reordered\n", BULK,
-	       (double)(sim_clock_now() - t0) / 1e9,
+	       "%llu lost, %llu duplicated, %llu reordered\n",
+	       BULK, (double)(sim_clock_now() - t0) / 1e9,
 	       (unsigned long long)(after.sent - before.sent),
 	       (unsigned long long)(after.lost - before.lost),
 	       (unsigned long long)(after.duplicated - before.duplicated),

@@ -346,8 +346,9 @@ void sim_stats(struct sim *s, struct sim_stats *out)
 static void print_handle(uv_handle_t *h, void *arg)
 {
 	(void)arg;
-	fprintf(stderr, "sim:   %s handle %p%s%s\n", uv_handle_type_name(h->type),
-		(void *)h, uv_is_active(h) ? " active" : "",
+	fprintf(stderr, "sim:   %s handle %p%s%s\n",
+		uv_handle_type_name(h->type), (void *)h,
+		uv_is_active(h) ? " active" : "",
 		uv_is_closing(h) ? " closing" : "");
 }
 
@@ -371,8 +372,7 @@ static size_t deliver_due(struct sim *s)
 	return n;
 }
 
-int sim_run(struct sim *s, int (*done)(void *arg), void *arg,
-	    uint64_t max_ns)
+int sim_run(struct sim *s, int (*done)(void *arg), void *arg, uint64_t max_ns)
 {
 	uint64_t end = vclock + max_ns, at = vclock;
 	unsigned long spins = 0;
@@ -385,10 +385,13 @@ int sim_run(struct sim *s, int (*done)(void *arg), void *arg,
 		if (vclock != at)
 			at = vclock, spins = 0;
 		else if (++spins > 10000000UL) {
-			fprintf(stderr, "sim: no progress at %llu ns, reqs %u, "
-				"timeout %d, handles %u\n", (unsigned long long)vclock,
+			fprintf(stderr,
+				"sim: no progress at %llu ns, reqs %u, "
+				"timeout %d, handles %u\n",
+				(unsigned long long)vclock,
 				s->loop->active_reqs.count,
-				uv_backend_timeout(s->loop), s->loop->active_handles);
+				uv_backend_timeout(s->loop),
+				s->loop->active_handles);
 			uv_walk(s->loop, print_handle, NULL);
 			return -1;
 		}
@@ -409,7 +412,8 @@ int sim_run(struct sim *s, int (*done)(void *arg), void *arg,
 		if (t == 0)
 			continue;
 		if (t > 0)
-			next = ((uint64_t)uv_now(s->loop) + (uint64_t)t) * SIM_MS;
+			next = ((uint64_t)uv_now(s->loop) + (uint64_t)t) *
+			       SIM_MS;
 		if (s->n_ev && s->heap[0].at < next)
 			next = s->heap[0].at;
 		if (next == UINT64_MAX) {

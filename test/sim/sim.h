@@ -51,8 +51,8 @@ struct sim_link_cfg {
 	uint64_t latency_ns;
 	uint64_t jitter_ns; /* uniform extra delay 0..jitter: reorders */
 	double loss;
-	double dup;         /* a second copy, with its own delay */
-	double reorder;     /* held back a further 1..4 latencies */
+	double dup;     /* a second copy, with its own delay */
+	double reorder; /* held back a further 1..4 latencies */
 };
 
 struct sim_stats {
@@ -72,8 +72,8 @@ struct sim_node {
 	struct zt_addr addr;
 	sim_rx_fn rx;
 	void *rx_arg;
-	struct sim_stats st;  /* datagrams this node sent */
-	struct sim_nat *nat;  /* NULL: reachable at addr by any linked node */
+	struct sim_stats st; /* datagrams this node sent */
+	struct sim_nat *nat; /* NULL: reachable at addr by any linked node */
 };
 
 /* The virtual clock, in ns. sim_clock_set only moves forward. */
@@ -108,7 +108,7 @@ enum sim_nat_type {
 	SIM_NAT_FULL_CONE,       /* one mapping per inside address; anyone in */
 	SIM_NAT_RESTRICTED,      /* ... in only from IPs it sent to */
 	SIM_NAT_PORT_RESTRICTED, /* ... in only from IP:ports it sent to */
-	SIM_NAT_SYMMETRIC,       /* a mapping per destination, in only from it */
+	SIM_NAT_SYMMETRIC, /* a mapping per destination, in only from it */
 };
 
 /* A NAT at public ip; a mapping ends idle_ns after its last outbound
@@ -124,8 +124,7 @@ size_t sim_nat_mappings(struct sim_nat *nat);
  * when done, 0 when the time ran out (the clock is then exactly max_ns
  * later), -1 when nothing is left to happen (no datagram, no timer: the
  * clock is moved max_ns all the same). */
-int sim_run(struct sim *s, int (*done)(void *arg), void *arg,
-	    uint64_t max_ns);
+int sim_run(struct sim *s, int (*done)(void *arg), void *arg, uint64_t max_ns);
 
 /* --- the agent's packet source (sim_tun.c) --- */
 
@@ -175,10 +174,10 @@ struct sim_target {
 	struct sim_target *next;
 	char host[256], port[8];
 	int kind;
-	uint64_t size;       /* SOURCE */
+	uint64_t size; /* SOURCE */
 	/* what happened */
 	uint64_t dials, conns_open, bytes_in, bytes_out, fins_in, resets;
-	wc_Sha256 sha_in;    /* SINK: everything received, in order */
+	wc_Sha256 sha_in; /* SINK: everything received, in order */
 };
 
 /* Set as zt_env.targets_user with zt_env.targets = &sim_target_ops. */
@@ -198,8 +197,13 @@ uint8_t sim_pattern(uint64_t i);
 
 /* --- a TCP peer on the agent's TUN side (sim_tcp.c) --- */
 
-enum { SIM_TCP_CLOSED, SIM_TCP_SYN_SENT, SIM_TCP_OPEN, SIM_TCP_DONE,
-       SIM_TCP_RESET };
+enum {
+	SIM_TCP_CLOSED,
+	SIM_TCP_SYN_SENT,
+	SIM_TCP_OPEN,
+	SIM_TCP_DONE,
+	SIM_TCP_RESET
+};
 
 /* The application's side of one connection into the tunnel: the TUN is
  * lossless, so it needs no congestion control; it retransmits from the

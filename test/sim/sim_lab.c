@@ -18,8 +18,11 @@ static int issue(struct sim_lab *l, int role, const char *name,
 	static const char *const groups[] = { "engineering" };
 	static const char *const ips[] = { "10.0.0.1" };
 	static const char *const hosts[] = { "*.corp.internal" };
-	struct zt_pki_req r = { .role = role, .name = name, .org = "",
-				.key_type = ZT_KEY_EC_P256, .days = 30 };
+	struct zt_pki_req r = { .role = role,
+				.name = name,
+				.org = "",
+				.key_type = ZT_KEY_EC_P256,
+				.days = 30 };
 	char ca[128], cak[128], crt[128], key[128];
 
 	if (role == ZT_ROLE_AGENT)
@@ -37,8 +40,10 @@ static int issue(struct sim_lab *l, int role, const char *name,
 
 static int pki(struct sim_lab *l)
 {
-	struct zt_pki_req ca = { .role = ZT_ROLE_NONE, .name = "sim-ca",
-				 .org = "sim", .key_type = ZT_KEY_EC_P256,
+	struct zt_pki_req ca = { .role = ZT_ROLE_NONE,
+				 .name = "sim-ca",
+				 .org = "sim",
+				 .key_type = ZT_KEY_EC_P256,
 				 .days = 30 };
 	char crt[128], key[128];
 	int rv;
@@ -52,17 +57,18 @@ static int pki(struct sim_lab *l)
 	return issue(l, ZT_ROLE_AGENT, "alice", "agent");
 }
 
-static int write_config(struct sim_lab *l, const char *role,
-			const char *extra, char *path, size_t cap)
+static int write_config(struct sim_lab *l, const char *role, const char *extra,
+			char *path, size_t cap)
 {
 	FILE *f;
 
 	snprintf(path, cap, "%s/%s.ini", l->dir, role);
 	if (!(f = fopen(path, "w")))
 		return ZT_EIO;
-	fprintf(f, "[identity]\nca = %s/ca.crt\ncert = %s/%s.crt\n"
-		   "key = %s/%s.key\n[daemon]\nlog_level = %s\n"
-		   "control_socket = %s/%s.sock\n%s",
+	fprintf(f,
+		"[identity]\nca = %s/ca.crt\ncert = %s/%s.crt\n"
+		"key = %s/%s.key\n[daemon]\nlog_level = %s\n"
+		"control_socket = %s/%s.sock\n%s",
 		l->dir, l->dir, role, l->dir, role,
 		getenv("SIM_LOG") ? getenv("SIM_LOG") : "error", l->dir, role,
 		extra);
@@ -75,8 +81,9 @@ static int connector_ini(struct sim_lab *l, const char *services, char *path,
 	char *text = NULL;
 	int rv;
 
-	if (asprintf(&text, "[quic]\nlisten = 10.0.0.2:5000\n"
-			    "[relays]\nrelay = 10.0.0.1:4433\n%s",
+	if (asprintf(&text,
+		     "[quic]\nlisten = 10.0.0.2:5000\n"
+		     "[relays]\nrelay = 10.0.0.1:4433\n%s",
 		     services) < 0)
 		return ZT_ENOMEM;
 	rv = write_config(l, "connector", text, path, cap);
@@ -132,8 +139,9 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 		return ZT_EIO;
 	if ((rv = pki(l)) != 0)
 		return rv;
-	if ((rv = write_config(l, "relay", "[quic]\nlisten = 10.0.0.1:4433\n"
-					   "require_retry = true\n",
+	if ((rv = write_config(l, "relay",
+			       "[quic]\nlisten = 10.0.0.1:4433\n"
+			       "require_retry = true\n",
 			       rpath, sizeof(rpath))) != 0 ||
 	    (rv = connector_ini(l, services, cpath, sizeof(cpath))) != 0 ||
 	    (rv = write_config(l, "agent", "[relays]\nrelay = 10.0.0.1:4433\n",
@@ -157,7 +165,8 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 	sim_tcp_attach(&l->tun);
 	sim_targets_init(&l->targets, &l->loop);
 	if ((rv = start_one(l, &l->relay, &zt_relay_ops, rpath, l->n_relay)) ||
-	    (rv = start_one(l, &l->conn, &zt_connector_ops, cpath, l->n_conn)) ||
+	    (rv = start_one(l, &l->conn, &zt_connector_ops, cpath,
+			    l->n_conn)) ||
 	    (rv = start_one(l, &l->agent, &zt_agent_ops, apath, l->n_agent)))
 		return rv;
 	return 0;

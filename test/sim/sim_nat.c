@@ -94,7 +94,8 @@ static struct map *find_out(struct sim_nat *nat, struct sim_node *n,
 		struct map *m = &nat->maps[i];
 
 		if (m->in == n && alive(nat, m) &&
-		    (nat->type != SIM_NAT_SYMMETRIC || zt_addr_equal(&m->dst, dst)))
+		    (nat->type != SIM_NAT_SYMMETRIC ||
+		     zt_addr_equal(&m->dst, dst)))
 			return m;
 	}
 	return NULL;
@@ -148,8 +149,9 @@ static int admits(const struct sim_nat *nat, const struct map *m,
 	if (nat->type == SIM_NAT_FULL_CONE)
 		return 1;
 	for (size_t i = 0; i < m->n_peers; i++)
-		if (nat->type == SIM_NAT_RESTRICTED ? same_ip(&m->peers[i], src)
-						    : zt_addr_equal(&m->peers[i], src))
+		if (nat->type == SIM_NAT_RESTRICTED ?
+			    same_ip(&m->peers[i], src) :
+			    zt_addr_equal(&m->peers[i], src))
 			return 1;
 	return 0;
 }

@@ -109,8 +109,9 @@ static void pump_tcp(struct mconn *m)
 		if (m->out_off == m->out_len)
 			m->out_off = m->out_len = 0;
 	} else if (tg->kind == SIM_TARGET_SOURCE && m->src_off < tg->size) {
-		n = tg->size - m->src_off < CHUNK ? (size_t)(tg->size - m->src_off)
-						 : CHUNK;
+		n = tg->size - m->src_off < CHUNK ?
+			    (size_t)(tg->size - m->src_off) :
+			    CHUNK;
 		for (size_t i = 0; i < n; i++)
 			buf[i] = sim_pattern(m->src_off + i);
 		m->src_off += n;
@@ -121,8 +122,8 @@ static void pump_tcp(struct mconn *m)
 		kick(m);
 		return;
 	}
-	done = tg->kind == SIM_TARGET_SOURCE ? m->src_off == tg->size
-					       : m->peer_fin;
+	done = tg->kind == SIM_TARGET_SOURCE ? m->src_off == tg->size :
+					       m->peer_fin;
 	if (done && !m->eof_sent) {
 		m->eof_sent = 1;
 		m->t->cb->recv(m->t, NULL, 0);
@@ -141,9 +142,11 @@ static void kick_cb(uv_timer_t *h)
 
 		m->dial_pending = 0;
 		if (!m->tg || refused) {
-			t->cb->dialed(t, refused ? ZT_FLOW_REFUSED : ZT_FLOW_UNREACHABLE,
-				      refused ? "connection refused"
-					      : "target name did not resolve");
+			t->cb->dialed(t,
+				      refused ? ZT_FLOW_REFUSED :
+						ZT_FLOW_UNREACHABLE,
+				      refused ? "connection refused" :
+						"target name did not resolve");
 			return;
 		}
 		m->tg->conns_open++;

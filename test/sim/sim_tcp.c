@@ -174,7 +174,8 @@ static void input(struct sim_tcp *c, const struct zt_pkt *p)
 		return;
 	}
 	if (c->state == SIM_TCP_SYN_SENT) {
-		if ((fl & (ZT_TCP_SYN | ZT_TCP_ACK)) != (ZT_TCP_SYN | ZT_TCP_ACK) ||
+		if ((fl & (ZT_TCP_SYN | ZT_TCP_ACK)) !=
+			    (ZT_TCP_SYN | ZT_TCP_ACK) ||
 		    p->tcp_ack != c->iss + 1)
 			return;
 		syn_options(c, tcp, hl);
@@ -207,7 +208,8 @@ static void input(struct sim_tcp *c, const struct zt_pkt *p)
 			size_t n = p->payload_len;
 
 			if (c->rx_bytes < sizeof(c->rx_head)) {
-				size_t k = sizeof(c->rx_head) - (size_t)c->rx_bytes;
+				size_t k = sizeof(c->rx_head) -
+					   (size_t)c->rx_bytes;
 
 				memcpy(c->rx_head + c->rx_bytes, p->payload,
 				       n < k ? n : k);
