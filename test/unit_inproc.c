@@ -17,6 +17,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include "flowhdr.h"
 #include "log.h"
 #include "pkt.h"
 #include "sim_lab.h"
@@ -439,6 +440,19 @@ static void test_catalog(void **state)
 	assert_int_equal(w.a, 0);
 }
 
+/* Neither the agent nor the connector has a flow left. */
+static int no_flows(void *arg)
+{
+	char *a = sim_lab_status(&lab.agent);
+	char *k = sim_lab_status(&lab.conn);
+	int ok = a && k && strstr(a, "\"flows\":[]") && !strstr(k, "\"age_s\"");
+
+	(void)arg;
+	free(a);
+	free(k);
+	return ok;
+}
+
 /* A TCP flow through lwIP, the session, the connector and the target:
  * bytes both ways and a clean close (FINs, no RST). */
 static void test_tcp_echo(void **state)
@@ -463,6 +477,8 @@ static void test_tcp_echo(void **state)
 	assert_int_equal(t_web80->fins_in, 1);
 	assert_int_equal(t_web80->resets, 0);
 	sim_tcp_free(c);
+	/* and the flow is gone on both sides */
+	assert_int_equal(sim_run(lab.sim, no_flows, NULL, 5 * SIM_S), 1);
 }
 
 /* The connector checks every flow itself: after it drops port 81 (a
@@ -505,6 +521,134 @@ static void test_connector_recheck(void **state)
 	sim_run(lab.sim, NULL, NULL, SIM_S);
 }
 
+/* --- a session driven by hand: a test role on the daemon's machinery ---
+ * It has alice's certificate and asks the connector for flows the real
+ * agent would never ask for, so that the connector's own check is what
+ * answers (the role of ctrlpoke in the netns tests). */
+
+static const struct {
+	const char *service;
+	uint16_t port;
+	int want;
+} pokes[] = {
+	{ "web", 80, ZT_FLOW_OK },            /* the control: allowed */
+	{ "secret", 22, ZT_FLOW_DENIED },     /* allow user:bob */
+	{ "web", 8080, ZT_FLOW_NO_SERVICE },  /* port outside the service */
+	{ "nosuch", 80, ZT_FLOW_NO_SERVICE }, /* no such service */
+};
+#define N_POKES (sizeof(pokes) / sizeof(pokes[0]))
+static int poke_status[N_POKES], poke_fin[N_POKES];
+
+static void poke_established(struct zt_qconn *c, void *owner)
+{
+	uint32_t ip = htonl(0x64400101u);
+
+	(void)owner;
+	for (size_t i = 0; i < N_POKES; i++) {
+		struct zt_flow_hdr h = { .proto = ZT_IPPROTO_TCP };
+		uint8_t buf[ZT_FLOW_HDR_MAX];
+		int64_t sid;
+		size_t n;
+
+		h.dst.family = AF_INET;
+		h.dst.port = pokes[i].port;
+		memcpy(h.dst.ip, &ip, 4);
+		snprintf(h.service, sizeof(h.service), "%s", pokes[i].service);
+		n = zt_flow_hdr_encode(&h, buf, sizeof(buf));
+		if (n && zt_qconn_stream_open(c, &sid) == 0 &&
+		    sid / 4 == (int64_t)i)
+			zt_qconn_stream_send(c, sid, buf, n, 0);
+	}
+}
+
+static void poke_data(struct zt_qconn *c, int64_t sid, const uint8_t *d,
+		      size_t len, int fin, void *owner)
+{
+	size_t i = (size_t)sid / 4;
+
+	(void)owner;
+	zt_qconn_stream_consumed(c, sid, len);
+	if (i >= N_POKES)
+		return;
+	if (len && poke_status[i] < 0)
+		poke_status[i] = d[0];
+	poke_fin[i] |= fin;
+}
+
+static const struct zt_qconn_ops poke_qops = {
+	.established = poke_established,
+	.stream_data = poke_data,
+};
+
+static int poke_start(struct zt_daemon *d)
+{
+	struct zt_addr to = { .family = AF_INET, .port = 5000 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct zt_qconn *c;
+
+	inet_pton(AF_INET, "10.0.0.2", to.ip);
+	len = zt_addr_to_sockaddr(&to, &ss);
+	return zt_ep_connect(d->env.ep, d->env.path, (struct sockaddr *)&ss,
+			     len, NULL, ZT_ROLE_CONNECTOR, &poke_qops, NULL, &c,
+			     zt_now());
+}
+
+static void poke_stop(struct zt_daemon *d)
+{
+	(void)d;
+}
+
+static void poke_status_op(struct zt_daemon *d, struct zt_sb *b, int json)
+{
+	zt_daemon_status_head(d, b, json);
+}
+
+static const struct zt_role_ops poke_ops = {
+	.name = "agent",
+	.role = ZT_ROLE_AGENT,
+	.start = poke_start,
+	.stop = poke_stop,
+	.status = poke_status_op,
+};
+
+static int pokes_answered(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < N_POKES; i++)
+		if (poke_status[i] < 0)
+			return 0;
+	return 1;
+}
+
+/* The connector answers each header from its own configuration and the
+ * certificate: OK for an allowed one (dialled), a refusal with FIN and no
+ * dial for the others. */
+static void test_connector_own_check(void **state)
+{
+	static struct zt_daemon poke;
+	uint64_t web = t_web80->dials;
+
+	(void)state;
+	for (size_t i = 0; i < N_POKES; i++)
+		poke_status[i] = -1, poke_fin[i] = 0;
+	/* the config loader wants a relay; this role dials none */
+	assert_int_equal(sim_lab_extra(&lab, &poke, &poke_ops, "10.0.0.4", 7000,
+				       "agent",
+				       "[relays]\nrelay = 10.0.0.1:4433\n"),
+			 0);
+	assert_int_equal(sim_run(lab.sim, pokes_answered, NULL, 10 * SIM_S), 1);
+	for (size_t i = 0; i < N_POKES; i++) {
+		assert_int_equal(poke_status[i], pokes[i].want);
+		assert_int_equal(poke_fin[i], pokes[i].want != ZT_FLOW_OK);
+	}
+	assert_int_equal(t_web80->dials, web + 1);
+	assert_int_equal(t_secret->dials, 0);
+	zt_daemon_stop(&poke, "test end");
+	sim_run(lab.sim, NULL, NULL, 100 * SIM_MS);
+	zt_daemon_free(&poke);
+}
+
 /* A port outside the service is denied by the agent at once: a RST in
  * the same instant, nothing sent to the connector. UDP outside the
  * service: an ICMP administratively prohibited. */
@@ -525,6 +669,13 @@ static void test_deny(void **state)
 	assert_int_equal(c->state, SIM_TCP_RESET);
 	assert_int_equal(c->reset_at, c->syn_at);
 	assert_int_equal(agent_num("flows_denied"), denied + 1);
+	/* a synthetic address no name was given */
+	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, 0x6440fe01u,
+					 80, next_port++),
+			 0);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 0), 1);
+	assert_int_equal(c->state, SIM_TCP_RESET);
+	assert_int_equal(agent_num("flows_denied"), denied + 2);
 	sim_tcp_free(c);
 
 	sim_tun_other_clear();
@@ -544,7 +695,7 @@ static void test_deny(void **state)
 	}
 	assert_int_equal(icmp, 1);
 	assert_int_equal(t_web80->dials + t_web81->dials, dials);
-	assert_int_equal(agent_num("flows_denied"), denied + 2);
+	assert_int_equal(agent_num("flows_denied"), denied + 3);
 }
 
 struct udp_wait {
@@ -735,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_tcp_echo),
 		cmocka_unit_test(test_connector_recheck),
+		cmocka_unit_test(test_connector_own_check),
 		cmocka_unit_test(test_deny),
 		cmocka_unit_test(test_udp_echo),
 		cmocka_unit_test(test_transfer_loss),

@@ -57,22 +57,29 @@ static int pki(struct sim_lab *l)
 	return issue(l, ZT_ROLE_AGENT, "alice", "agent");
 }
 
-static int write_config(struct sim_lab *l, const char *role, const char *extra,
-			char *path, size_t cap)
+/* name.ini with name.sock, and the certificate and key of cert. */
+static int config_file(struct sim_lab *l, const char *name, const char *cert,
+		       const char *extra, char *path, size_t cap)
 {
 	FILE *f;
 
-	snprintf(path, cap, "%s/%s.ini", l->dir, role);
+	snprintf(path, cap, "%s/%s.ini", l->dir, name);
 	if (!(f = fopen(path, "w")))
 		return ZT_EIO;
 	fprintf(f,
 		"[identity]\nca = %s/ca.crt\ncert = %s/%s.crt\n"
 		"key = %s/%s.key\n[daemon]\nlog_level = %s\n"
 		"control_socket = %s/%s.sock\n%s",
-		l->dir, l->dir, role, l->dir, role,
-		getenv("SIM_LOG") ? getenv("SIM_LOG") : "error", l->dir, role,
+		l->dir, l->dir, cert, l->dir, cert,
+		getenv("SIM_LOG") ? getenv("SIM_LOG") : "error", l->dir, name,
 		extra);
 	return fclose(f) == 0 ? 0 : ZT_EIO;
+}
+
+static int write_config(struct sim_lab *l, const char *role, const char *extra,
+			char *path, size_t cap)
+{
+	return config_file(l, role, role, extra, path, cap);
 }
 
 static int connector_ini(struct sim_lab *l, const char *services, char *path,
@@ -130,7 +137,7 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 {
 	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
 	struct sim_link_cfg ac = { .latency_ns = 10 * SIM_MS };
-	char rpath[128], cpath[128], apath[128];
+	char rpath[256], cpath[256], apath[256];
 	int rv;
 
 	memset(l, 0, sizeof(*l));
@@ -172,11 +179,30 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 	return 0;
 }
 
+int sim_lab_extra(struct sim_lab *l, struct zt_daemon *d,
+		  const struct zt_role_ops *ops, const char *ip, uint16_t port,
+		  const char *cert, const char *extra)
+{
+	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
+	struct sim_node *n = sim_node_add(l->sim, ip, port);
+	char name[64], path[256];
+	int rv;
+
+	if (!n || sim_link(l->sim, n, l->n_relay, &near, NULL) ||
+	    sim_link(l->sim, n, l->n_conn, &near, NULL) ||
+	    sim_link(l->sim, n, l->n_agent, &near, NULL))
+		return ZT_ENOMEM;
+	snprintf(name, sizeof(name), "extra-%s-%u", ip, port);
+	if ((rv = config_file(l, name, cert, extra, path, sizeof(path))) != 0)
+		return rv;
+	return start_one(l, d, ops, path, n);
+}
+
 int sim_lab_relay_restart(struct sim_lab *l, int silent)
 {
 	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
 	struct sim_link_cfg dark = { .latency_ns = 5 * SIM_MS, .loss = 1.0 };
-	char path[128];
+	char path[256];
 
 	if (silent) {
 		sim_link(l->sim, l->n_agent, l->n_relay, &dark, NULL);
@@ -194,7 +220,7 @@ int sim_lab_relay_restart(struct sim_lab *l, int silent)
 
 int sim_lab_connector_reload(struct sim_lab *l, const char *services)
 {
-	char path[128];
+	char path[256];
 	int rv = connector_ini(l, services, path, sizeof(path));
 
 	if (rv == 0)

@@ -33,6 +33,13 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services);
 /* Rewrites the connector's config with these services and reloads it,
  * as a SIGHUP would. */
 int sim_lab_connector_reload(struct sim_lab *l, const char *services);
+/* Another daemon of role ops on a new node at ip:port (linked to every
+ * lab node, 5 ms), with the certificate of cert ("agent", "connector",
+ * "relay") and config text extra. Stop it with zt_daemon_stop, turn the
+ * loop (sim_run), then zt_daemon_free. Returns 0 or ZT_E*. */
+int sim_lab_extra(struct sim_lab *l, struct zt_daemon *d,
+		  const struct zt_role_ops *ops, const char *ip, uint16_t port,
+		  const char *cert, const char *extra);
 /* The relay dies and a new one starts on the same node with the same
  * config (hence the same endpoint secret). silent: its goodbyes
  * (CONNECTION_CLOSE) are lost, as after a SIGKILL. Returns 0 or ZT_E*. */
