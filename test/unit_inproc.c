@@ -428,6 +428,12 @@ static void test_catalog(void **state)
 	st = sim_lab_status(&lab.agent);
 	assert_non_null(st);
 	assert_null(strstr(st, "\"service\":\"secret\""));
+	if (getenv("SIM_LOG"))
+		printf("agent status: %s\n", st);
+	/* the connector is known by its simulated address only: the observed
+	 * one, and its path's local one (the same here), none of the host's */
+	assert_non_null(strstr(st, "\"connector\":\"conn1\",\"addresses\":"
+				   "[\"10.0.0.2:5000\"]"));
 	/* the relay saw the agent at its NAT's mapping */
 	assert_non_null(
 		strstr(st, "\"observed_address\":\"203.0.113.3:20000\""));
