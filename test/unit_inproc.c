@@ -487,6 +487,52 @@ static void test_tcp_echo(void **state)
 	assert_int_equal(sim_run(lab.sim, no_flows, NULL, 5 * SIM_S), 1);
 }
 
+/* The agent's catalog has web with port 81 again (ports != 0) or
+ * without it (ports == 0). */
+static int web81_is(void *arg)
+{
+	char *st = sim_lab_status(&lab.agent);
+	int want = *(int *)arg;
+	int has = st && strstr(st, "\"service\":\"web\"") &&
+		  strstr(st, "[81,81]");
+
+	free(st);
+	return st && catalog_has(NULL) && has == want;
+}
+
+static int got_bytes(void *arg)
+{
+	struct sim_tcp *c = arg;
+
+	return c->rx_bytes >= 100 || c->state == SIM_TCP_RESET;
+}
+
+/* A reload checks live flows too: an open flow to port 81 is reset both
+ * ways when the connector's new services drop the port. */
+static void test_reload_resets_live_flow(void **state)
+{
+	struct dns_wait w = resolve("web.corp.internal");
+	uint64_t resets = t_web81->resets;
+	struct sim_tcp *c = &c1;
+	int yes = 1;
+
+	(void)state;
+	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 81,
+					 next_port++),
+			 0);
+	sim_tcp_send(c, NULL, 100, 0); /* stays open */
+	assert_int_equal(sim_run(lab.sim, got_bytes, c, 5 * SIM_S), 1);
+	assert_int_equal(c->state, SIM_TCP_OPEN);
+	assert_int_equal(sim_lab_connector_reload(&lab, SERVICES("80")), 0);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 5 * SIM_S), 1);
+	assert_int_equal(c->state, SIM_TCP_RESET);
+	assert_int_equal(t_web81->resets, resets + 1);
+	sim_tcp_free(c);
+	assert_int_equal(sim_lab_connector_reload(&lab, SERVICES("80, 81")), 0);
+	assert_int_equal(sim_run(lab.sim, no_flows, NULL, 5 * SIM_S), 1);
+	assert_int_equal(sim_run(lab.sim, web81_is, &yes, 5 * SIM_S), 1);
+}
+
 /* The connector checks every flow itself: after it drops port 81 (a
  * reload), a SYN the agent still lets through (its catalog is not new
  * yet) is refused by the connector, with no dial, and reaches the
@@ -496,7 +542,9 @@ static void test_connector_recheck(void **state)
 {
 	struct dns_wait w = resolve("web.corp.internal");
 	long long denied = agent_num("flows_denied");
+	uint64_t dials81 = t_web81->dials;
 	struct sim_tcp *c = &c1;
+	int yes = 1, no = 0;
 
 	(void)state;
 	assert_true(denied >= 0);
@@ -509,11 +557,11 @@ static void test_connector_recheck(void **state)
 	assert_true(c->reset_at - c->syn_at >=
 		    20 * SIM_MS); /* agent <-> connector */
 	assert_int_equal(agent_num("flows_denied"), denied);
-	assert_int_equal(t_web81->dials, 0);
+	assert_int_equal(t_web81->dials, dials81);
 	sim_tcp_free(c);
 
 	/* The catalog catches up: now the agent's own policy says no. */
-	sim_run(lab.sim, NULL, NULL, SIM_S);
+	assert_int_equal(sim_run(lab.sim, web81_is, &no, 5 * SIM_S), 1);
 	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 81,
 					 next_port++),
 			 0);
@@ -521,10 +569,10 @@ static void test_connector_recheck(void **state)
 	assert_int_equal(c->state, SIM_TCP_RESET);
 	assert_true(c->reset_at - c->syn_at < SIM_MS);
 	assert_int_equal(agent_num("flows_denied"), denied + 1);
-	assert_int_equal(t_web81->dials, 0);
+	assert_int_equal(t_web81->dials, dials81);
 	sim_tcp_free(c);
 	assert_int_equal(sim_lab_connector_reload(&lab, SERVICES("80, 81")), 0);
-	sim_run(lab.sim, NULL, NULL, SIM_S);
+	assert_int_equal(sim_run(lab.sim, web81_is, &yes, 5 * SIM_S), 1);
 }
 
 /* --- a session driven by hand: a test role on the daemon's machinery ---
@@ -891,6 +939,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_tcp_echo),
+		cmocka_unit_test(test_reload_resets_live_flow),
 		cmocka_unit_test(test_connector_recheck),
 		cmocka_unit_test(test_connector_own_check),
 		cmocka_unit_test(test_deny),
