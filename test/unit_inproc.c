@@ -222,6 +222,50 @@ static void link_run(uint64_t seed, struct rx_log *r, struct sim_stats *st)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static int drop_hundreds(void *arg, const struct sim_node *from,
+			 const struct sim_node *to, const uint8_t *d, size_t n)
+{
+	uint64_t seq;
+
+	(void)arg;
+	(void)from;
+	(void)to;
+	memcpy(&seq, d, n < sizeof(seq) ? n : sizeof(seq));
+	return seq % 100 == 0;
+}
+
+/* A filter drops exactly what it says, before any random loss. */
+static void test_sim_filter(void **state)
+{
+	struct sim_link_cfg c = { .latency_ns = SIM_MS,
+				  .filter = drop_hundreds };
+	struct rx_log r = { 0 };
+	struct sim_stats st;
+	uv_loop_t loop;
+	struct sim *s;
+	struct sim_node *a, *b;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(sim_new(&s, &loop, 1), 0);
+	a = sim_node_add(s, "192.0.2.1", 1000);
+	b = sim_node_add(s, "192.0.2.2", 2000);
+	assert_true(a && b);
+	assert_int_equal(sim_link(s, a, b, &c, NULL), 0);
+	sim_node_rx(b, rx_count, &r);
+	for (uint64_t i = 0; i < 1000; i++)
+		a->pio.ops->send(&a->pio, (struct sockaddr *)&b->pio.local,
+				 b->pio.local_len, (const uint8_t *)&i,
+				 sizeof(i));
+	sim_run(s, NULL, NULL, SIM_S);
+	sim_stats(s, &st);
+	assert_int_equal(r.n, 990);
+	assert_int_equal(st.lost, 10);
+	assert_int_equal(r.out_of_order, 0);
+	sim_free(s);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_sim_link(void **state)
 {
 	struct rx_log r1, r2, r3;
@@ -934,6 +978,7 @@ int main(void)
 	const struct CMUnitTest harness[] = {
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_sim_link),
+		cmocka_unit_test(test_sim_filter),
 		cmocka_unit_test(test_sim_nat),
 	};
 	const struct CMUnitTest tests[] = {

@@ -221,7 +221,8 @@ static int sim_send(struct zt_pathio *p, const struct sockaddr *remote,
 		from->st.no_route++;
 		return 0; /* like a network that drops it */
 	}
-	if (c->loss > 0 && sim_rand01(s) < c->loss) {
+	if ((c->filter && c->filter(c->filter_arg, from, to, data, len)) ||
+	    (c->loss > 0 && sim_rand01(s) < c->loss)) {
 		from->st.lost++;
 		return 0;
 	}

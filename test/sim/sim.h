@@ -46,13 +46,22 @@ struct sim;
 struct sim_node;
 struct sim_nat;
 
+/* A link's own decision about one datagram before the random ones:
+ * non-zero drops it (e.g. "the first two Initials", "everything to port
+ * N"), counted as lost. */
+typedef int (*sim_filter_fn)(void *arg, const struct sim_node *from,
+			     const struct sim_node *to, const uint8_t *data,
+			     size_t len);
+
 /* One direction of a link. Probabilities are in [0, 1]. */
 struct sim_link_cfg {
 	uint64_t latency_ns;
 	uint64_t jitter_ns; /* uniform extra delay 0..jitter: reorders */
 	double loss;
-	double dup;     /* a second copy, with its own delay */
-	double reorder; /* held back a further 1..4 latencies */
+	double dup;           /* a second copy, with its own delay */
+	double reorder;       /* held back a further 1..4 latencies */
+	sim_filter_fn filter; /* NULL: none */
+	void *filter_arg;
 };
 
 struct sim_stats {
