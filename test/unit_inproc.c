@@ -222,6 +222,23 @@ static void link_run(uint64_t seed, struct rx_log *r, struct sim_stats *st)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+struct rx_last {
+	uint64_t n;
+	struct zt_addr from;
+};
+
+static void rx_last(void *arg, const struct sockaddr *from, socklen_t fl,
+		    const uint8_t *d, size_t n)
+{
+	struct rx_last *r = arg;
+
+	(void)fl;
+	(void)d;
+	(void)n;
+	zt_addr_from_sockaddr(&r->from, from);
+	r->n++;
+}
+
 static int drop_hundreds(void *arg, const struct sim_node *from,
 			 const struct sim_node *to, const uint8_t *d, size_t n)
 {
@@ -266,6 +283,47 @@ static void test_sim_filter(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* 1 Mbit/s with a 50 ms queue: 100 datagrams of 1000 B sent at once
+ * leave 8 ms apart, and those beyond the queue are dropped. */
+static void test_sim_rate(void **state)
+{
+	struct sim_link_cfg c = { .latency_ns = 10 * SIM_MS,
+				  .rate_bps = 1000000,
+				  .queue_ns = 50 * SIM_MS };
+	struct rx_last r = { 0 };
+	struct sim_stats st;
+	uint8_t buf[1000] = { 0 };
+	uv_loop_t loop;
+	struct sim *s;
+	struct sim_node *a, *b;
+	uint64_t t0 = sim_clock_now();
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(sim_new(&s, &loop, 1), 0);
+	a = sim_node_add(s, "192.0.2.1", 1000);
+	b = sim_node_add(s, "192.0.2.2", 2000);
+	assert_true(a && b);
+	assert_int_equal(sim_link(s, a, b, &c, NULL), 0);
+	sim_node_rx(b, rx_last, &r);
+	for (int i = 0; i < 100; i++)
+		a->pio.ops->send(&a->pio, (struct sockaddr *)&b->pio.local,
+				 b->pio.local_len, buf, sizeof(buf));
+	/* the first leaves after 8 ms and arrives 10 ms later */
+	sim_run(s, NULL, NULL, 17 * SIM_MS);
+	assert_int_equal(r.n, 0);
+	sim_run(s, NULL, NULL, 2 * SIM_MS);
+	assert_int_equal(r.n, 1);
+	sim_run(s, NULL, NULL, SIM_S);
+	sim_stats(s, &st);
+	/* the k-th waits 8k ms: k = 0..6 are within the 50 ms */
+	assert_int_equal(r.n, 7);
+	assert_int_equal(st.queue_drops, 93);
+	assert_true(sim_clock_now() - t0 > SIM_S);
+	sim_free(s);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_sim_link(void **state)
 {
 	struct rx_log r1, r2, r3;
@@ -287,23 +345,6 @@ static void test_sim_link(void **state)
 	assert_int_equal(r2.out_of_order, r1.out_of_order);
 	link_run(43, &r3, &st);
 	assert_true(r3.n != r1.n || r3.sum != r1.sum);
-}
-
-struct rx_last {
-	uint64_t n;
-	struct zt_addr from;
-};
-
-static void rx_last(void *arg, const struct sockaddr *from, socklen_t fl,
-		    const uint8_t *d, size_t n)
-{
-	struct rx_last *r = arg;
-
-	(void)fl;
-	(void)d;
-	(void)n;
-	zt_addr_from_sockaddr(&r->from, from);
-	r->n++;
 }
 
 static void send_to(struct sim_node *from, const struct zt_addr *to)
@@ -914,13 +955,16 @@ static void test_relay_restart(void **state)
 
 #define BULK (4u << 20)
 
-/* 4 MiB up and 4 MiB down while the agent <-> connector link loses 5% of
- * the datagrams each way (and duplicates and reorders some): every byte
- * arrives, in order (SHA-256 of the stream). */
+/* 4 MiB up and 4 MiB down while the agent <-> connector link, 20 Mbit/s
+ * with a 50 ms queue, loses 5% of the datagrams each way (and duplicates
+ * and reorders some): every byte arrives, in order (SHA-256 of the
+ * stream). */
 static void test_transfer_loss(void **state)
 {
 	struct sim_link_cfg bad = { .latency_ns = 10 * SIM_MS,
 				    .jitter_ns = 2 * SIM_MS,
+				    .rate_bps = 20000000,
+				    .queue_ns = 50 * SIM_MS,
 				    .loss = 0.05,
 				    .dup = 0.01,
 				    .reorder = 0.01 };
@@ -962,12 +1006,13 @@ static void test_transfer_loss(void **state)
 	assert_true(after.lost - before.lost > 100);
 	assert_true(after.duplicated > before.duplicated);
 	printf("transfer: 2 x %u B in %.1f s virtual, %llu datagrams sent, "
-	       "%llu lost, %llu duplicated, %llu reordered\n",
+	       "%llu lost, %llu duplicated, %llu reordered, %llu queue drops\n",
 	       BULK, (double)(sim_clock_now() - t0) / 1e9,
 	       (unsigned long long)(after.sent - before.sent),
 	       (unsigned long long)(after.lost - before.lost),
 	       (unsigned long long)(after.duplicated - before.duplicated),
-	       (unsigned long long)(after.reordered - before.reordered));
+	       (unsigned long long)(after.reordered - before.reordered),
+	       (unsigned long long)(after.queue_drops - before.queue_drops));
 	sim_link(lab.sim, lab.n_agent, lab.n_conn, &good, NULL);
 	sim_tcp_free(&up);
 	sim_tcp_free(&down);
@@ -979,6 +1024,7 @@ int main(void)
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_sim_link),
 		cmocka_unit_test(test_sim_filter),
+		cmocka_unit_test(test_sim_rate),
 		cmocka_unit_test(test_sim_nat),
 	};
 	const struct CMUnitTest tests[] = {

@@ -48,6 +48,7 @@ struct link {
 	struct link *next;
 	struct sim_node *a, *b;
 	struct sim_link_cfg ab, ba;
+	uint64_t busy[2]; /* ab, ba: when the sender's queue is empty */
 };
 
 struct ev {
@@ -154,20 +155,39 @@ static struct sim_node *node_at(struct sim *s, const struct zt_addr *a)
 }
 
 static const struct sim_link_cfg *link_cfg(struct sim *s, struct sim_node *from,
-					   struct sim_node *to)
+					   struct sim_node *to, uint64_t **busy)
 {
 	for (struct link *l = s->links; l; l = l->next) {
-		if (l->a == from && l->b == to)
+		if (l->a == from && l->b == to) {
+			*busy = &l->busy[0];
 			return &l->ab;
-		if (l->b == from && l->a == to)
+		}
+		if (l->b == from && l->a == to) {
+			*busy = &l->busy[1];
 			return &l->ba;
+		}
 	}
 	return NULL;
 }
 
+/* When the datagram has left the sender (rate), or UINT64_MAX when the
+ * queue before the link is full (tail drop). */
+static uint64_t departure(const struct sim_link_cfg *c, uint64_t *busy,
+			  size_t len)
+{
+	uint64_t start = *busy > vclock ? *busy : vclock;
+
+	if (!c->rate_bps)
+		return vclock;
+	if (c->queue_ns && start - vclock > c->queue_ns)
+		return UINT64_MAX;
+	*busy = start + (uint64_t)len * 8 * SIM_S / c->rate_bps;
+	return *busy;
+}
+
 static void enqueue(struct sim_node *from, const struct zt_addr *src,
 		    struct sim_node *to, const struct sim_link_cfg *c,
-		    const uint8_t *data, size_t len)
+		    uint64_t depart, const uint8_t *data, size_t len)
 {
 	struct sim *s = from->sim;
 	struct ev e = { .to = to, .len = len, .seq = s->seq++ };
@@ -179,7 +199,7 @@ static void enqueue(struct sim_node *from, const struct zt_addr *src,
 		delay += c->latency_ns * (1 + sim_rand(s) % 4) + SIM_MS;
 		from->st.reordered++;
 	}
-	e.at = vclock + delay;
+	e.at = depart + delay;
 	e.from_len = zt_addr_to_sockaddr(src, &e.from);
 	e.data = malloc(len ? len : 1);
 	if (!e.data)
@@ -197,6 +217,7 @@ static int sim_send(struct zt_pathio *p, const struct sockaddr *remote,
 	struct zt_addr dst, src = from->addr;
 	struct sim_node *to = NULL;
 	const struct sim_link_cfg *c = NULL;
+	uint64_t *busy = NULL, depart;
 	int filtered = 0;
 
 	(void)remote_len;
@@ -211,7 +232,7 @@ static int sim_send(struct zt_pathio *p, const struct sockaddr *remote,
 			sim_nat_out(from->nat, from, &dst, &src);
 		if (!to)
 			to = sim_nat_in(s, &src, &dst, &filtered);
-		c = to ? link_cfg(s, from, to) : NULL;
+		c = to ? link_cfg(s, from, to, &busy) : NULL;
 	}
 	if (filtered) {
 		from->st.filtered++;
@@ -226,10 +247,14 @@ static int sim_send(struct zt_pathio *p, const struct sockaddr *remote,
 		from->st.lost++;
 		return 0;
 	}
-	enqueue(from, &src, to, c, data, len);
+	if ((depart = departure(c, busy, len)) == UINT64_MAX) {
+		from->st.queue_drops++;
+		return 0;
+	}
+	enqueue(from, &src, to, c, depart, data, len);
 	if (c->dup > 0 && sim_rand01(s) < c->dup) {
 		from->st.duplicated++;
-		enqueue(from, &src, to, c, data, len);
+		enqueue(from, &src, to, c, depart, data, len);
 	}
 	return 0;
 }
@@ -339,6 +364,7 @@ void sim_stats(struct sim *s, struct sim_stats *out)
 		out->reordered += n->st.reordered;
 		out->no_route += n->st.no_route;
 		out->filtered += n->st.filtered;
+		out->queue_drops += n->st.queue_drops;
 	}
 }
 

@@ -9,8 +9,9 @@
  *            (wall time, for certificate validity) are the real ones.
  *   network  Nodes with an address (a zt_pathio of kind "sim" each, the
  *            "socket" a daemon is built on), links between two nodes with
- *            latency, jitter, loss, duplication and reordering per
- *            direction, and a deterministic random source (seeded
+ *            latency, jitter, loss, duplication, reordering, bandwidth
+ *            with a tail-drop queue and a filter of the test's per
+ *            direction, NATs, and a deterministic random source (seeded
  *            splitmix64). A datagram to an address with no link is lost.
  *   driver   sim_run() turns the loop with UV_RUN_NOWAIT, delivers the
  *            datagrams that are due, and otherwise jumps the clock to the
@@ -58,15 +59,21 @@ struct sim_link_cfg {
 	uint64_t latency_ns;
 	uint64_t jitter_ns; /* uniform extra delay 0..jitter: reorders */
 	double loss;
-	double dup;           /* a second copy, with its own delay */
-	double reorder;       /* held back a further 1..4 latencies */
+	double dup;     /* a second copy, with its own delay */
+	double reorder; /* held back a further 1..4 latencies */
+	/* Bandwidth: 0 is infinite. Datagrams queue before the link and
+	 * leave one after the other; once the queue holds more than queue_ns
+	 * of sending, new ones are dropped (tail drop; 0: never). */
+	uint64_t rate_bps;
+	uint64_t queue_ns;
 	sim_filter_fn filter; /* NULL: none */
 	void *filter_arg;
 };
 
 struct sim_stats {
 	uint64_t sent, delivered, lost, duplicated, reordered, no_route;
-	uint64_t filtered; /* refused by the receiver's NAT */
+	uint64_t filtered;    /* refused by the receiver's NAT */
+	uint64_t queue_drops; /* the link's queue was full */
 };
 
 /* Where a node's datagrams go: a daemon's netio (zt_netio_input) or
