@@ -624,6 +624,48 @@ static void test_relay_restart(void **state)
 	assert_true(st.reset_sent >= 2); /* the agent's and the connector's */
 }
 
+static int observed_moved(void *arg)
+{
+	char *st = sim_lab_status(&lab.agent);
+	const char *old = arg;
+	const char *p = st ? strstr(st, "\"observed_address\":\"") : NULL;
+	int moved = p && strncmp(p, old, strlen(old)) != 0 &&
+		    strstr(p, "\"observed_address\":\"203.0.113.3:");
+
+	free(st);
+	return moved;
+}
+
+/* The agent's NAT rebinds (new port for everything): the relay sees the
+ * connection come from the new address, tells the agent (a new
+ * OBSERVED_ADDRESS), and the session to the connector carries a flow
+ * again. */
+static void test_nat_rebinding(void **state)
+{
+	char old[96];
+	char *st = sim_lab_status(&lab.agent);
+	const char *p = st ? strstr(st, "\"observed_address\":\"") : NULL;
+	struct dns_wait w;
+	struct sim_tcp *c = &c1;
+
+	(void)state;
+	assert_non_null(p);
+	snprintf(old, sizeof(old), "%.*s", (int)strcspn(p + 20, "\"") + 21, p);
+	free(st);
+	sim_nat_rebind(lab.nat_agent);
+	/* the next keep-alive (10 s) goes out from a new port */
+	assert_int_equal(sim_run(lab.sim, observed_moved, old, 30 * SIM_S), 1);
+	w = resolve("web.corp.internal");
+	assert_int_equal(sim_tcp_connect(c, &lab.tun, &lab.loop, w.a, 80,
+					 next_port++),
+			 0);
+	sim_tcp_send(c, (const uint8_t *)"after", 5, 1);
+	assert_int_equal(sim_run(lab.sim, tcp_settled, c, 30 * SIM_S), 1);
+	assert_int_equal(c->state, SIM_TCP_DONE);
+	assert_int_equal(c->rx_bytes, 5);
+	sim_tcp_free(c);
+}
+
 #define BULK (4u << 20)
 
 /* 4 MiB up and 4 MiB down while the agent <-> connector link, 20 Mbit/s
@@ -702,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_transfer_loss),
 		cmocka_unit_test(test_relay_link_outage),
 		cmocka_unit_test(test_relay_restart),
+		cmocka_unit_test(test_nat_rebinding),
 	};
 
 	return cmocka_run_group_tests(tests, lab_up, lab_down);

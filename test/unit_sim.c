@@ -327,6 +327,14 @@ static void test_nat_port_restricted(void **state)
 	assert_int_equal(sim_nat_mappings(t.nat), 0);
 	hop(&t, t.r, &map);
 	assert_int_equal(t.rin.n, 2);
+	/* a rebinding: the next datagram out gets a new port */
+	hop(&t, t.in, &t.r->addr);
+	addr_is(&t.rr.from, "203.0.113.1", 20001);
+	sim_nat_rebind(t.nat);
+	hop(&t, t.r, &t.rr.from);
+	assert_int_equal(t.rin.n, 2);
+	hop(&t, t.in, &t.r->addr);
+	addr_is(&t.rr.from, "203.0.113.1", 20002);
 	natlab_down(&t);
 }
 

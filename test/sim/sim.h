@@ -132,6 +132,9 @@ enum sim_nat_type {
 struct sim_nat *sim_nat_add(struct sim *s, const char *ip, int type,
 			    uint64_t idle_ns);
 void sim_nat_attach(struct sim_nat *nat, struct sim_node *n);
+/* The NAT forgets every mapping (a NAT reboot, a rebinding): the next
+ * datagrams out get new ports, answers to the old ones are lost. */
+void sim_nat_rebind(struct sim_nat *nat);
 /* Mappings alive now (for tests of the NAT itself). */
 size_t sim_nat_mappings(struct sim_nat *nat);
 

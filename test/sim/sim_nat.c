@@ -77,6 +77,11 @@ size_t sim_nat_mappings(struct sim_nat *nat)
 	return k;
 }
 
+void sim_nat_rebind(struct sim_nat *nat)
+{
+	nat->n_maps = 0; /* ports go on from next_port: all new */
+}
+
 void sim_nat_free_all(struct sim_nat *nat)
 {
 	while (nat) {
