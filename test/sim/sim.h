@@ -18,12 +18,24 @@
  *            next event: the next datagram or the loop's next timer
  *            (uv_backend_timeout). While a request is in libuv's thread
  *            pool (getaddrinfo of a literal) it waits for it in real time
- *            without moving the clock. Same seed, same run.
+ *            without moving the clock. The same seed and the same
+ *            datagrams give the same drops and delays; the endpoints' own
+ *            randomness (TLS, connection IDs) is not seeded, so counts
+ *            differ a little from run to run.
  *
  * The agent's packet source (sim_tun.c), the connector's targets
  * (sim_target.c), a minimal TCP peer for the agent's TUN side
- * (sim_tcp.c) and a relay + connector + agent lab with its PKI and
- * configs (sim_lab.c) build on this. */
+ * (sim_tcp.c), NATs (sim_nat.c) and a relay + connector + agent lab with
+ * its PKI and configs (sim_lab.c, sim_lab.h) build on this.
+ *
+ * A test: sim_lab_start(), then act (sim_tun_dns_query, sim_tcp_connect,
+ * sim_tun_send_udp, sim_link to change a link, sim_lab_extra for a daemon
+ * of a role of the test's own) and sim_run(sim, done, arg, max) until
+ * done(arg) says what it waits for; check the targets' counters, the
+ * roles' status (sim_lab_status) and the sim's (sim_stats). unit_sim.c
+ * tests this harness, unit_inproc.c the roles on it; a test executable
+ * links the zt_sim object library (test/CMakeLists.txt), which brings the
+ * interposed clock_gettime. */
 #ifndef ZT_SIM_H
 #define ZT_SIM_H
 
