@@ -352,7 +352,9 @@ static void link_datagram(struct zt_qconn *c, const uint8_t *data, size_t len,
 }
 
 /* Connectors announce their interface addresses (with the shared socket's
- * port) so agents on the same LAN can go direct without the relay. */
+ * port) so agents on the same LAN can go direct without the relay. A path
+ * that is not a UDP socket of this host (the in-process tests' simulated
+ * network) has one interface: its own local address. */
 static void local_addrs(struct zt_relaylink *l, struct zt_ctrl_msg *m)
 {
 	uv_interface_address_t *ifs = NULL;
@@ -362,6 +364,12 @@ static void local_addrs(struct zt_relaylink *l, struct zt_ctrl_msg *m)
 	if (l->d->ops->role != ZT_ROLE_CONNECTOR)
 		return;
 	zt_netio_local(l->env->net, &local);
+	if (strcmp(l->env->path->ops->kind, "udp") != 0) {
+		if (zt_addr_reachable(&local) &&
+		    m->u.hello.n_addrs < ZT_MAX_ADDRS)
+			m->u.hello.addrs[m->u.hello.n_addrs++] = local;
+		return;
+	}
 	if (uv_interface_addresses(&ifs, &n) != 0)
 		return;
 	for (int i = 0; i < n && m->u.hello.n_addrs < ZT_MAX_ADDRS; i++) {

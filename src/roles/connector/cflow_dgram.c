@@ -54,7 +54,8 @@ void cflow_dgram_to_target(struct cflow *f, const uint8_t *d, size_t n)
 /* Datagram flows end after a minute without traffic either way. */
 void cflow_dgram_sweep(struct cflow *f, uint64_t now)
 {
-	if (f->tc_open && f->state == CF_OPEN && now - f->last_ns > ZT_UDP_IDLE_NS) {
+	if (f->tc_open && f->state == CF_OPEN &&
+	    now - f->last_ns > ZT_UDP_IDLE_NS) {
 		zt_qconn_stream_send(f->sess->c, f->sid, NULL, 0, 1);
 		cflow_close(f, "idle", CF_END_CLEAN);
 	}

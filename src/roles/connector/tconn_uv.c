@@ -17,7 +17,7 @@
 struct uvt {
 	struct zt_tconn *t;
 	int proto;
-	int refs;  /* handles open and requests in flight */
+	int refs; /* handles open and requests in flight */
 	int closing, connected, has_tcp, has_udp, gai_busy;
 	uv_getaddrinfo_t gai;
 	uv_connect_t creq;
@@ -102,8 +102,9 @@ static void connected(uv_connect_t *req, int status)
 			u->t->cb->dialed(u->t, 0, NULL);
 		} else {
 			u->t->cb->dialed(u->t,
-					 status == UV_ECONNREFUSED ? ZT_FLOW_REFUSED
-								   : ZT_FLOW_UNREACHABLE,
+					 status == UV_ECONNREFUSED ?
+						 ZT_FLOW_REFUSED :
+						 ZT_FLOW_UNREACHABLE,
 					 uv_strerror(status));
 		}
 	}
@@ -135,7 +136,8 @@ static int icmp_socket(int family)
 
 	if (fd < 0)
 		log_warn("icmp: no unprivileged ICMP socket here "
-			 "(net.ipv4.ping_group_range): %s", strerror(errno));
+			 "(net.ipv4.ping_group_range): %s",
+			 strerror(errno));
 	return fd;
 }
 
@@ -143,7 +145,8 @@ static void udp_dial(struct uvt *u, uv_loop_t *loop, const struct sockaddr *to)
 {
 	int rv, fd = -1;
 
-	if (u->proto == ZT_IPPROTO_ICMP && (fd = icmp_socket(to->sa_family)) < 0) {
+	if (u->proto == ZT_IPPROTO_ICMP &&
+	    (fd = icmp_socket(to->sa_family)) < 0) {
 		u->t->cb->dialed(u->t, ZT_FLOW_UNREACHABLE, "no ICMP socket");
 		return;
 	}
