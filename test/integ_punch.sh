@@ -7,7 +7,8 @@
 # Then the direct path is cut with an nftables rule during a transfer: the
 # session goes back to the relay within 8 s and forward again once the rule
 # is gone, several times, without losing the flow. A relay restart leaves
-# the direct session alone.
+# the direct session and its flow alone, and once the relay is back the
+# session has a relayed path to fall back to again.
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -89,4 +90,14 @@ jq_ok agent '.sessions[0].fallbacks == 3' || lab_fail "a fallback during the rel
 wait_for 15 "catalog back" jq_ok agent '.catalog | length == 2'
 out=$(lab_in_agent curl -sS --max-time 5 http://wiki.corp.internal/hello.txt) || lab_fail "curl after the relay restart"
 [ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
+
+lab_log "the restarted relay gives the direct session a way back: cut the direct path once more"
+wait_for 15 "standby relayed path" grep -q "standby relayed path via" "$LAB/agent.log"
+ip netns exec "$NC" nft add table inet cut
+ip netns exec "$NC" nft add chain inet cut c '{ type filter hook prerouting priority -300; }'
+ip netns exec "$NC" nft add rule inet cut c ip saddr 10.77.0.3 drop
+wait_for 9 "back on the new relay session" relayed
+out=$(lab_in_agent curl -sS --max-time 5 http://wiki.corp.internal/hello.txt) || lab_fail "curl on the new relayed path"
+[ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
+ip netns exec "$NC" nft delete table inet cut
 lab_log "ok"

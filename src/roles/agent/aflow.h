@@ -91,6 +91,9 @@ void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req,
  * session may move to that direct path. */
 void zt_aflows_relay_direct(struct zt_aflows *af, uint32_t req,
 			    const struct zt_addr *to, uint64_t rtt_ns);
+/* Direct sessions that lost their relayed path ask for a new one (a
+ * relay came back or listed their connector again). */
+void zt_aflows_relay_standby(struct zt_aflows *af);
 /* Every few hundred ms while relayed sessions exist: is each direct path
  * still alive? A silent one sends its session back to the relay. */
 void zt_aflows_relay_tick(struct zt_aflows *af, uint64_t now);

@@ -141,6 +141,7 @@ static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 	log_info("relay %s:%u: catalog with %zu service(s)", l->relay.host,
 		 l->relay.port, m->u.catalog.n);
 	push_catalog(a, 1);
+	zt_aflows_relay_standby(&a->af);
 	return 0;
 }
 

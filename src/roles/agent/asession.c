@@ -323,6 +323,13 @@ void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
 	const struct zt_env *env = af->env;
 	struct asession *s = session_by_req(af, req);
 
+	if (s && s->up && s->direct && !s->rc) {
+		/* A standby: the way back should the direct path die. */
+		snprintf(s->via, sizeof(s->via), "%s", via);
+		log_info("session to connector %s: standby relayed path via %s",
+			 s->connector, via);
+		return;
+	}
 	if (!s || s->up || s->rc) {
 		if (af->relay.close)
 			af->relay.close(af->relay.user, req);
@@ -358,6 +365,7 @@ void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req,
 		log_info("session to connector %s: the relayed path is gone (%s);"
 			 " the session stays on the direct path", s->connector,
 			 why);
+		zt_aflows_relay_standby(af);
 		return;
 	}
 	if (s->up && s->relayed) {
@@ -498,6 +506,16 @@ static void session_fall_back(struct asession *s, uint64_t now)
 	if (r->repunch)
 		r->repunch(r->user, s->relay_req);
 	zt_netio_flush(s->af->env->net);
+}
+
+void zt_aflows_relay_standby(struct zt_aflows *af)
+{
+	const struct zt_aflows_relay *r = &af->relay;
+
+	for (struct asession *s = af->sessions; s && r->open; s = s->next)
+		if (s->up && s->relayed && s->direct && !s->relay_req &&
+		    r->open(r->user, s->connector, &s->relay_req) != 0)
+			s->relay_req = 0;
 }
 
 void zt_aflows_relay_tick(struct zt_aflows *af, uint64_t now)

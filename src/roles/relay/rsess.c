@@ -18,7 +18,9 @@ void zt_rsess_limits_default(struct zt_rsess_limits *l)
 	l->per_agent = 64;
 	l->max_sessions = 4096;
 	l->accept_ns = 5 * NS;
-	l->idle_ns = 300 * NS;
+	/* A session whose peers went direct carries nothing here, yet is their
+	 * way back when the direct path dies: it may sit idle a long while. */
+	l->idle_ns = 3600 * NS;
 	/* A session may fill a 2.5 Gbit/s link each way; the relay's whole
 	 * budget is 10 Gbit/s, far above what one relay VM forwards. */
 	l->sess_bytes_ps = 312500000ULL;
