@@ -845,9 +845,12 @@ void asession_status(struct zt_aflows *af, struct zt_sb *b, int json)
 				     x->up && x->relayed && !x->direct ? "true" : "false", rtt,
 				     (unsigned long long)tx, (unsigned long long)rx);
 		} else {
-			zt_sb_printf(b, "  %-16s %-10s %s  rtt %.2f ms  sent %llu B  received %llu B\n",
+			zt_sb_printf(b, "  %-16s %-10s %s  rtt %.2f ms  sent %llu B  received %llu B%s%s%s\n",
 				     x->connector, st, path, rtt,
-				     (unsigned long long)tx, (unsigned long long)rx);
+				     (unsigned long long)tx, (unsigned long long)rx,
+				     x->up && x->why[0] ? "  (" : "",
+				     x->up ? x->why : "",
+				     x->up && x->why[0] ? ")" : "");
 		}
 	}
 }
