@@ -69,23 +69,7 @@ lab_log "relayed: $(awk '{printf "%.0f Mbit/s", $1 * 8 / 1e6}' "$LAB/speed")"
 
 lab_log "UDP echo through the relay"
 dns=$(lab_in_agent dig +short +time=2 +tries=1 dns.corp.internal)
-got=$(lab_in_agent python3 - "$dns" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.connect((sys.argv[1], 7))
-ok = 0
-for i in range(100):
-    msg = (b"%05d" % i) * 100
-    s.send(msg)
-    try:
-        if s.recv(2000) == msg:
-            ok += 1
-    except socket.timeout:
-        pass
-print(ok)
-PY
-)
+got=$(lab_udp_echo "$dns" 100 500)
 lab_log "echoed $got of 100"
 [ "$got" -ge 98 ] || lab_fail "only $got of 100 UDP echoes"
 

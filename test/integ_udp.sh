@@ -29,23 +29,7 @@ ans=$(lab_in_agent dig +short +time=2 +tries=2 www.example.org) || lab_fail "dig
 [ "$ans" = 10.77.1.53 ] || lab_fail "forwarded answer '$ans'"
 
 lab_log "UDP echo: 200 datagrams of 1000 bytes"
-got=$(lab_in_agent python3 - "$dns" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.connect((sys.argv[1], 7))
-ok = 0
-for i in range(200):
-    msg = (b"%05d" % i) * 200
-    s.send(msg)
-    try:
-        if s.recv(2000) == msg:
-            ok += 1
-    except socket.timeout:
-        pass
-print(ok)
-PY
-)
+got=$(lab_udp_echo "$dns" 200 1000)
 lab_log "echoed $got of 200"
 [ "$got" -ge 198 ] || lab_fail "only $got of 200 echoes"
 jq_ok agent '[.flows[] | select(.proto == "udp")] | length >= 1' || lab_fail "no UDP flow in status"

@@ -264,6 +264,29 @@ wait_for() {
 	lab_fail "timed out after ${secs}s waiting for: $desc"
 }
 
+# lab_udp_echo ADDR N SIZE: sends N datagrams of SIZE bytes from the agent
+# to the echo service on ADDR port 7, one at a time; prints how many came
+# back intact.
+lab_udp_echo() {
+	lab_in_agent python3 - "$1" "$2" "$3" <<'PY'
+import socket, sys
+addr, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((addr, 7))
+ok = 0
+for i in range(n):
+    msg = ((b"%05d" % i) * (size // 5 + 1))[:size]
+    s.send(msg)
+    try:
+        if s.recv(size + 100) == msg:
+            ok += 1
+    except socket.timeout:
+        pass
+print(ok)
+PY
+}
+
 # jq_ok ROLE FILTER: true when the daemon's status satisfies the filter.
 # (jq -e succeeds on empty input, so an unreachable daemon must fail first.)
 jq_ok() {
