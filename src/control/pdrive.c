@@ -14,12 +14,30 @@ struct zt_pdrive_ent {
 	void *owner;
 };
 
+static int budget(struct zt_pdrive *d)
+{
+	uint64_t now = zt_now();
+
+	d->tokens += (double)(now - d->tokens_at) * ZT_PDRIVE_RATE / 1e9;
+	if (d->tokens > ZT_PDRIVE_RATE)
+		d->tokens = ZT_PDRIVE_RATE;
+	d->tokens_at = now;
+	if (d->tokens < 1) {
+		d->over++;
+		return 0;
+	}
+	d->tokens -= 1;
+	return 1;
+}
+
 static void send_to(struct zt_pdrive *d, const struct zt_addr *to,
 		    const uint8_t *buf, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = zt_addr_to_sockaddr(to, &ss);
 
+	if ((d->allowed && !d->allowed(d->allowed_user, to)) || !budget(d))
+		return;
 	if (zt_netio_send(d->env->net, (struct sockaddr *)&ss, sl, buf, len) ==
 	    0)
 		d->sent++;
@@ -34,7 +52,8 @@ static void on_probe(void *user, const struct sockaddr *remote,
 	struct zt_addr from;
 	size_t which = 0;
 
-	if (!d->on || sess == 0 || zt_addr_from_sockaddr(&from, remote) != 0)
+	if (!d->on || sess == 0 || zt_addr_from_sockaddr(&from, remote) != 0 ||
+	    (d->allowed && !d->allowed(d->allowed_user, &from)))
 		return;
 	for (struct zt_pdrive_ent *e = d->list; e; e = e->next) {
 		if (e->p->session != sess)
@@ -98,7 +117,10 @@ void zt_pdrive_init(struct zt_pdrive *d, const struct zt_env *env)
 {
 	d->env = env;
 	d->list = NULL;
-	d->sent = d->unknown = 0;
+	d->sent = d->unknown = d->over = 0;
+	d->allowed = NULL;
+	d->tokens = ZT_PDRIVE_RATE;
+	d->tokens_at = zt_now();
 	uv_timer_init(env->loop, &d->timer);
 	d->timer.data = d;
 	d->on = 1;

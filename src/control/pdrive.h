@@ -19,7 +19,19 @@ struct zt_pdrive {
 	int on;
 	struct zt_pdrive_ent *list;
 	uint64_t sent, unknown; /* probes sent; for no session of ours */
+	/* All sessions together send at most this many probes per second:
+	 * a relay, which hands out the candidates, must not be able to turn
+	 * us into a source of traffic towards addresses of its choosing. */
+	double tokens;
+	uint64_t tokens_at;
+	uint64_t over; /* probes not sent: over the budget */
+	/* Addresses we may talk to (NULL: all): the agent refuses its own
+	 * tunnel's, where a probe or its answer would loop back in. */
+	int (*allowed)(void *user, const struct zt_addr *a);
+	void *allowed_user;
 };
+
+#define ZT_PDRIVE_RATE 200 /* probes per second, and the burst */
 
 void zt_pdrive_init(struct zt_pdrive *d, const struct zt_env *env);
 void zt_pdrive_stop(struct zt_pdrive *d);

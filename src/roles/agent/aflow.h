@@ -91,6 +91,9 @@ void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req,
  * session may move to that direct path. */
 void zt_aflows_relay_direct(struct zt_aflows *af, uint32_t req,
 			    const struct zt_addr *to, uint64_t rtt_ns);
+/* Is this address inside our own tunnel (the synthetic range or a
+ * catalog service's range)? Nothing of a session may be sent there. */
+int zt_aflows_in_tunnel(const struct zt_aflows *af, const struct zt_addr *a);
 /* Direct sessions that lost their relayed path ask for a new one (a
  * relay came back or listed their connector again). */
 void zt_aflows_relay_standby(struct zt_aflows *af);

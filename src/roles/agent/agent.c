@@ -23,7 +23,15 @@ struct agent {
 	/* The relay's link is down and its catalog is kept only for its
 	 * routes (failing closed): none of it is reachable. */
 	int stale[ZT_MAX_RELAYS];
+	/* A relay that just came back may not have heard from every
+	 * connector yet: its first catalog after the link came up does not
+	 * end live flows; the next one does, or the timer's check. */
+	int fresh[ZT_MAX_RELAYS];
+	uv_timer_t settle;
+	int settle_on;
 };
+
+#define SETTLE_MS 10000
 
 static size_t link_index(struct agent *a, struct zt_relaylink *l)
 {
@@ -117,6 +125,11 @@ static int lists_connector(void *user, size_t i, const char *connector)
 	return 0;
 }
 
+static void settle_cb(uv_timer_t *t)
+{
+	push_catalog(t->data, 1);
+}
+
 static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 {
 	struct agent *a = l->d->role;
@@ -140,7 +153,14 @@ static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 	a->stale[i] = 0;
 	log_info("relay %s:%u: catalog with %zu service(s)", l->relay.host,
 		 l->relay.port, m->u.catalog.n);
-	push_catalog(a, 1);
+	if (i < a->n_links && a->fresh[i]) {
+		a->fresh[i] = 0;
+		push_catalog(a, 0);
+		if (a->settle_on)
+			uv_timer_start(&a->settle, settle_cb, SETTLE_MS, 0);
+	} else {
+		push_catalog(a, 1);
+	}
 	zt_aflows_relay_standby(&a->af);
 	return 0;
 }
@@ -169,6 +189,15 @@ static void agent_down(struct zt_relaylink *l)
 	push_catalog(a, 0);
 }
 
+static void agent_up(struct zt_relaylink *l)
+{
+	struct agent *a = l->d->role;
+	size_t i = link_index(a, l);
+
+	if (i < a->n_links)
+		a->fresh[i] = 1;
+}
+
 static void agent_datagram(struct zt_relaylink *l, const uint8_t *data,
 			   size_t len)
 {
@@ -178,6 +207,7 @@ static void agent_datagram(struct zt_relaylink *l, const uint8_t *data,
 }
 
 static const struct zt_relaylink_ops agent_link_ops = {
+	.up = agent_up,
 	.message = agent_msg,
 	.down = agent_down,
 	.datagram = agent_datagram,
@@ -191,6 +221,9 @@ static int agent_start(struct zt_daemon *d)
 	if (!a)
 		return ZT_ENOMEM;
 	d->role = a;
+	uv_timer_init(d->env.loop, &a->settle);
+	a->settle.data = a;
+	a->settle_on = 1;
 	if ((rv = zt_aflows_start(&a->af, &d->env, &d->cfg)) != 0)
 		return rv;
 	a->n_links = d->cfg.n_relays;
@@ -222,6 +255,10 @@ static void agent_stop(struct zt_daemon *d)
 	}
 	zt_arelay_stop(&a->relay);
 	zt_aflows_stop(&a->af);
+	if (a->settle_on) {
+		a->settle_on = 0;
+		uv_close((uv_handle_t *)&a->settle, NULL);
+	}
 	/* Freed in destroy: libuv still owns handles inside. */
 }
 

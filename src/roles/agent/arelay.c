@@ -47,6 +47,11 @@ struct arelay_grave {
 
 static void tick(uv_timer_t *t);
 
+static int outside_tunnel(void *user, const struct zt_addr *a)
+{
+	return !zt_aflows_in_tunnel(user, a);
+}
+
 static void rand_bytes(void *arg, uint8_t *out, size_t n)
 {
 	wolfSSL_RAND_bytes(out, (int)n);
@@ -67,6 +72,8 @@ void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 	ar->user = user;
 	zt_rinq_init(&ar->inq, env);
 	zt_pdrive_init(&ar->pd, env);
+	ar->pd.allowed = outside_tunnel;
+	ar->pd.allowed_user = af;
 	uv_timer_init(env->loop, &ar->timer);
 	ar->timer.data = ar;
 	ar->on = 1;
@@ -251,8 +258,9 @@ static void start_punch(struct zt_arelay *ar, struct arelay_req *r,
 	zt_punch_init(&r->punch, r->session, r->key, in->key, rand_bytes,
 		      NULL);
 	for (size_t k = 0; k < in->n_addrs; k++)
-		zt_punch_add(&r->punch, &in->addrs[k],
-			     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST, now);
+		if (!zt_aflows_in_tunnel(ar->af, &in->addrs[k]))
+			zt_punch_add(&r->punch, &in->addrs[k],
+				     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST, now);
 	zt_punch_round(&r->punch, now);
 	if (zt_pdrive_add(&ar->pd, &r->punch, answered, r) == 0)
 		zt_pdrive_kick(&ar->pd);

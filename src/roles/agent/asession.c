@@ -33,7 +33,7 @@ static struct asession *session_find(struct zt_aflows *af, const char *name)
 /* A session packet must never go into our own tunnel: not to a synthetic
  * address, nor into a service's range (a connector announces its
  * target-side address too, and that one is routed to the TUN). */
-static int in_tunnel(const struct zt_aflows *af, const struct zt_addr *a)
+int zt_aflows_in_tunnel(const struct zt_aflows *af, const struct zt_addr *a)
 {
 	uint32_t ip4;
 
@@ -60,10 +60,10 @@ static int session_dial_direct(struct asession *s)
 	int rv;
 
 	for (size_t i = 0; i < s->n_addrs; i++, s->next_addr++)
-		if (!in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
+		if (!zt_aflows_in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
 			break;
 	if (s->n_addrs == 0 ||
-	    in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
+	    zt_aflows_in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
 		return ZT_ENOTFOUND;
 	len = zt_addr_to_sockaddr(&s->addrs[s->next_addr % s->n_addrs], &ss);
 	rv = zt_ep_connect(env->ep, env->path, (struct sockaddr *)&ss, len,
@@ -403,7 +403,7 @@ void zt_aflows_relay_direct(struct zt_aflows *af, uint32_t req,
 	int rc;
 
 	if (!s || !s->up || !s->relayed || s->direct || s->migrating || !s->c ||
-	    now < s->retry_direct_at || in_tunnel(af, to))
+	    now < s->retry_direct_at || zt_aflows_in_tunnel(af, to))
 		return;
 	len = zt_addr_to_sockaddr(to, &ss);
 	rc = zt_qconn_migrate(s->c, env->path, (struct sockaddr *)&ss, len,

@@ -20,6 +20,10 @@
 
 #define TICK_MS 1000
 #define MTU_MIN 1200 /* an inner QUIC Initial */
+/* SESSION_OPEN per agent link: a burst, then 5 a second. Each one costs
+ * an OFFER to a connector and a round of probes there. */
+#define OPEN_BURST 32
+#define OPEN_RATE 5.0
 
 static uint64_t rb_rand(void *arg)
 {
@@ -152,6 +156,21 @@ static const char *open_refusal(struct relay *r, struct peer *a,
 	return NULL;
 }
 
+static int open_allowed(struct peer *a, uint64_t now)
+{
+	if (a->open_at == 0)
+		a->open_tokens = OPEN_BURST;
+	else
+		a->open_tokens += (double)(now - a->open_at) * OPEN_RATE / 1e9;
+	if (a->open_tokens > OPEN_BURST)
+		a->open_tokens = OPEN_BURST;
+	a->open_at = now;
+	if (a->open_tokens < 1)
+		return 0;
+	a->open_tokens -= 1;
+	return 1;
+}
+
 static int on_open(struct relay *r, struct peer *a, const struct zt_ctrl_sess *in)
 {
 	struct peer *k = find_connector(r, in->peer);
@@ -164,7 +183,12 @@ static int on_open(struct relay *r, struct peer *a, const struct zt_ctrl_sess *i
 
 	if (id_of(a)->role != ZT_ROLE_AGENT)
 		return ZT_APP_DENIED;
-	why = open_refusal(r, a, k, mtu, &code);
+	if (!open_allowed(a, zt_now())) {
+		why = "too many session requests";
+		code = ZT_APP_TOO_BIG;
+	} else {
+		why = open_refusal(r, a, k, mtu, &code);
+	}
 	if (!why) {
 		rc = zt_rsess_open(&r->rb.t, a, k, in->req, zt_now(), &s);
 		if (rc) {

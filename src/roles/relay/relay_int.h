@@ -42,6 +42,8 @@ struct peer {
 	size_t catalog_n;
 	uint64_t since_ns;
 	uint8_t version;             /* control protocol, from its HELLO */
+	double open_tokens;          /* agents: SESSION_OPEN budget */
+	uint64_t open_at;
 };
 
 struct relay {
