@@ -42,8 +42,8 @@ static void raw_attr(struct raw *r, uint16_t t, const void *v, uint16_t len)
 
 static void raw_u32(struct raw *r, uint16_t t, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16),
-			(uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+			 (uint8_t)(v >> 8), (uint8_t)v };
 
 	raw_attr(r, t, b, 4);
 }
@@ -59,8 +59,17 @@ static int raw_decode(struct raw *r, struct zt_ctrl_msg *m)
 	return zt_ctrl_decode(m, r->b, r->n);
 }
 
-enum { A_ADDR = 2, A_NAME = 4, A_CONNECTOR = 11, A_CODE = 12, A_TEXT = 13,
-       A_REQ = 15, A_SESSION = 16, A_KEY = 17, A_MTU = 18 };
+enum {
+	A_ADDR = 2,
+	A_NAME = 4,
+	A_CONNECTOR = 11,
+	A_CODE = 12,
+	A_TEXT = 13,
+	A_REQ = 15,
+	A_SESSION = 16,
+	A_KEY = 17,
+	A_MTU = 18
+};
 
 static struct zt_ctrl_msg full(int type)
 {
@@ -239,14 +248,14 @@ static void test_versions(void **state)
 static void test_decoder_refuses(void **state)
 {
 	static const uint8_t key[32], key31[31];
-	static const uint8_t mtu1199[2] = {0x04, 0xaf}, mtu3[3] = {0, 5, 0};
+	static const uint8_t mtu1199[2] = { 0x04, 0xaf }, mtu3[3] = { 0, 5, 0 };
 	struct zt_ctrl_msg d;
 	struct raw r;
 
-#define ACCEPT_BASE()                                                     \
-	do {                                                                  \
-		raw_begin(&r, 2, ZT_CTRL_SESSION_ACCEPT);                     \
-		raw_u32(&r, A_SESSION, 5);                                    \
+#define ACCEPT_BASE() \
+	do { \
+		raw_begin(&r, 2, ZT_CTRL_SESSION_ACCEPT); \
+		raw_u32(&r, A_SESSION, 5); \
 	} while (0)
 	ACCEPT_BASE(); /* no key */
 	assert_int_equal(raw_decode(&r, &d), ZT_EINVAL);
@@ -268,7 +277,7 @@ static void test_decoder_refuses(void **state)
 	ACCEPT_BASE();
 	raw_attr(&r, A_KEY, key, sizeof(key));
 	for (int i = 0; i < ZT_MAX_ADDRS + 1; i++) {
-		static const uint8_t a[7] = {4, 0x11, 0x51, 192, 0, 2, 1};
+		static const uint8_t a[7] = { 4, 0x11, 0x51, 192, 0, 2, 1 };
 		raw_attr(&r, A_ADDR, a, sizeof(a));
 	}
 	assert_int_equal(raw_decode(&r, &d), ZT_EINVAL);

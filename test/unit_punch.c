@@ -16,8 +16,8 @@
 
 #define MS 1000000ULL
 
-static const uint8_t ka[ZT_PROBE_KEY_LEN] = {1, 1, 1};
-static const uint8_t kc[ZT_PROBE_KEY_LEN] = {2, 2, 2};
+static const uint8_t ka[ZT_PROBE_KEY_LEN] = { 1, 1, 1 };
+static const uint8_t kc[ZT_PROBE_KEY_LEN] = { 2, 2, 2 };
 
 static void seq(void *arg, uint8_t *out, size_t n)
 {
@@ -29,7 +29,7 @@ static void seq(void *arg, uint8_t *out, size_t n)
 
 static struct zt_addr addr(const char *ip, uint16_t port)
 {
-	struct zt_addr a = {.port = port};
+	struct zt_addr a = { .port = port };
 
 	a.family = strchr(ip, ':') ? AF_INET6 : AF_INET;
 	assert_int_equal(inet_pton(a.family, ip, a.ip), 1);
@@ -101,7 +101,7 @@ static void test_authentication(void **state)
 	uint64_t dl;
 	size_t which;
 	unsigned r = 5;
-	static const uint8_t other[ZT_PROBE_KEY_LEN] = {9};
+	static const uint8_t other[ZT_PROBE_KEY_LEN] = { 9 };
 
 	pair_init(&w);
 	/* someone who knows the session id but not the connector's key */
@@ -142,7 +142,8 @@ static void test_authentication(void **state)
 
 static void test_schedule(void **state)
 {
-	static const uint64_t want[] = {0, 33, 67, 133, 267, 533, 1067, 2133, 4133};
+	static const uint64_t want[] = { 0,   33,   67,   133, 267,
+					 533, 1067, 2133, 4133 };
 	struct pair w;
 	struct zt_addr to, c1 = addr("198.51.100.2", 4433),
 			   c2 = addr("192.168.10.2", 4433);
@@ -194,11 +195,11 @@ static void test_after_answer(void **state)
 	zt_punch_add(&w.a, &cpub, ZT_CAND_SRFLX, 0);
 	zt_punch_round(&w.a, 0);
 	assert_int_equal(zt_punch_poll(&w.a, 0, &to, ping, &dl), 1);
-	assert_int_equal(zt_punch_input(&w.c, &apub, ping, sizeof(ping), 1, pong,
-					&which),
+	assert_int_equal(zt_punch_input(&w.c, &apub, ping, sizeof(ping), 1,
+					pong, &which),
 			 ZT_PUNCH_REPLY);
-	assert_int_equal(zt_punch_input(&w.a, &cpub, pong, sizeof(pong), 2, ping,
-					&which),
+	assert_int_equal(zt_punch_input(&w.a, &cpub, pong, sizeof(pong), 2,
+					ping, &which),
 			 ZT_PUNCH_ANSWER);
 	/* three more, so that the connector's NAT sees us too, then quiet */
 	for (int guard = 0; guard < 50; guard++) {
@@ -246,11 +247,14 @@ static void test_candidates(void **state)
 		w.a.c[i].rtt_ns = 5 * MS;
 		w.a.c[i].pong_at = 10 * MS;
 	}
-	assert_true(zt_addr_equal(&zt_punch_best(&w.a, 10 * MS, MS)->addr, &v6));
+	assert_true(
+		zt_addr_equal(&zt_punch_best(&w.a, 10 * MS, MS)->addr, &v6));
 	w.a.c[2].state = ZT_CAND_FAILED;
-	assert_true(zt_addr_equal(&zt_punch_best(&w.a, 10 * MS, MS)->addr, &lan));
+	assert_true(
+		zt_addr_equal(&zt_punch_best(&w.a, 10 * MS, MS)->addr, &lan));
 	w.a.c[0].rtt_ns = 1 * MS;
-	assert_true(zt_addr_equal(&zt_punch_best(&w.a, 10 * MS, MS)->addr, &pub));
+	assert_true(
+		zt_addr_equal(&zt_punch_best(&w.a, 10 * MS, MS)->addr, &pub));
 	assert_string_equal(zt_cand_type_name(ZT_CAND_PRFLX), "prflx");
 }
 

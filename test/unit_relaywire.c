@@ -19,8 +19,10 @@
 
 static void test_rdgram_roundtrip(void **state)
 {
-	static const uint32_t ids[] = {1, 63, 64, 16383, 16384, (1u << 30) - 1};
-	static const size_t lens[] = {2, 2, 3, 3, 5, 5};
+	static const uint32_t ids[] = {
+		1, 63, 64, 16383, 16384, (1u << 30) - 1
+	};
+	static const size_t lens[] = { 2, 2, 3, 3, 5, 5 };
 	uint8_t b[16];
 	uint32_t id;
 	uint8_t gen;
@@ -43,11 +45,12 @@ static void test_rdgram_roundtrip(void **state)
 
 static void test_rdgram_malformed(void **state)
 {
-	static const uint8_t eight[] = {0xc0, 0, 0, 0, 0, 0, 0, 1, 0, 0x40};
-	static const uint8_t zero1[] = {0x00, 0, 0x40};
-	static const uint8_t zero2[] = {0x40, 0x00, 0, 0x40};
-	static const uint8_t short4[] = {0x80, 0, 1};
-	static const uint8_t loose[] = {0x40, 0x05, 9, 0x40}; /* id 5 in 2 B */
+	static const uint8_t eight[] = { 0xc0, 0, 0, 0, 0, 0, 0, 1, 0, 0x40 };
+	static const uint8_t zero1[] = { 0x00, 0, 0x40 };
+	static const uint8_t zero2[] = { 0x40, 0x00, 0, 0x40 };
+	static const uint8_t short4[] = { 0x80, 0, 1 };
+	static const uint8_t loose[] = { 0x40, 0x05, 9,
+					 0x40 }; /* id 5 in 2 B */
 	uint32_t id = 0;
 	uint8_t gen = 0;
 
@@ -62,13 +65,13 @@ static void test_rdgram_malformed(void **state)
 	assert_int_equal(gen, 9);
 }
 
-static const uint8_t ka[ZT_PROBE_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
-static const uint8_t kc[ZT_PROBE_KEY_LEN] = {8, 7, 6, 5, 4, 3, 2, 1};
+static const uint8_t ka[ZT_PROBE_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+static const uint8_t kc[ZT_PROBE_KEY_LEN] = { 8, 7, 6, 5, 4, 3, 2, 1 };
 
 static struct zt_probe ping(void)
 {
-	struct zt_probe p = {.type = ZT_PROBE_PING,
-			     .session = 0x0102030405060708ULL};
+	struct zt_probe p = { .type = ZT_PROBE_PING,
+			      .session = 0x0102030405060708ULL };
 
 	for (int i = 0; i < ZT_PROBE_TXID_LEN; i++)
 		p.txid[i] = (uint8_t)(0xa0 + i);

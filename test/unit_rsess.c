@@ -40,12 +40,11 @@ static void fx_init(struct fx *f, void (*tweak)(struct zt_rsess_limits *))
 	zt_rsess_limits_default(&f->lim);
 	if (tweak)
 		tweak(&f->lim);
-	assert_int_equal(zt_rsess_table_init(&f->t, &f->lim, seq_rand,
-					     &f->seed), 0);
+	assert_int_equal(
+		zt_rsess_table_init(&f->t, &f->lim, seq_rand, &f->seed), 0);
 }
 
-static struct zt_rsess *open_ready(struct fx *f, void *a, void *c,
-				   uint64_t now)
+static struct zt_rsess *open_ready(struct fx *f, void *a, void *c, uint64_t now)
 {
 	struct zt_rsess *s, *s2;
 
@@ -107,9 +106,8 @@ static void test_only_its_links(void **state)
 	assert_int_equal(zt_rsess_forward(&f.t, &X, s->id, 10, 1, &to, &why),
 			 0);
 	assert_int_equal(why, ZT_RDROP_NOT_YOURS);
-	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id ^ 1, 10, 1, &to,
-					  &why),
-			 0);
+	assert_int_equal(
+		zt_rsess_forward(&f.t, &A, s->id ^ 1, 10, 1, &to, &why), 0);
 	assert_int_equal(why, ZT_RDROP_UNKNOWN);
 	assert_int_equal(f.t.drops[ZT_RDROP_NOT_YOURS], 1);
 	assert_int_equal(f.t.drops[ZT_RDROP_UNKNOWN], 1);
@@ -134,26 +132,22 @@ static void test_session_budget(void **state)
 	s = open_ready(&f, &A, &C, 0);
 	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id, 1000, 0, &to, &why),
 			 1);
-	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id, 1, 0, &to, &why),
-			 0);
+	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id, 1, 0, &to, &why), 0);
 	assert_int_equal(why, ZT_RDROP_RATE);
 	/* the other direction has its own budget */
 	assert_int_equal(zt_rsess_forward(&f.t, &C, s->id, 1000, 0, &to, &why),
 			 1);
 	/* half a second refills half */
-	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id, 500, NS / 2, &to,
-					  &why),
-			 1);
-	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id, 1, NS / 2, &to,
-					  &why),
-			 0);
+	assert_int_equal(
+		zt_rsess_forward(&f.t, &A, s->id, 500, NS / 2, &to, &why), 1);
+	assert_int_equal(
+		zt_rsess_forward(&f.t, &A, s->id, 1, NS / 2, &to, &why), 0);
 	/* a long pause refills to one second's worth, no more */
 	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id, 1000, 100 * NS, &to,
 					  &why),
 			 1);
-	assert_int_equal(zt_rsess_forward(&f.t, &A, s->id, 1, 100 * NS, &to,
-					  &why),
-			 0);
+	assert_int_equal(
+		zt_rsess_forward(&f.t, &A, s->id, 1, 100 * NS, &to, &why), 0);
 	assert_int_equal(s->a2c.drops[ZT_RDROP_RATE], 3);
 	/* packets are counted too */
 	struct zt_rsess *s2 = open_ready(&f, &A2, &C, 0);
@@ -181,15 +175,13 @@ static void test_relay_budget(void **state)
 	s2 = open_ready(&f, &A2, &C, 0);
 	assert_int_equal(zt_rsess_forward(&f.t, &A, s1->id, 2000, 0, &to, &why),
 			 1);
-	assert_int_equal(zt_rsess_forward(&f.t, &A2, s2->id, 2000, 0, &to,
-					  &why),
-			 0);
+	assert_int_equal(
+		zt_rsess_forward(&f.t, &A2, s2->id, 2000, 0, &to, &why), 0);
 	assert_int_equal(why, ZT_RDROP_RELAY_RATE);
 	/* a drop for the relay's budget takes nothing from the session's */
 	assert_int_equal(s2->a2c.bytes, 0);
-	assert_int_equal(zt_rsess_forward(&f.t, &A2, s2->id, 1000, 0, &to,
-					  &why),
-			 1);
+	assert_int_equal(
+		zt_rsess_forward(&f.t, &A2, s2->id, 1000, 0, &to, &why), 1);
 	zt_rsess_table_free(&f.t);
 }
 
@@ -242,7 +234,7 @@ static void test_link_gone(void **state)
 {
 	struct fx f;
 	struct zt_rsess *s1, *s2, *s3;
-	struct seen w = {0};
+	struct seen w = { 0 };
 	uint64_t id1, id3;
 
 	fx_init(&f, NULL);
@@ -271,7 +263,7 @@ static void test_expire(void **state)
 {
 	struct fx f;
 	struct zt_rsess *offered, *ready;
-	struct seen w = {0};
+	struct seen w = { 0 };
 	enum zt_rsess_drop why;
 	void *to;
 	uint64_t next, oid, rid;
@@ -285,8 +277,8 @@ static void test_expire(void **state)
 	assert_int_equal(next, f.lim.accept_ns);
 	assert_int_equal(w.n, 0);
 	/* traffic keeps the ready one; the unanswered offer ends */
-	assert_int_equal(zt_rsess_forward(&f.t, &A2, rid, 10, 4 * NS, &to, &why),
-			 1);
+	assert_int_equal(
+		zt_rsess_forward(&f.t, &A2, rid, 10, 4 * NS, &to, &why), 1);
 	next = zt_rsess_expire(&f.t, f.lim.accept_ns, note, &w);
 	assert_int_equal(w.n, 2); /* both links of the offer told */
 	assert_null(zt_rsess_find(&f.t, oid));

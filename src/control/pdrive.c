@@ -69,8 +69,7 @@ static void on_probe(void *user, const struct sockaddr *remote,
 			if (e->answer)
 				e->answer(e->owner, e->p, which);
 			break;
-		default:
-			break;
+		default: break;
 		}
 		return;
 	}

@@ -13,7 +13,7 @@
 #define RINQ_MAX 4096
 #define INNER_MAX 2048 /* larger than any path MTU a relay link reaches */
 
-static const uint8_t prefix[6] = {0xfd, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a};
+static const uint8_t prefix[6] = { 0xfd, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a };
 
 void zt_rpath_addr(struct sockaddr_storage *ss, socklen_t *len, unsigned kind,
 		   unsigned link, uint32_t session, uint8_t gen)
@@ -76,10 +76,9 @@ static int rpath_send(struct zt_pathio *pio, const struct sockaddr *remote,
 	unsigned kind, link;
 	size_t n;
 
-	if (session == 0 &&
-	    (zt_rpath_parse(remote, remote_len, &kind, &link, &session,
-			    &gen) != 0 ||
-	     kind != ZT_RPATH_PEER))
+	if (session == 0 && (zt_rpath_parse(remote, remote_len, &kind, &link,
+					    &session, &gen) != 0 ||
+			     kind != ZT_RPATH_PEER))
 		return ZT_EINVAL;
 	n = zt_rdgram_put(buf, sizeof(buf), session, gen);
 	/* Dropped like a datagram a full socket refuses: QUIC retransmits. */
@@ -215,7 +214,8 @@ size_t zt_rpath_local_candidates(const struct zt_env *env, struct zt_addr *out,
 
 		if (ifs[i].is_internal ||
 		    zt_addr_from_sockaddr(
-			    &a, (struct sockaddr *)&ifs[i].address.address4) != 0 ||
+			    &a, (struct sockaddr *)&ifs[i].address.address4) !=
+			    0 ||
 		    a.family != local.family)
 			continue;
 		a.port = local.port;

@@ -41,10 +41,10 @@ const char *zt_rpath_str(const struct sockaddr *sa, socklen_t len, char *buf,
 			 size_t cap);
 
 struct zt_rpath {
-	struct zt_pathio pio;     /* pio.user is this */
+	struct zt_pathio pio; /* pio.user is this */
 	struct zt_relaylink *link;
 	unsigned link_idx;
-	uint32_t session;         /* 0: from the remote address (connector) */
+	uint32_t session; /* 0: from the remote address (connector) */
 	uint8_t gen;
 	uint64_t sent, dropped;
 };

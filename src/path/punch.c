@@ -7,13 +7,13 @@
 #include "err.h"
 
 #define MS 1000000ULL
-#define EXTRA 3         /* probes after the first answer */
+#define EXTRA 3 /* probes after the first answer */
 #define EXTRA_GAP (33 * MS)
 #define NONE UINT64_MAX /* no probe due */
 
 /* When each probe of a round goes, from the round's start. */
-static const uint64_t sched_ms[ZT_PUNCH_PROBES] = {0,   33,  67,   133, 267,
-						   533, 1067, 2133, 4133};
+static const uint64_t sched_ms[ZT_PUNCH_PROBES] = { 0,   33,   67,   133, 267,
+						    533, 1067, 2133, 4133 };
 
 void zt_punch_init(struct zt_punch *p, uint64_t session,
 		   const uint8_t my_key[ZT_PROBE_KEY_LEN],
@@ -71,8 +71,7 @@ void zt_punch_round(struct zt_punch *p, uint64_t now)
 	}
 }
 
-static void schedule(struct zt_punch *p, struct zt_punch_cand *c,
-		     uint64_t now)
+static void schedule(struct zt_punch *p, struct zt_punch_cand *c, uint64_t now)
 {
 	if (c->state == ZT_CAND_VALID) {
 		c->next_at = ++c->extra < EXTRA ? now + EXTRA_GAP : NONE;
@@ -91,7 +90,7 @@ static void schedule(struct zt_punch *p, struct zt_punch_cand *c,
 int zt_punch_poll(struct zt_punch *p, uint64_t now, struct zt_addr *to,
 		  uint8_t out[ZT_PROBE_LEN], uint64_t *deadline)
 {
-	struct zt_probe q = {.type = ZT_PROBE_PING, .session = p->session};
+	struct zt_probe q = { .type = ZT_PROBE_PING, .session = p->session };
 	struct zt_punch_cand *due = NULL;
 	uint64_t next = UINT64_MAX;
 
@@ -128,8 +127,9 @@ static int on_ping(struct zt_punch *p, const struct zt_addr *from,
 		   const struct zt_probe *in, uint64_t now,
 		   uint8_t out[ZT_PROBE_LEN])
 {
-	struct zt_probe q = {.type = ZT_PROBE_PONG, .session = p->session,
-			     .observed = *from};
+	struct zt_probe q = { .type = ZT_PROBE_PONG,
+			      .session = p->session,
+			      .observed = *from };
 
 	p->pings_in++;
 	memcpy(q.txid, in->txid, sizeof(q.txid));
@@ -178,9 +178,9 @@ int zt_punch_input(struct zt_punch *p, const struct zt_addr *from,
 	}
 	if (in.type == ZT_PROBE_PING)
 		return on_ping(p, from, &in, now, out);
-	return on_pong(p, from, &in, now, which) == ZT_PUNCH_BAD
-		       ? (p->refused++, ZT_PUNCH_BAD)
-		       : ZT_PUNCH_ANSWER;
+	return on_pong(p, from, &in, now, which) == ZT_PUNCH_BAD ?
+		       (p->refused++, ZT_PUNCH_BAD) :
+		       ZT_PUNCH_ANSWER;
 }
 
 /* Lower is better: RTT first; then IPv6, then a LAN address. */

@@ -39,14 +39,14 @@ enum zt_cand_state {
 struct zt_punch_cand {
 	struct zt_addr addr;
 	uint8_t type, state;
-	uint8_t pinged;       /* a PING went: txid is ours */
-	unsigned sent;        /* probes this round */
-	unsigned extra;       /* probes after the first answer */
-	uint64_t next_at;     /* next probe, UINT64_MAX: none */
+	uint8_t pinged;                  /* a PING went: txid is ours */
+	unsigned sent;                   /* probes this round */
+	unsigned extra;                  /* probes after the first answer */
+	uint64_t next_at;                /* next probe, UINT64_MAX: none */
 	uint8_t txid[ZT_PROBE_TXID_LEN]; /* of the last PING */
-	uint64_t ping_at;     /* when it went */
+	uint64_t ping_at;                /* when it went */
 	uint64_t rtt_ns, pong_at;
-	uint64_t valid_at;    /* first answer */
+	uint64_t valid_at; /* first answer */
 };
 
 struct zt_punch {

@@ -18,26 +18,41 @@ struct rule {
 static const struct rule *rule_of(int type)
 {
 	static const struct rule rules[] = {
-		[ZT_CTRL_SESSION_OPEN - ZT_CTRL_SESSION_OPEN] = {
-			BIT(A_REQ) | BIT(A_CONNECTOR) | BIT(A_KEY) | BIT(A_ADDR),
-			BIT(A_REQ) | BIT(A_CONNECTOR) | BIT(A_KEY)},
-		[ZT_CTRL_SESSION_OFFER - ZT_CTRL_SESSION_OPEN] = {
-			BIT(A_SESSION) | BIT(A_NAME) | BIT(A_KEY) | BIT(A_MTU) |
-				BIT(A_ADDR),
-			BIT(A_SESSION) | BIT(A_NAME) | BIT(A_KEY) | BIT(A_MTU)},
-		[ZT_CTRL_SESSION_ACCEPT - ZT_CTRL_SESSION_OPEN] = {
-			BIT(A_SESSION) | BIT(A_KEY) | BIT(A_ADDR),
-			BIT(A_SESSION) | BIT(A_KEY)},
-		[ZT_CTRL_SESSION_REFUSE - ZT_CTRL_SESSION_OPEN] = {
-			BIT(A_SESSION) | BIT(A_CODE) | BIT(A_TEXT),
-			BIT(A_SESSION) | BIT(A_CODE)},
-		[ZT_CTRL_SESSION_READY - ZT_CTRL_SESSION_OPEN] = {
-			BIT(A_REQ) | BIT(A_SESSION) | BIT(A_KEY) | BIT(A_MTU) |
-				BIT(A_ADDR),
-			BIT(A_REQ) | BIT(A_SESSION) | BIT(A_KEY) | BIT(A_MTU)},
-		[ZT_CTRL_SESSION_CLOSE - ZT_CTRL_SESSION_OPEN] = {
-			BIT(A_REQ) | BIT(A_SESSION) | BIT(A_CODE) | BIT(A_TEXT),
-			BIT(A_CODE)},
+		[ZT_CTRL_SESSION_OPEN -
+		 ZT_CTRL_SESSION_OPEN] = { BIT(A_REQ) | BIT(A_CONNECTOR) |
+						   BIT(A_KEY) | BIT(A_ADDR),
+					   BIT(A_REQ) | BIT(A_CONNECTOR) |
+						   BIT(A_KEY) },
+		[ZT_CTRL_SESSION_OFFER -
+			ZT_CTRL_SESSION_OPEN] = { BIT(A_SESSION) | BIT(A_NAME) |
+							  BIT(A_KEY) |
+							  BIT(A_MTU) |
+							  BIT(A_ADDR),
+						  BIT(A_SESSION) | BIT(A_NAME) |
+							  BIT(A_KEY) |
+							  BIT(A_MTU) },
+		[ZT_CTRL_SESSION_ACCEPT -
+			ZT_CTRL_SESSION_OPEN] = { BIT(A_SESSION) | BIT(A_KEY) |
+							  BIT(A_ADDR),
+						  BIT(A_SESSION) | BIT(A_KEY) },
+		[ZT_CTRL_SESSION_REFUSE -
+			ZT_CTRL_SESSION_OPEN] = { BIT(A_SESSION) | BIT(A_CODE) |
+							  BIT(A_TEXT),
+						  BIT(A_SESSION) |
+							  BIT(A_CODE) },
+		[ZT_CTRL_SESSION_READY -
+			ZT_CTRL_SESSION_OPEN] = { BIT(A_REQ) | BIT(A_SESSION) |
+							  BIT(A_KEY) |
+							  BIT(A_MTU) |
+							  BIT(A_ADDR),
+						  BIT(A_REQ) | BIT(A_SESSION) |
+							  BIT(A_KEY) |
+							  BIT(A_MTU) },
+		[ZT_CTRL_SESSION_CLOSE -
+			ZT_CTRL_SESSION_OPEN] = { BIT(A_REQ) | BIT(A_SESSION) |
+							  BIT(A_CODE) |
+							  BIT(A_TEXT),
+						  BIT(A_CODE) },
 	};
 
 	if (type < ZT_CTRL_SESSION_OPEN || type > ZT_CTRL_SESSION_CLOSE)
@@ -144,11 +159,10 @@ static int dec_attr(struct zt_ctrl_sess *s, int type, uint16_t t,
 		    const struct cur *v)
 {
 	switch (t) {
-	case A_REQ:
-		return dec_u32(v, &s->req) || s->req == 0 ? ZT_EINVAL : 0;
+	case A_REQ: return dec_u32(v, &s->req) || s->req == 0 ? ZT_EINVAL : 0;
 	case A_SESSION:
-		return dec_u32(v, &s->session) || s->session == 0 ? ZT_EINVAL
-								  : 0;
+		return dec_u32(v, &s->session) || s->session == 0 ? ZT_EINVAL :
+								    0;
 	case A_CONNECTOR:
 	case A_NAME:
 		if (t != name_attr(type))
@@ -174,8 +188,7 @@ static int dec_attr(struct zt_ctrl_sess *s, int type, uint16_t t,
 		return dec_u32(v, &s->code);
 	case A_TEXT:
 		return ctrl_dec_str(v, s->text, sizeof(s->text), ctrl_is_text);
-	default:
-		return ZT_EINVAL;
+	default: return ZT_EINVAL;
 	}
 }
 

@@ -25,7 +25,8 @@ static int mac(const uint8_t key[ZT_PROBE_KEY_LEN], const uint8_t *msg,
 	if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
 		return ZT_EINVAL;
 	if (wc_HmacSetKey(&h, WC_SHA256, key, ZT_PROBE_KEY_LEN) == 0 &&
-	    wc_HmacUpdate(&h, msg, MAC_AT) == 0 && wc_HmacFinal(&h, full) == 0) {
+	    wc_HmacUpdate(&h, msg, MAC_AT) == 0 &&
+	    wc_HmacFinal(&h, full) == 0) {
 		memcpy(out, full, MAC_LEN);
 		rv = 0;
 	}
@@ -88,8 +89,8 @@ int zt_probe_encode(const struct zt_probe *p,
 	out[1] = VERSION;
 	put64(out + 2, p->session);
 	memcpy(out + 10, p->txid, ZT_PROBE_TXID_LEN);
-	if (p->type == ZT_PROBE_PONG && put_observed(out + OBS_AT,
-						     &p->observed) != 0)
+	if (p->type == ZT_PROBE_PONG &&
+	    put_observed(out + OBS_AT, &p->observed) != 0)
 		return ZT_EINVAL;
 	return mac(key, out, out + MAC_AT);
 }

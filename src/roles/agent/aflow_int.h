@@ -90,6 +90,16 @@ int asession_send_header(struct aflow *f);
 void asession_stop_all(struct zt_aflows *af);
 void asession_status(struct zt_aflows *af, struct zt_sb *b, int json);
 
+/* asession.c, shared with apath.c */
+extern const struct zt_qconn_ops asession_qops;
+void asession_attempt_drop(struct zt_qconn **c, const char *why);
+void asession_relay_release(struct asession *s);
+void asession_drop_flows(struct asession *s);
+
+/* apath.c */
+void asession_path_validation(struct zt_qconn *c, const struct zt_qpath *path,
+			      int result, void *owner);
+
 /* aflow_tcp.c */
 int aflow_tcp_hold(struct aflow *f, const struct zt_pkt *syn,
 		   const uint8_t *raw, size_t len);

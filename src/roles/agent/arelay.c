@@ -16,11 +16,11 @@
 #include "rdgram.h"
 
 #define TICK_MS 200
-#define RETRY_NS 400000000ULL  /* the relay's links were not ready yet */
+#define RETRY_NS 400000000ULL /* the relay's links were not ready yet */
 #define RETRY_MAX 8
 /* A path outlives its request by this much: a connection that used it may
  * still be in its closing period (3 PTO) and send on it. */
-#define GRAVE_NS 600000000000ULL /* ngtcp2's path history: 10 min */
+#define GRAVE_NS 600000000000ULL      /* ngtcp2's path history: 10 min */
 #define ANSWER_FRESH_NS 2000000000ULL /* a candidate to move to */
 #define REPUNCH_NS 10000000000ULL
 
@@ -60,7 +60,8 @@ static void rand_bytes(void *arg, uint8_t *out, size_t n)
 void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 		    const struct zt_env *env, struct zt_relaylink *const *links,
 		    size_t n_links,
-		    int (*lists)(void *user, size_t link, const char *connector),
+		    int (*lists)(void *user, size_t link,
+				 const char *connector),
 		    void *user)
 {
 	memset(ar, 0, sizeof(*ar));
@@ -145,7 +146,7 @@ static void our_candidates(struct zt_arelay *ar, struct zt_ctrl_sess *m)
 
 static int send_open(struct zt_arelay *ar, struct arelay_req *r)
 {
-	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_OPEN};
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_OPEN };
 
 	our_candidates(ar, &m.u.sess);
 	m.u.sess.req = r->req;
@@ -214,7 +215,7 @@ void zt_arelay_close(void *arg, uint32_t req)
 {
 	struct zt_arelay *ar = arg;
 	struct arelay_req *r = find_req(ar, req);
-	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_CLOSE};
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CLOSE };
 
 	if (!r)
 		return;
@@ -255,12 +256,12 @@ static void start_punch(struct zt_arelay *ar, struct arelay_req *r,
 {
 	uint64_t now = zt_now();
 
-	zt_punch_init(&r->punch, r->session, r->key, in->key, rand_bytes,
-		      NULL);
+	zt_punch_init(&r->punch, r->session, r->key, in->key, rand_bytes, NULL);
 	for (size_t k = 0; k < in->n_addrs; k++)
 		if (!zt_aflows_in_tunnel(ar->af, &in->addrs[k]))
 			zt_punch_add(&r->punch, &in->addrs[k],
-				     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST, now);
+				     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST,
+				     now);
 	zt_punch_round(&r->punch, now);
 	if (zt_pdrive_add(&ar->pd, &r->punch, answered, r) == 0)
 		zt_pdrive_kick(&ar->pd);
@@ -319,8 +320,8 @@ static void on_close(struct zt_arelay *ar, size_t i,
 		/* Path MTU discovery on the relay's links may not be done. */
 		r->tries++;
 		r->retry_at = zt_now() + RETRY_NS;
-		log_debug("relayed session to %s: %s; asking again", r->connector,
-			  t);
+		log_debug("relayed session to %s: %s; asking again",
+			  r->connector, t);
 		arm(ar);
 		return;
 	}
@@ -338,9 +339,7 @@ int zt_arelay_message(struct zt_arelay *ar, size_t i,
 		return 0;
 	switch (m->type) {
 	case ZT_CTRL_SESSION_READY: return on_ready(ar, i, &m->u.sess);
-	case ZT_CTRL_SESSION_CLOSE:
-		on_close(ar, i, &m->u.sess);
-		return 0;
+	case ZT_CTRL_SESSION_CLOSE: on_close(ar, i, &m->u.sess); return 0;
 	default: return ZT_APP_UNKNOWN;
 	}
 }
@@ -395,7 +394,8 @@ void zt_arelay_link_down(struct zt_arelay *ar, size_t i)
 			zt_pdrive_remove(&ar->pd, &r->punch);
 		bury(ar, r->path);
 		ar->failed++;
-		zt_aflows_relay_failed(ar->af, r->req, "the relay link went down");
+		zt_aflows_relay_failed(ar->af, r->req,
+				       "the relay link went down");
 		free(r);
 	}
 }

@@ -34,7 +34,8 @@ struct zt_arelay {
 void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 		    const struct zt_env *env, struct zt_relaylink *const *links,
 		    size_t n_links,
-		    int (*lists)(void *user, size_t link, const char *connector),
+		    int (*lists)(void *user, size_t link,
+				 const char *connector),
 		    void *user);
 /* Before the loop's last run; zt_arelay_free after it. */
 void zt_arelay_stop(struct zt_arelay *ar);

@@ -17,7 +17,7 @@ struct crelay_sess {
 	struct crelay_sess *next;
 	uint32_t id;
 	size_t link;
-	char agent[ZT_NAME_MAX]; /* as the relay named it; the inner
+	char agent[ZT_NAME_MAX];      /* as the relay named it; the inner
 				  * session's certificate is what counts */
 	uint8_t key[ZT_CTRL_KEY_LEN]; /* ours, for probes */
 	uint64_t since, packets;
@@ -90,8 +90,7 @@ void zt_crelay_stop(struct zt_crelay *cr)
 	uv_close((uv_handle_t *)&cr->rounds, NULL);
 }
 
-static struct crelay_sess *find(struct zt_crelay *cr, size_t link,
-				uint32_t id)
+static struct crelay_sess *find(struct zt_crelay *cr, size_t link, uint32_t id)
 {
 	for (struct crelay_sess *s = cr->sess; s; s = s->next)
 		if (s->id == id && s->link == link)
@@ -99,10 +98,9 @@ static struct crelay_sess *find(struct zt_crelay *cr, size_t link,
 	return NULL;
 }
 
-static void refuse(struct zt_crelay *cr, size_t i, uint32_t id,
-		   const char *why)
+static void refuse(struct zt_crelay *cr, size_t i, uint32_t id, const char *why)
 {
-	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_REFUSE};
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_REFUSE };
 
 	cr->refused++;
 	m.u.sess.session = id;
@@ -115,7 +113,7 @@ static void refuse(struct zt_crelay *cr, size_t i, uint32_t id,
 static int on_offer(struct zt_crelay *cr, size_t i,
 		    const struct zt_ctrl_sess *in)
 {
-	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_ACCEPT};
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_ACCEPT };
 	struct crelay_sess *s;
 
 	cr->offers++;
@@ -140,8 +138,8 @@ static int on_offer(struct zt_crelay *cr, size_t i,
 	cr->n++;
 	m.u.sess.session = s->id;
 	memcpy(m.u.sess.key, s->key, sizeof(s->key));
-	m.u.sess.n_addrs =
-		zt_rpath_local_candidates(cr->env, m.u.sess.addrs, ZT_MAX_ADDRS);
+	m.u.sess.n_addrs = zt_rpath_local_candidates(cr->env, m.u.sess.addrs,
+						     ZT_MAX_ADDRS);
 	zt_relaylink_send(cr->links[i], &m);
 	/* Probe the agent's candidates now: our NAT then lets its probes
 	 * in (it starts when the relay tells it we accepted). */
@@ -186,9 +184,7 @@ int zt_crelay_message(struct zt_crelay *cr, size_t i,
 		return 0;
 	switch (m->type) {
 	case ZT_CTRL_SESSION_OFFER: return on_offer(cr, i, &m->u.sess);
-	case ZT_CTRL_SESSION_CLOSE:
-		on_close(cr, i, &m->u.sess);
-		return 0;
+	case ZT_CTRL_SESSION_CLOSE: on_close(cr, i, &m->u.sess); return 0;
 	default: return ZT_APP_UNKNOWN;
 	}
 }
@@ -230,7 +226,8 @@ void zt_crelay_status(const struct zt_crelay *cr, struct zt_sb *b, int json)
 	int first = 1;
 
 	if (json)
-		zt_sb_printf(b, ",\"relayed\":{\"sessions\":%zu,\"offers\":%llu,"
+		zt_sb_printf(b,
+			     ",\"relayed\":{\"sessions\":%zu,\"offers\":%llu,"
 			     "\"refused\":%llu,\"packets_in\":%llu,"
 			     "\"unknown_session\":%llu,\"queue_drops\":%llu,"
 			     "\"list\":[",
@@ -240,30 +237,35 @@ void zt_crelay_status(const struct zt_crelay *cr, struct zt_sb *b, int json)
 			     (unsigned long long)cr->unknown,
 			     (unsigned long long)cr->inq.dropped);
 	else
-		zt_sb_printf(b, "relayed:   %zu session(s), %llu offered, %llu "
+		zt_sb_printf(b,
+			     "relayed:   %zu session(s), %llu offered, %llu "
 			     "refused, %llu packets in\n",
 			     cr->n, (unsigned long long)cr->offers,
 			     (unsigned long long)cr->refused,
 			     (unsigned long long)cr->packets);
-	for (const struct crelay_sess *s = cr->sess; s; s = s->next, first = 0) {
+	for (const struct crelay_sess *s = cr->sess; s;
+	     s = s->next, first = 0) {
 		const struct zt_relaylink *l = cr->links[s->link];
 		uint64_t age = (zt_now() - s->since) / 1000000000ULL;
 
 		if (!json) {
-			zt_sb_printf(b, "  relay%zu#%u  agent %-20s via %s:%u  "
+			zt_sb_printf(b,
+				     "  relay%zu#%u  agent %-20s via %s:%u  "
 				     "%llu packets in  %llus\n",
-				     s->link + 1, s->id, s->agent, l->relay.host,
-				     l->relay.port,
+				     s->link + 1, s->id, s->agent,
+				     l->relay.host, l->relay.port,
 				     (unsigned long long)s->packets,
 				     (unsigned long long)age);
 			continue;
 		}
-		zt_sb_printf(b, "%s{\"session\":%u,\"agent\":", first ? "" : ",",
+		zt_sb_printf(b,
+			     "%s{\"session\":%u,\"agent\":", first ? "" : ",",
 			     s->id);
 		zt_sb_json_str(b, s->agent);
 		zt_sb_printf(b, ",\"relay\":");
 		zt_sb_json_str(b, l->relay.host);
-		zt_sb_printf(b, ",\"relay_port\":%u,\"packets_in\":%llu,"
+		zt_sb_printf(b,
+			     ",\"relay_port\":%u,\"packets_in\":%llu,"
 			     "\"since_s\":%llu}",
 			     l->relay.port, (unsigned long long)s->packets,
 			     (unsigned long long)age);

@@ -23,8 +23,8 @@ struct zt_crelay {
 	struct zt_rpath paths[ZT_MAX_RELAYS]; /* one per link, never freed
 					       * before the endpoint */
 	struct zt_rinq inq;
-	struct zt_pdrive pd;  /* hole punching on the UDP socket */
-	uv_timer_t rounds;    /* probe the agents again now and then */
+	struct zt_pdrive pd; /* hole punching on the UDP socket */
+	uv_timer_t rounds;   /* probe the agents again now and then */
 	struct crelay_sess *sess;
 	size_t n;
 	uint64_t offers, refused, packets, unknown;

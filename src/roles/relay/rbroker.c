@@ -72,10 +72,10 @@ static void arm(struct relay *r)
 }
 
 /* Tells one side that a request or session is over. */
-static void send_close(struct peer *to, const struct zt_rsess *s,
-		       uint32_t req, uint32_t code, const char *text)
+static void send_close(struct peer *to, const struct zt_rsess *s, uint32_t req,
+		       uint32_t code, const char *text)
 {
-	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_CLOSE};
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CLOSE };
 
 	m.u.sess.session = s ? (uint32_t)s->id : 0;
 	m.u.sess.req = to && s && to == s->agent ? s->req : req;
@@ -106,7 +106,8 @@ static int may_reach(const struct peer *k, const struct zt_identity *agent)
 /* The largest inner packet both links carry now. */
 static size_t session_mtu(const struct peer *a, const struct peer *k)
 {
-	size_t ma = zt_qconn_datagram_max(a->c), mk = zt_qconn_datagram_max(k->c);
+	size_t ma = zt_qconn_datagram_max(a->c),
+	       mk = zt_qconn_datagram_max(k->c);
 	size_t m = ma < mk ? ma : mk;
 
 	m = m > ZT_RDGRAM_HDR_MAX ? m - ZT_RDGRAM_HDR_MAX : 0;
@@ -129,8 +130,8 @@ static void candidates(const struct peer *p, const struct zt_ctrl_sess *in,
 }
 
 /* Why an OPEN cannot become a session, or NULL. */
-static const char *open_refusal(struct relay *r, struct peer *a,
-				struct peer *k, size_t mtu, uint32_t *code)
+static const char *open_refusal(struct relay *r, struct peer *a, struct peer *k,
+				size_t mtu, uint32_t *code)
 {
 	*code = ZT_APP_DENIED;
 	/* The same answer whether the connector is absent or just not for
@@ -171,10 +172,11 @@ static int open_allowed(struct peer *a, uint64_t now)
 	return 1;
 }
 
-static int on_open(struct relay *r, struct peer *a, const struct zt_ctrl_sess *in)
+static int on_open(struct relay *r, struct peer *a,
+		   const struct zt_ctrl_sess *in)
 {
 	struct peer *k = find_connector(r, in->peer);
-	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_OFFER};
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_OFFER };
 	struct zt_rsess *s = NULL;
 	size_t mtu = k ? session_mtu(a, k) : 0;
 	uint32_t code;
@@ -211,10 +213,12 @@ static int on_open(struct relay *r, struct peer *a, const struct zt_ctrl_sess *i
 	r->rb.opened++;
 	arm(r);
 	log_info("relay: session %u: %s -> %s offered (inner packets up to %zu "
-		 "bytes)", (unsigned)s->id, zt_qconn_label(a->c),
-		 zt_qconn_label(k->c), mtu);
+		 "bytes)",
+		 (unsigned)s->id, zt_qconn_label(a->c), zt_qconn_label(k->c),
+		 mtu);
 	if (relay_send(k, &m) != 0) {
-		send_close(a, s, 0, ZT_APP_INTERNAL, "cannot reach the connector");
+		send_close(a, s, 0, ZT_APP_INTERNAL,
+			   "cannot reach the connector");
 		zt_rsess_close(&r->rb.t, s);
 	}
 	return 0;
@@ -223,7 +227,7 @@ static int on_open(struct relay *r, struct peer *a, const struct zt_ctrl_sess *i
 static int on_accept(struct relay *r, struct peer *k,
 		     const struct zt_ctrl_sess *in)
 {
-	struct zt_ctrl_msg m = {.type = ZT_CTRL_SESSION_READY};
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_READY };
 	struct zt_rsess *s;
 	struct peer *a;
 	int rc = zt_rsess_accept(&r->rb.t, in->session, k, zt_now(), &s);
@@ -251,8 +255,8 @@ static int on_accept(struct relay *r, struct peer *k,
 static int on_end(struct relay *r, struct peer *p, int type,
 		  const struct zt_ctrl_sess *in)
 {
-	struct zt_rsess *s = in->session ? zt_rsess_find(&r->rb.t, in->session)
-					 : NULL;
+	struct zt_rsess *s =
+		in->session ? zt_rsess_find(&r->rb.t, in->session) : NULL;
 	struct peer *other;
 	char t[4 * sizeof(in->text)];
 
@@ -313,15 +317,15 @@ void rb_datagram(struct relay *r, struct peer *p, const uint8_t *data,
 		r->rb.forwarded++;
 	else
 		zt_rsess_count_drop(&r->rb.t, p, id,
-				    rc == ZT_ETOOBIG ? ZT_RDROP_TOO_BIG
-						     : ZT_RDROP_QUEUE);
+				    rc == ZT_ETOOBIG ? ZT_RDROP_TOO_BIG :
+						       ZT_RDROP_QUEUE);
 }
 
 static void gone_cb(struct zt_rsess *s, void *survivor, void *arg)
 {
 	send_close(survivor, s, 0, ZT_APP_PEER_GONE,
-		   survivor == s->agent ? "the connector went away"
-					: "the agent went away");
+		   survivor == s->agent ? "the connector went away" :
+					  "the agent went away");
 }
 
 void rb_peer_gone(struct relay *r, struct peer *p)
@@ -329,15 +333,15 @@ void rb_peer_gone(struct relay *r, struct peer *p)
 	size_t n = zt_rsess_link_gone(&r->rb.t, p, gone_cb, r);
 
 	if (n)
-		log_info("relay: %zu relayed session(s) of %s ended",
-			 n, zt_qconn_label(p->c));
+		log_info("relay: %zu relayed session(s) of %s ended", n,
+			 zt_qconn_label(p->c));
 }
 
 static void expired_cb(struct zt_rsess *s, void *link, void *arg)
 {
-	const char *why = s->state == ZT_RSESS_OFFERED
-				  ? "the connector did not answer"
-				  : "idle";
+	const char *why = s->state == ZT_RSESS_OFFERED ?
+				  "the connector did not answer" :
+				  "idle";
 
 	if (link == s->agent)
 		log_info("relay: session %u: %s", (unsigned)s->id, why);
@@ -367,8 +371,8 @@ static void drops_json(struct zt_sb *b, const uint64_t *d)
 	zt_sb_printf(b, "}");
 }
 
-static void session_status(const struct zt_rsess *s, struct zt_sb *b,
-			   int json, int first)
+static void session_status(const struct zt_rsess *s, struct zt_sb *b, int json,
+			   int first)
 {
 	const struct peer *a = s->agent, *k = s->connector;
 	const char *st = s->state == ZT_RSESS_READY ? "ready" : "offered";
@@ -377,10 +381,11 @@ static void session_status(const struct zt_rsess *s, struct zt_sb *b,
 	for (int i = 0; i < ZT_RDROP_N; i++)
 		drops += s->a2c.drops[i] + s->c2a.drops[i];
 	if (!json) {
-		zt_sb_printf(b, "  %-10u %-20s %-20s %-7s a->c %llu B %llu p, "
+		zt_sb_printf(b,
+			     "  %-10u %-20s %-20s %-7s a->c %llu B %llu p, "
 			     "c->a %llu B %llu p, %llu dropped\n",
-			     (unsigned)s->id, id_of(a)->name, id_of(k)->name, st,
-			     (unsigned long long)s->a2c.bytes,
+			     (unsigned)s->id, id_of(a)->name, id_of(k)->name,
+			     st, (unsigned long long)s->a2c.bytes,
 			     (unsigned long long)s->a2c.pkts,
 			     (unsigned long long)s->c2a.bytes,
 			     (unsigned long long)s->c2a.pkts,
@@ -392,12 +397,14 @@ static void session_status(const struct zt_rsess *s, struct zt_sb *b,
 	zt_sb_json_str(b, id_of(a)->name);
 	zt_sb_printf(b, ",\"connector\":");
 	zt_sb_json_str(b, id_of(k)->name);
-	zt_sb_printf(b, ",\"state\":\"%s\",\"a2c_bytes\":%llu,\"a2c_packets\":"
-		     "%llu,\"c2a_bytes\":%llu,\"c2a_packets\":%llu,\"a2c_drops\":",
-		     st, (unsigned long long)s->a2c.bytes,
-		     (unsigned long long)s->a2c.pkts,
-		     (unsigned long long)s->c2a.bytes,
-		     (unsigned long long)s->c2a.pkts);
+	zt_sb_printf(
+		b,
+		",\"state\":\"%s\",\"a2c_bytes\":%llu,\"a2c_packets\":"
+		"%llu,\"c2a_bytes\":%llu,\"c2a_packets\":%llu,\"a2c_drops\":",
+		st, (unsigned long long)s->a2c.bytes,
+		(unsigned long long)s->a2c.pkts,
+		(unsigned long long)s->c2a.bytes,
+		(unsigned long long)s->c2a.pkts);
 	drops_json(b, s->a2c.drops);
 	zt_sb_printf(b, ",\"c2a_drops\":");
 	drops_json(b, s->c2a.drops);
@@ -412,7 +419,8 @@ void rb_status(struct relay *r, struct zt_sb *b, int json)
 	if (!r->rb.timer_on)
 		return;
 	if (json) {
-		zt_sb_printf(b, ",\"relayed\":{\"sessions\":%zu,\"opened\":%llu,"
+		zt_sb_printf(b,
+			     ",\"relayed\":{\"sessions\":%zu,\"opened\":%llu,"
 			     "\"refused\":%llu,\"forwarded\":%llu,\"drops\":",
 			     t->n, (unsigned long long)r->rb.opened,
 			     (unsigned long long)r->rb.refused,
@@ -420,7 +428,8 @@ void rb_status(struct relay *r, struct zt_sb *b, int json)
 		drops_json(b, t->drops);
 		zt_sb_printf(b, ",\"list\":[");
 	} else {
-		zt_sb_printf(b, "relayed:   %zu session(s), %llu opened, %llu "
+		zt_sb_printf(b,
+			     "relayed:   %zu session(s), %llu opened, %llu "
 			     "refused, %llu packets forwarded; dropped:",
 			     t->n, (unsigned long long)r->rb.opened,
 			     (unsigned long long)r->rb.refused,

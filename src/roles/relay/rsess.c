@@ -44,8 +44,8 @@ static void bucket_refill(struct zt_rbucket *b, uint64_t now)
 	if (el > NS)
 		el = NS;
 	b->last = now;
-	b->tokens = cap - b->tokens <= el * b->rate ? cap
-						    : b->tokens + el * b->rate;
+	b->tokens = cap - b->tokens <= el * b->rate ? cap :
+						      b->tokens + el * b->rate;
 }
 
 static int bucket_has(struct zt_rbucket *b, uint64_t n, uint64_t now)
@@ -66,8 +66,9 @@ int zt_rsess_table_init(struct zt_rsess_table *t,
 			const struct zt_rsess_limits *lim,
 			uint64_t (*rand)(void *arg), void *rand_arg)
 {
-	*t = (struct zt_rsess_table){.lim = *lim, .rand = rand,
-				     .rand_arg = rand_arg};
+	*t = (struct zt_rsess_table){ .lim = *lim,
+				      .rand = rand,
+				      .rand_arg = rand_arg };
 	t->n_buckets = 64;
 	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
 	if (!t->buckets)
@@ -283,8 +284,8 @@ size_t zt_rsess_link_gone(struct zt_rsess_table *t, void *link,
 			if (s->agent != link && s->connector != link)
 				continue;
 			if (cb)
-				cb(s, s->agent == link ? s->connector
-						       : s->agent,
+				cb(s,
+				   s->agent == link ? s->connector : s->agent,
 				   arg);
 			zt_rsess_close(t, s);
 			n++;
@@ -303,9 +304,9 @@ uint64_t zt_rsess_expire(struct zt_rsess_table *t, uint64_t now,
 		struct zt_rsess *s = t->buckets[i], *nx;
 		for (; s; s = nx) {
 			nx = s->next;
-			uint64_t due = s->state == ZT_RSESS_OFFERED
-					       ? s->created + t->lim.accept_ns
-					       : s->last + t->lim.idle_ns;
+			uint64_t due = s->state == ZT_RSESS_OFFERED ?
+					       s->created + t->lim.accept_ns :
+					       s->last + t->lim.idle_ns;
 			if (due > now) {
 				next = due < next ? due : next;
 				continue;

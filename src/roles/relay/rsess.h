@@ -63,7 +63,7 @@ struct zt_rsess {
 	uint32_t req;            /* the agent's request number */
 	uint64_t created, last;  /* ns */
 	struct zt_rsess_dir a2c, c2a;
-	struct zt_rsess *next;   /* hash chain */
+	struct zt_rsess *next; /* hash chain */
 };
 
 struct zt_rsess_table {
