@@ -8,18 +8,30 @@
 # One run builds the lab once (relay 10.77.0.1, connector 10.77.0.2, agent
 # 10.77.0.3, target 10.77.1.2 behind the connector), starts iperf3 -s and a
 # TCP echo server (bench/echo.py) on the target, and then, RUNS times and
-# interleaved so that both paths see the same machine noise:
+# interleaved so that all paths see the same machine noise:
 #   plain  the agent namespace reaches 10.77.1.2 through kernel routing
 #          (route via the connector namespace, ip_forward on there);
 #   ztnad  the agent namespace reaches perf.corp.internal (the agent's DNS
 #          stub answers a synthetic address; TUN -> lwIP -> QUIC stream ->
-#          connector -> TCP to 10.77.1.2).
+#          connector -> TCP to 10.77.1.2), on the direct agent -> connector
+#          QUIC session;
+#   relayed the same, but with UDP between the agent (10.77.0.3) and the
+#          connector (10.77.0.2) dropped by nftables in both namespaces, and
+#          the agent restarted, so its session to the connector comes up
+#          through the relay (inner QUIC packets in DATAGRAM frames of the
+#          agent's and the connector's QUIC links to the relay) and stays
+#          there; `ztnad status --json` must show it "relayed": true. After
+#          the relayed measurements the rules are removed, the script notes
+#          how long the agent takes to move to the direct path (hole
+#          punching), and restarts the agent for a fresh direct session.
 # Per path and run: iperf3 1 stream, iperf3 -P 4, 1-byte TCP request/response
 # (tcprr.py) and the same request/response while an iperf3 single stream runs.
-# For ztnad also: agent and connector CPU (% of one core over each iperf3 run,
-# /proc/PID/stat utime+stime), peak RSS (VmHWM) after the runs, and the
+# For ztnad and relayed also: agent, connector and relay CPU (% of one core
+# over each iperf3 run, /proc/PID/stat utime+stime), peak RSS (VmHWM) of each
+# agent before it is restarted and of the connector after the runs, and the
 # agent's RSS with FLOWS idle TCP flows open (once with the agent that
-# carried the runs, once with a restarted one). Medians over RUNS are printed.
+# carried the last direct run, once with a restarted one). Medians over RUNS
+# are printed, relayed next to direct as ratios to direct and to plain.
 # Exits 1 (after the table) when a ztnad daemon dies.
 #
 # env: RUNS (default 3), DUR (iperf3 seconds, default 10, at most 10),
@@ -27,7 +39,7 @@
 #      /tmp/ztnad-bench: raw.tsv, table.md, iperf3 JSON, daemon logs),
 #      SIGPIPE_WORKAROUND=1 (daemons start with SIGPIPE ignored, see below),
 #      ZTNAD (binary, default build/ztnad). See bench/README.md.
-# Needs root, iperf3, python3, jq, iproute2, dig. Not part of `make test`.
+# Needs root, iperf3, python3, jq, iproute2, nft, dig. Not part of `make test`.
 # Everything it starts is stopped by PID; the namespaces are removed on exit
 # (also on Ctrl-C) by lab_cleanup.
 set -uo pipefail
@@ -64,8 +76,8 @@ case $FLOWS in '' | *[!0-9]*) die "FLOWS must be a positive integer" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces): sudo $0"
 PY=$(command -v python3) || die "python3 is missing"
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3 # no pyenv shim start-up in timings
-for b in ip iperf3 jq dig timeout ss awk; do
-	command -v "$b" >/dev/null || die "$b is missing (apt-get install iperf3 jq dnsutils iproute2)"
+for b in ip iperf3 jq dig timeout ss awk nft; do
+	command -v "$b" >/dev/null || die "$b is missing (apt-get install iperf3 jq dnsutils iproute2 nftables)"
 done
 # The idle-flow test holds FLOWS sockets in the client, the connector and the
 # echo server; daemons and servers inherit this limit.
@@ -75,7 +87,11 @@ ulimit -n $((FLOWS * 2 + 4096)) 2>/dev/null || ulimit -n hard 2>/dev/null ||
 # shellcheck source-path=SCRIPTDIR source=../test/lib/lab.sh
 . "$REPO/test/lib/lab.sh"
 LAB_ROOT=$REPO
-lab_init "$ZTNAD"
+# The daemons run from a copy, so that a rebuild of build/ztnad during the
+# run (the agent is restarted several times) cannot mix two builds.
+{ mkdir -p "$OUT" && cp "$ZTNAD" "$OUT/ztnad.bin"; } || die "cannot copy $ZTNAD to $OUT"
+ZTNAD_SHA=$(sha256sum "$OUT/ztnad.bin" | cut -c1-12)
+lab_init "$OUT/ztnad.bin"
 
 # ---------- our own processes (clients), stopped by PID ----------
 BENCH_PIDS=""
@@ -168,7 +184,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "load average at start: $LOAD0; other network namespaces on the host: $OTHER_NS"
 [ "$OTHER_NS" -eq 0 ] || say "warning: other network namespaces exist (a concurrent test run?); figures may be disturbed"
 say "machine: nproc=$(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
-say "RUNS=$RUNS DUR=${DUR}s FLOWS=$FLOWS; $(iperf3 --version | head -n 1); ztnad $ZTNAD; results in $OUT"
+say "RUNS=$RUNS DUR=${DUR}s FLOWS=$FLOWS; $(iperf3 --version | head -n 1); ztnad $ZTNAD (copied, sha256 $ZTNAD_SHA...); results in $OUT"
 lab_pki
 lab_conf
 lab_target
@@ -224,10 +240,11 @@ rec ztnad 0 tun_mtu "$(ip -n "$ANS" -o link show | awk '/POINTOPOINT/ {for (i = 
 # ---------- measurements ----------
 # iperf_once PATH RUN TAG STREAMS HOST
 iperf_once() {
-	local p=$1 r=$2 tag=$3 n=$4 host=$5 j a0 c0 h0 t0 t1 el err
+	local p=$1 r=$2 tag=$3 n=$4 host=$5 j a0 c0 y0 h0 t0 t1 el err
 	j=$OUT/json/$p.$r.$tag.json
 	a0=$(ticks "$(lab_pid agent)")
 	c0=$(ticks "$(lab_pid connector)")
+	y0=$(ticks "$(lab_pid relay)")
 	h0=$(hostbusy)
 	t0=$(now)
 	bg_run "$j" timeout $((DUR + 20)) ip netns exec "$ANS" \
@@ -247,9 +264,10 @@ iperf_once() {
 		rec "$p" "$r" "${tag}_smax" "$(jq -r '[.end.streams[].receiver.bits_per_second] | max / 1e6' "$j")"
 	fi
 	rec "$p" "$r" "${tag}_host" "$(awk -v a="$h0" -v b="$(hostbusy)" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) / hz / el}')"
-	if [ "$p" = ztnad ]; then
+	if [ "$p" != plain ]; then
 		rec "$p" "$r" "${tag}_cpu_agent" "$(awk -v a="$a0" -v b="$(ticks "$(lab_pid agent)")" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) * 100 / hz / el}')"
 		rec "$p" "$r" "${tag}_cpu_conn" "$(awk -v a="$c0" -v b="$(ticks "$(lab_pid connector)")" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) * 100 / hz / el}')"
+		rec "$p" "$r" "${tag}_cpu_relay" "$(awk -v a="$y0" -v b="$(ticks "$(lab_pid relay)")" -v hz="$HZ" -v el="$el" 'BEGIN {print (b - a) * 100 / hz / el}')"
 	fi
 	say "$p run $r $tag: $(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$j") Mbit/s"
 }
@@ -284,25 +302,162 @@ load_rr() {
 	rec "$p" "$r" load_mbps "$(jq -r '.end.sum_received.bits_per_second / 1e6 // "NA"' "$j" 2>/dev/null || echo NA)"
 }
 
-for r in $(seq 1 "$RUNS"); do
-	for p in plain ztnad; do
-		[ $p = plain ] && host=$TGT || host=$NAME
-		[ $p = ztnad ] && ! check_alive "run $r" && continue
-		say "== run $r/$RUNS, $p ($host)"
-		iperf_once $p "$r" st 1 "$host"
-		sleep 1
-		[ $p = ztnad ] && ! check_alive "run $r, 1 stream" && continue
-		iperf_once $p "$r" p4 4 "$host"
-		sleep 1
-		[ $p = ztnad ] && ! check_alive "run $r, 4 streams" && continue
-		rr_once $p "$r" rr "$host" "$RR_N"
-		load_rr $p "$r" "$host"
-		sleep 1
-		[ $p = ztnad ] && ! check_alive "run $r, request/response" && continue
+# ---------- the relayed path ----------
+# block_direct / unblock_direct: UDP between the agent and the connector is
+# dropped in both namespaces (both directions), so that only the paths
+# through the relay (10.77.0.1) work. The tables go with the namespaces.
+BLOCKED=0
+block_direct() {
+	ip netns exec "$CNS" nft -f - <<'NFT' || return 1
+table inet ztbench {
+	chain in { type filter hook input priority filter; policy accept;
+		ip saddr 10.77.0.3 meta l4proto udp counter drop
+	}
+	chain out { type filter hook output priority filter; policy accept;
+		ip daddr 10.77.0.3 meta l4proto udp counter drop
+	}
+}
+NFT
+	ip netns exec "$ANS" nft -f - <<'NFT' || return 1
+table inet ztbench {
+	chain in { type filter hook input priority filter; policy accept;
+		ip saddr 10.77.0.2 meta l4proto udp counter drop
+	}
+	chain out { type filter hook output priority filter; policy accept;
+		ip daddr 10.77.0.2 meta l4proto udp counter drop
+	}
+}
+NFT
+	BLOCKED=1
+}
+nft_drops() { # NS -> packets dropped by the ztbench rules
+	ip netns exec "$1" nft list table inet ztbench 2>/dev/null |
+		awk '/counter packets/ {for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1)} END {print n + 0}'
+}
+unblock_direct() {
+	ip netns exec "$CNS" nft delete table inet ztbench 2>/dev/null
+	ip netns exec "$ANS" nft delete table inet ztbench 2>/dev/null
+	BLOCKED=0
+}
+# The agent's session to the connector (there is one connector).
+sess_relayed() { jq_ok agent '(.sessions | length) > 0 and all(.sessions[]; .relayed == true and .state == "up")'; }
+sess_direct() { jq_ok agent '(.sessions | length) > 0 and all(.sessions[]; .relayed == false and .state == "up")'; }
+sess_info() { # one line: connector state path why relayed upgrades fallbacks rtt_ms
+	lab_status agent | jq -r '[.sessions[] | "\(.connector) \(.state) path=\(.path) why=\(.why) relayed=\(.relayed) upgrades=\(.upgrades) fallbacks=\(.fallbacks) rtt_ms=\(.rtt_ms)"] | join("; ")' 2>/dev/null
+}
+relay_drops() { # total of the relay's .relayed.drops counters, or NA
+	lab_status relay | jq -r '[.relayed.drops // {} | .[]] | add // 0' 2>/dev/null || echo NA
+}
+# poll SECONDS COMMAND...: like wait_for, but returns 1 instead of failing
+# the whole run; sets POLL_S to the seconds it took.
+poll() {
+	local n=0 max=$(($1 * 10)) t0
+	shift
+	t0=$(now)
+	until "$@" >/dev/null 2>&1; do
+		n=$((n + 1))
+		[ $n -le $max ] || return 1
+		sleep 0.1
 	done
-done
+	POLL_S=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
+}
+# agent_restart PATH RUN: records the agent's peak RSS (as PATH, RUN) and
+# its exit status on SIGTERM, then starts a fresh one and waits until
+# perf.corp.internal answers through it.
+agent_restart() {
+	local p=$1 r=$2 pid st=0
+	pid=$(lab_pid agent)
+	rec "$p" "$r" hwm_agent_kb "$(kb "$pid" VmHWM)"
+	kill -TERM "$pid"
+	wait "$pid" || st=$?
+	LAB_PIDS=$(echo "$LAB_PIDS" | tr ' ' '\n' | grep -vx "$pid" | tr '\n' ' ')
+	rec "$p" "$r" agent_term_status "$st"
+	[ "$st" = 0 ] || say "warning: the agent exited with status $st on SIGTERM (after $p run $r)"
+	[ "${SIGPIPE_WORKAROUND:-0}" = 1 ] && trap '' PIPE
+	lab_start agent
+	trap - PIPE
+	poll 20 resolves && poll 15 ip netns exec "$ANS" timeout 5 "$PY" "$HERE/tcprr.py" "$NAME" 7777 1 0
+}
+# to_relayed RUN: blocks the direct path, restarts the agent (the old one
+# carried direct run RUN-1), and checks that its session is relayed.
+# Returns 1 (the relayed run is skipped) if not.
+to_relayed() {
+	local r=$1
+	block_direct || {
+		say "relayed run $r: nft failed; skipped"
+		return 1
+	}
+	agent_restart ztnad $((r - 1)) || {
+		say "relayed run $r: no path to $NAME through the new agent: $(sess_info)"
+		return 1
+	}
+	if ! poll 15 sess_relayed; then
+		say "relayed run $r: the agent's session is not relayed: $(sess_info)"
+		return 1
+	fi
+	rec relayed "$r" session "$(sess_info)"
+	rec relayed "$r" relay_drops0 "$(relay_drops)"
+	say "relayed run $r: session $(sess_info)"
+}
+# to_direct RUN: removes the rules, notes how long the agent takes to move
+# its session to the direct path by itself, then restarts it anyway, so that
+# every direct run starts on a fresh direct session.
+to_direct() {
+	local r=$1
+	rec relayed "$r" relay_drops1 "$(relay_drops)"
+	rec relayed "$r" session_end "$(sess_info)"
+	rec relayed "$r" nft_drops "$(($(nft_drops "$CNS") + $(nft_drops "$ANS")))"
+	unblock_direct
+	if check_alive "relayed run $r" && poll 30 sess_direct; then
+		rec relayed "$r" upgrade_s "$POLL_S"
+		say "relayed run $r: direct path again after the rules went: ${POLL_S} s ($(sess_info))"
+	else
+		rec relayed "$r" upgrade_s NA
+		say "relayed run $r: still not direct 30 s after the rules went: $(sess_info)"
+	fi
+	check_alive "relayed run $r" || return 1
+	agent_restart relayed "$r" || {
+		say "no path to $NAME through the new agent after relayed run $r"
+		return 1
+	}
+	poll 15 sess_direct || say "warning: the fresh agent's session is not direct: $(sess_info)"
+}
 
-rec ztnad 0 hwm_agent_kb "$(kb "$(lab_pid agent)" VmHWM)"
+# measure PATH RUN HOST: one round of the measurements on one path.
+measure() {
+	local p=$1 r=$2 host=$3
+	say "== run $r/$RUNS, $p ($host)"
+	iperf_once "$p" "$r" st 1 "$host"
+	sleep 1
+	[ "$p" != plain ] && ! check_alive "run $r, $p, 1 stream" && return 1
+	iperf_once "$p" "$r" p4 4 "$host"
+	sleep 1
+	[ "$p" != plain ] && ! check_alive "run $r, $p, 4 streams" && return 1
+	rr_once "$p" "$r" rr "$host" "$RR_N"
+	load_rr "$p" "$r" "$host"
+	sleep 1
+	[ "$p" = plain ] || check_alive "run $r, $p, request/response"
+}
+
+# Each round: plain, relayed, ztnad (direct, on a fresh agent). The agent
+# that carried the last direct round is the one the first idle-flow test
+# uses.
+for r in $(seq 1 "$RUNS"); do
+	measure plain "$r" "$TGT"
+	check_alive "run $r" || continue
+	if to_relayed "$r"; then
+		measure relayed "$r" "$NAME" || continue
+	fi
+	to_direct "$r" || continue
+	sess_direct || say "warning: run $r: the agent's session is not direct: $(sess_info)"
+	rec ztnad "$r" session "$(sess_info)"
+	measure ztnad "$r" "$NAME" || continue
+done
+[ "$BLOCKED" = 0 ] || unblock_direct
+
+rec ztnad "$RUNS" hwm_agent_kb "$(kb "$(lab_pid agent)" VmHWM)"
+rec relayed 0 relay_drops_json "$(lab_status relay | jq -c '.relayed.drops' 2>/dev/null || echo NA)"
+rec relayed 0 relay_forwarded "$(lab_status relay | jq -r '.relayed.forwarded' 2>/dev/null || echo NA)"
 rec ztnad 0 hwm_conn_kb "$(kb "$(lab_pid connector)" VmHWM)"
 
 # ---------- idle flows ----------
@@ -400,33 +555,49 @@ ratio() {
 meets() { # VALUE OP LIMIT -> "met" / "MISSED"
 	case $1 in NA | '') echo "not measured" ;; *) awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {ok = (op == ">=" ? v >= l : v < l); print (ok ? "met" : "MISSED")}' ;; esac
 }
-row() { echo "| $1 | $2 | $3 | $4 | $5 |"; }
+rmeets() { # RATIO OP LIMIT: like meets, for a ratio (— when not measured)
+	case $1 in — | NA | '') echo "not measured" ;; *) meets "$1" "$2" "$3" ;; esac
+}
+perg() { # CORE-% MBIT/S -> core-% per Gbit/s
+	case "$1$2" in *NA* | '') echo NA ;; *) awk -v c="$1" -v m="$2" 'BEGIN {if (m == 0) print "NA"; else printf "%.0f", c / (m / 1000)}' ;; esac
+}
+sum() { awk 'BEGIN {s = 0; for (i = 1; i < ARGC; i++) {if (ARGV[i] == "NA" || ARGV[i] == "") {print "NA"; exit} s += ARGV[i]} print s}' "$@"; }
+row() { echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"; }
 
 report() {
 	local pst zst pp4 zp4 prr zrr pld zld ca cc ha hc i1 i2 b1 b2 c1 c2 k
-	pst=$(med plain st_mbps) zst=$(med ztnad st_mbps)
-	pp4=$(med plain p4_mbps) zp4=$(med ztnad p4_mbps)
-	prr=$(med plain rr_p50) zrr=$(med ztnad rr_p50)
-	pld=$(med plain rrload_p50) zld=$(med ztnad rrload_p50)
-	ca=$(med ztnad st_cpu_agent) cc=$(med ztnad st_cpu_conn)
-	ha=$(mb "$(get ztnad hwm_agent_kb)") hc=$(mb "$(get ztnad hwm_conn_kb)")
+	local rst rp4 rrr rld ra rc ry zy rha zg rg
+	pst=$(med plain st_mbps) zst=$(med ztnad st_mbps) rst=$(med relayed st_mbps)
+	pp4=$(med plain p4_mbps) zp4=$(med ztnad p4_mbps) rp4=$(med relayed p4_mbps)
+	prr=$(med plain rr_p50) zrr=$(med ztnad rr_p50) rrr=$(med relayed rr_p50)
+	pld=$(med plain rrload_p50) zld=$(med ztnad rrload_p50) rld=$(med relayed rrload_p50)
+	ca=$(med ztnad st_cpu_agent) cc=$(med ztnad st_cpu_conn) zy=$(med ztnad st_cpu_relay)
+	ra=$(med relayed st_cpu_agent) rc=$(med relayed st_cpu_conn) ry=$(med relayed st_cpu_relay)
+	zg=$(perg "$(sum "$ca" "$cc" "$zy")" "$zst") rg=$(perg "$(sum "$ra" "$rc" "$ry")" "$rst")
+	ha=$(mb "$(med ztnad hwm_agent_kb)") hc=$(mb "$(get ztnad hwm_conn_kb)") rha=$(mb "$(med relayed hwm_agent_kb)")
 	i1=$(mb "$(get idle1 rss_kb)") b1=$(mb "$(get idle1 rss_before_kb)") c1=$(get idle1 connected)
 	i2=$(mb "$(get idle2 rss_kb)") b2=$(mb "$(get idle2 rss_before_kb)") c2=$(get idle2 connected)
 	echo "ztnad data-plane benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'); nproc $(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
 	echo "RUNS=$RUNS (median), DUR=${DUR}s per iperf3 run, RR = $RR_N x 1-byte TCP request/response (tcprr.py; $RR_LOAD_N under load), agent TUN MTU $(get ztnad tun_mtu)"
 	echo "Load average at start / end: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg); other network namespaces at start: $OTHER_NS"
+	echo "ztnad binary: $ZTNAD, sha256 $ZTNAD_SHA... (the daemons run from a copy taken at the start)"
 	echo "ztnad daemons' SIGPIPE disposition: $(get ztnad sigpipe); SIGPIPE_WORKAROUND=$(get ztnad sigpipe_workaround)$([ "$(get ztnad sigpipe_workaround)" = 1 ] && echo " (ignored by the script's doing, not necessarily ztnad's own)")"
 	echo
-	row metric plain ztnad "ratio (ztnad/plain)" "target (issue)"
-	echo "|---|---:|---:|---:|---|"
-	row "1-stream Mbit/s" "$(fmt 0 "$pst")" "$(fmt 0 "$zst")" "$(ratio "$pst" "$zst")" ">= 1000: $(meets "$zst" ">=" 1000)"
-	row "4-stream Mbit/s" "$(fmt 0 "$pp4")" "$(fmt 0 "$zp4")" "$(ratio "$pp4" "$zp4")" ""
-	row "1-byte RR ms (p50)" "$(fmt 3 "$prr")" "$(fmt 3 "$zrr")" "$(ratio "$prr" "$zrr")" "< 0.2: $(meets "$zrr" "<" 0.2)"
-	row "RR under load ms (p50, 1 iperf3 stream running)" "$(fmt 3 "$pld")" "$(fmt 3 "$zld")" "$(ratio "$pld" "$zld")" ""
-	row "agent CPU % of one core (1-stream run)" — "$(fmt 0 "$ca")" — ""
-	row "connector CPU % of one core (1-stream run)" — "$(fmt 0 "$cc")" — ""
-	row "agent peak RSS MB (VmHWM)" — "$ha" — ""
-	row "connector peak RSS MB (VmHWM)" — "$hc" — ""
+	row metric plain "ztnad direct" "ztnad relayed" "direct/plain" "relayed/direct" "relayed/plain" "target (issue)"
+	echo "|---|---:|---:|---:|---:|---:|---:|---|"
+	row "1-stream Mbit/s" "$(fmt 0 "$pst")" "$(fmt 0 "$zst")" "$(fmt 0 "$rst")" "$(ratio "$pst" "$zst")" "$(ratio "$zst" "$rst")" "$(ratio "$pst" "$rst")" \
+		"direct >= 1000: $(meets "$zst" ">=" 1000); relayed >= 0.6x direct: $(rmeets "$(ratio "$zst" "$rst")" ">=" 0.6)"
+	row "4-stream Mbit/s" "$(fmt 0 "$pp4")" "$(fmt 0 "$zp4")" "$(fmt 0 "$rp4")" "$(ratio "$pp4" "$zp4")" "$(ratio "$zp4" "$rp4")" "$(ratio "$pp4" "$rp4")" \
+		"relayed >= 0.6x direct: $(rmeets "$(ratio "$zp4" "$rp4")" ">=" 0.6)"
+	row "1-byte RR ms (p50)" "$(fmt 3 "$prr")" "$(fmt 3 "$zrr")" "$(fmt 3 "$rrr")" "$(ratio "$prr" "$zrr")" "$(ratio "$zrr" "$rrr")" "$(ratio "$prr" "$rrr")" "direct < 0.2: $(meets "$zrr" "<" 0.2)"
+	row "RR under load ms (p50, 1 iperf3 stream running)" "$(fmt 3 "$pld")" "$(fmt 3 "$zld")" "$(fmt 3 "$rld")" "$(ratio "$pld" "$zld")" "$(ratio "$zld" "$rld")" "$(ratio "$pld" "$rld")" ""
+	row "agent CPU % of one core (1-stream run)" — "$(fmt 0 "$ca")" "$(fmt 0 "$ra")" — "$(ratio "$ca" "$ra")" — ""
+	row "connector CPU % of one core (1-stream run)" — "$(fmt 0 "$cc")" "$(fmt 0 "$rc")" — "$(ratio "$cc" "$rc")" — ""
+	row "relay CPU % of one core (1-stream run)" — "$(fmt 0 "$zy")" "$(fmt 0 "$ry")" — — — ""
+	row "relay core-% per Gbit/s (1 stream)" — "$(perg "$zy" "$zst")" "$(perg "$ry" "$rst")" — — — ""
+	row "agent+connector+relay core-% per Gbit/s (1 stream)" — "$zg" "$rg" — "$(ratio "$zg" "$rg")" — ""
+	row "agent peak RSS MB (VmHWM, median over the agents)" — "$ha" "$rha" — — — ""
+	row "connector peak RSS MB (VmHWM, after all runs)" — "$hc" — — — — ""
 	for k in 1 2; do
 		if [ $k = 1 ]; then
 			set -- "$i1" "$b1" "$c1" "agent that carried the runs"
@@ -434,7 +605,7 @@ report() {
 			set -- "$i2" "$b2" "$c2" "fresh agent"
 		fi
 		row "agent RSS with $FLOWS idle flows MB (VmRSS, $4)" — \
-			"$1 ($(case "$1$2" in *NA*) echo NA ;; *) awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f", a - b}' ;; esac); ${3:-NA} of $FLOWS connected)" — \
+			"$1 ($(case "$1$2" in *NA*) echo NA ;; *) awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f", a - b}' ;; esac); ${3:-NA} of $FLOWS connected)" — — — — \
 			"< 32 with 1000 flows: $(if [ "$3" = 1000 ] && [ "$FLOWS" = 1000 ]; then meets "$1" "<" 32; else echo "not measured: ${3:-NA} of $FLOWS flows open"; fi)"
 	done
 	echo
@@ -442,25 +613,36 @@ report() {
 	echo
 	echo "| path | 1-stream range | 4-stream range | 4-stream: slowest / fastest stream | retransmits 1s / 4s | RR p50 range (avg) ms | RR under load p50 range (avg) ms | iperf3 Mbit/s during RR under load | host cores busy 1s / 4s |"
 	echo "|---|---|---|---|---|---|---|---|---|"
-	for p in plain ztnad; do
+	for p in plain ztnad relayed; do
 		echo "| $p | $(rng $p st_mbps 0) | $(rng $p p4_mbps 0) | $(fmt 0 "$(med $p p4_smin)") / $(fmt 0 "$(med $p p4_smax)") |" \
 			"$(fmt 0 "$(med $p st_retr)") / $(fmt 0 "$(med $p p4_retr)") |" \
 			"$(rng $p rr_p50 3) ($(fmt 3 "$(med $p rr_avg)")) | $(rng $p rrload_p50 3) ($(fmt 3 "$(med $p rrload_avg)")) | $(fmt 0 "$(med $p load_mbps)") |" \
 			"$(fmt 2 "$(med $p st_host)") / $(fmt 2 "$(med $p p4_host)") |"
 	done
 	echo
-	echo "- ztnad CPU 1 stream / 4 streams: agent $(fmt 0 "$ca") / $(fmt 0 "$(med ztnad p4_cpu_agent)") %," \
-		"connector $(fmt 0 "$cc") / $(fmt 0 "$(med ztnad p4_cpu_conn)") %;" \
-		"agent+connector core-% per Gbit/s (1 stream): $(
-			case "$ca$cc$zst" in *NA*) echo NA ;; *) awk -v a="$ca" -v c="$cc" -v m="$zst" 'BEGIN {printf "%.0f", (a + c) / (m / 1000)}' ;; esac
-		)"
+	echo "- ztnad direct CPU 1 stream / 4 streams: agent $(fmt 0 "$ca") / $(fmt 0 "$(med ztnad p4_cpu_agent)") %," \
+		"connector $(fmt 0 "$cc") / $(fmt 0 "$(med ztnad p4_cpu_conn)") %, relay $(fmt 0 "$zy") / $(fmt 0 "$(med ztnad p4_cpu_relay)") %;" \
+		"agent+connector core-% per Gbit/s (1 stream): $(perg "$(sum "$ca" "$cc")" "$zst")"
+	echo "- ztnad relayed CPU 1 stream / 4 streams: agent $(fmt 0 "$ra") / $(fmt 0 "$(med relayed p4_cpu_agent)") %," \
+		"connector $(fmt 0 "$rc") / $(fmt 0 "$(med relayed p4_cpu_conn)") %, relay $(fmt 0 "$ry") / $(fmt 0 "$(med relayed p4_cpu_relay)") %;" \
+		"agent+connector core-% per Gbit/s (1 stream): $(perg "$(sum "$ra" "$rc")" "$rst"), relay: $(perg "$ry" "$rst")"
+	echo "- Relayed runs (per run): $(awk -F'\t' '$1 == "relayed" && $3 == "session" {printf "%s%s: %s", (n++ ? "; " : ""), $2, $4}' "$RAW")"
+	echo "- Relay drops (sum of .relayed.drops in the relay's status) before / after each relayed run: $(
+		awk -F'\t' '$1 == "relayed" && ($3 == "relay_drops0" || $3 == "relay_drops1") {v[$2, $3] = $4; if (!($2 in r)) o[++m] = $2; r[$2] = 1}
+			END {for (i = 1; i <= m; i++) printf "%srun %s %s / %s", (i > 1 ? ", " : ""), o[i], v[o[i], "relay_drops0"], v[o[i], "relay_drops1"]}' "$RAW"
+	); after all runs: $(get relayed relay_drops_json); relayed packets forwarded by the relay: $(get relayed relay_forwarded)"
+	echo "- UDP packets dropped by the bench's nftables rules per relayed run (punching probes, direct attempts): $(
+		awk -F'\t' '$1 == "relayed" && $3 == "nft_drops" {printf "%s%s", (n++ ? ", " : ""), $4}' "$RAW")"
+	echo "- Seconds until the agent moved to the direct path by itself after the rules were removed (hole punching; then restarted anyway): $(
+		awk -F'\t' '$1 == "relayed" && $3 == "upgrade_s" {printf "%s%s", (n++ ? ", " : ""), $4}' "$RAW")"
 	echo "- RSS: agent $(mb "$(get ztnad rss_start_kb)") MB at start, $b1 MB after the runs (0 flows), $i1 MB with the idle flows;" \
 		"fresh agent $(mb "$(get idle2 rss_start_kb)") MB at start, $b2 MB before, $i2 MB with the idle flows." \
 		"Connector $(mb "$(get ztnad crss_start_kb)") MB at start, $(mb "$(get idle1 crss_before_kb)") MB after the runs," \
 		"$(mb "$(get idle1 crss_kb)") / $(mb "$(get idle2 crss_kb)") MB with the idle flows (1st / 2nd test)"
 	echo "- Idle flows, agent that carried the runs: $(get idle1 summary); flows in agent / connector status: $(get idle1 agent_flows) / $(get idle1 conn_flows)"
 	echo "- Idle flows, fresh agent: $(get idle2 summary); flows in agent / connector status: $(get idle2 agent_flows) / $(get idle2 conn_flows)"
-	echo "- Agent exit status on SIGTERM before the restart: $(get ztnad agent_term_status)"
+	echo "- Agent exit status on SIGTERM, each restart in order (path switches, then the idle-flow test): $(
+		awk -F'\t' '$3 == "agent_term_status" {printf "%s%s", (n++ ? " " : ""), $4}' "$RAW")"
 	[ -z "$ZT_DEAD" ] || echo "- **ztnad FAILED: $ZT_DEAD; the ztnad measurements after that point are missing (NA).**"
 	echo "- Daemon logs: agent $(get ztnad loglines_agent) lines ($(get ztnad logwarn_agent) at level warn or error), connector $(get ztnad loglines_connector) lines ($(get ztnad logwarn_connector) at warn or error); most frequent warn/error lines (numbers as N):"
 	for k in agent connector relay; do
