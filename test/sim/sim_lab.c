@@ -135,6 +135,13 @@ static int start_one(struct sim_lab *l, struct zt_daemon *d,
 
 int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 {
+	return sim_lab_start_nat(l, seed, services, SIM_NAT_PORT_RESTRICTED,
+				 -1);
+}
+
+int sim_lab_start_nat(struct sim_lab *l, uint64_t seed, const char *services,
+		      int agent_nat, int conn_nat)
+{
 	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
 	struct sim_link_cfg ac = { .latency_ns = 10 * SIM_MS };
 	char rpath[256], cpath[256], apath[256];
@@ -160,14 +167,19 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 	l->n_relay = sim_node_add(l->sim, "10.0.0.1", 4433);
 	l->n_conn = sim_node_add(l->sim, "10.0.0.2", 5000);
 	l->n_agent = sim_node_add(l->sim, "10.0.0.3", 6000);
-	l->nat_agent = sim_nat_add(l->sim, "203.0.113.3",
-				   SIM_NAT_PORT_RESTRICTED, 60 * SIM_S);
+	l->nat_agent =
+		sim_nat_add(l->sim, "203.0.113.3", agent_nat, 60 * SIM_S);
+	if (conn_nat >= 0 && !(l->nat_conn = sim_nat_add(l->sim, "198.51.100.2",
+							 conn_nat, 60 * SIM_S)))
+		return ZT_ENOMEM;
 	if (!l->n_relay || !l->n_conn || !l->n_agent || !l->nat_agent ||
 	    sim_link(l->sim, l->n_agent, l->n_relay, &near, NULL) ||
 	    sim_link(l->sim, l->n_conn, l->n_relay, &near, NULL) ||
 	    sim_link(l->sim, l->n_agent, l->n_conn, &ac, NULL))
 		return ZT_ENOMEM;
 	sim_nat_attach(l->nat_agent, l->n_agent);
+	if (l->nat_conn)
+		sim_nat_attach(l->nat_conn, l->n_conn);
 	sim_tun_init(&l->tun);
 	sim_tcp_attach(&l->tun);
 	sim_targets_init(&l->targets, &l->loop);

@@ -25,11 +25,18 @@ struct sim_lab {
 	struct zt_daemon relay, conn, agent;
 	struct sim_tun tun;
 	struct sim_targets targets;
+	struct sim_nat *nat_conn; /* sim_lab_start_nat only; NULL otherwise */
 };
 
 /* Writes the PKI and configs (services: the connector's [service ...]
  * sections, ini text), starts the three daemons. Returns 0 or ZT_E*. */
 int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services);
+/* sim_lab_start with other NATs: the agent's (at 203.0.113.3) of type
+ * agent_nat, and, when conn_nat >= 0, one at 198.51.100.2 of that type in
+ * front of the connector (both mappings idle 60 s). sim_lab_start is this
+ * with SIM_NAT_PORT_RESTRICTED and -1. */
+int sim_lab_start_nat(struct sim_lab *l, uint64_t seed, const char *services,
+		      int agent_nat, int conn_nat);
 /* Rewrites the connector's config with these services and reloads it,
  * as a SIGHUP would. */
 int sim_lab_connector_reload(struct sim_lab *l, const char *services);
