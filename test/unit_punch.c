@@ -258,6 +258,37 @@ static void test_candidates(void **state)
 	assert_string_equal(zt_cand_type_name(ZT_CAND_PRFLX), "prflx");
 }
 
+/* A PING seen on the wire and sent again from elsewhere: its MAC is good
+ * (it does not cover the sender's address), but it is not answered. */
+static void test_replay(void **state)
+{
+	struct pair w;
+	struct zt_addr to, apub = addr("203.0.113.3", 41000),
+			   evil = addr("192.0.2.99", 5555),
+			   cpub = addr("198.51.100.2", 4433);
+	uint8_t ping[ZT_PROBE_LEN], out[ZT_PROBE_LEN];
+	uint64_t dl;
+	size_t which;
+
+	pair_init(&w);
+	zt_punch_add(&w.a, &cpub, ZT_CAND_SRFLX, 0);
+	zt_punch_round(&w.a, 1);
+	assert_int_equal(zt_punch_poll(&w.a, 1, &to, ping, &dl), 1);
+	assert_int_equal(zt_punch_input(&w.c, &apub, ping, sizeof(ping), 2, out,
+					&which),
+			 ZT_PUNCH_REPLY);
+	/* the same PING again from where it came: a retransmission, fine */
+	assert_int_equal(zt_punch_input(&w.c, &apub, ping, sizeof(ping), 3, out,
+					&which),
+			 ZT_PUNCH_REPLY);
+	/* from anywhere else: no answer, and no candidate learnt */
+	size_t n = w.c.n;
+	assert_int_equal(zt_punch_input(&w.c, &evil, ping, sizeof(ping), 4, out,
+					&which),
+			 ZT_PUNCH_BAD);
+	assert_int_equal(w.c.n, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_after_answer),
 		cmocka_unit_test(test_candidates),
+		cmocka_unit_test(test_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,25 @@ int zt_punch_poll(struct zt_punch *p, uint64_t now, struct zt_addr *to,
 	return 1;
 }
 
+#define REPLAY_NS (30000 * MS)
+
+/* 1 when this PING was answered already, from another address, lately. */
+static int replayed(struct zt_punch *p, const struct zt_addr *from,
+		    const struct zt_probe *in, uint64_t now)
+{
+	const size_t n = sizeof(p->seen) / sizeof(p->seen[0]);
+
+	for (size_t i = 0; i < n; i++)
+		if (p->seen[i].at && now - p->seen[i].at < REPLAY_NS &&
+		    memcmp(p->seen[i].txid, in->txid, sizeof(in->txid)) == 0)
+			return !zt_addr_equal(&p->seen[i].from, from);
+	memcpy(p->seen[p->seen_next].txid, in->txid, sizeof(in->txid));
+	p->seen[p->seen_next].from = *from;
+	p->seen[p->seen_next].at = now ? now : 1;
+	p->seen_next = (p->seen_next + 1) % n;
+	return 0;
+}
+
 static int on_ping(struct zt_punch *p, const struct zt_addr *from,
 		   const struct zt_probe *in, uint64_t now,
 		   uint8_t out[ZT_PROBE_LEN])
@@ -131,6 +150,10 @@ static int on_ping(struct zt_punch *p, const struct zt_addr *from,
 			      .session = p->session,
 			      .observed = *from };
 
+	if (replayed(p, from, in, now)) {
+		p->refused++;
+		return ZT_PUNCH_BAD;
+	}
 	p->pings_in++;
 	memcpy(q.txid, in->txid, sizeof(q.txid));
 	if (zt_probe_encode(&q, p->peer_key, out) != 0)

@@ -59,7 +59,16 @@ struct zt_punch {
 	unsigned rounds;
 	void (*rand)(void *arg, uint8_t *out, size_t n);
 	void *rand_arg;
-	uint64_t pings_in, pongs_in, refused; /* refused: bad MAC, malformed */
+	/* PINGs answered lately: a copy of one from another address is a
+	 * replay (the MAC does not cover the sender's address). */
+	struct {
+		uint8_t txid[ZT_PROBE_TXID_LEN];
+		struct zt_addr from;
+		uint64_t at;
+	} seen[16];
+	unsigned seen_next;
+	uint64_t pings_in, pongs_in, refused; /* refused: bad MAC, malformed,
+					       * replayed */
 };
 
 void zt_punch_init(struct zt_punch *p, uint64_t session,
