@@ -80,6 +80,43 @@ lab_nat_init() {
 	mkdir -p "$LAB/run"
 }
 
+# lab_nat_shared_init BIN: the connector and the agent on one LAN behind
+# one home router (natc: 10.77.0.2 public, 192.168.10.1 inside; connector
+# 192.168.10.2, agent 192.168.10.3), the relay on the public bridge.
+lab_nat_shared_init() {
+	BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+	LAB_ID=$$
+	LAB=$(mktemp -d /tmp/ztlab.XXXXXX)
+	LAB_PIDS=""
+	trap lab_cleanup EXIT INT TERM
+	[ "$(id -u)" -eq 0 ] || { echo "lab: needs root for network namespaces" >&2; exit 1; }
+	R=$(lab_ns relay)
+	for n in $R $(lab_ns natc) $(lab_ns conn) $(lab_ns agent); do
+		ip netns add "$n"
+		ip -n "$n" link set lo up
+	done
+	ip -n "$R" link add zbr0 type bridge
+	ip -n "$R" addr add 10.77.0.1/24 dev zbr0
+	ip -n "$R" link set zbr0 up
+	lab_router natc 2 192.168.10 conn eim
+	# the agent joins the router's LAN through a bridge there
+	rt=$(lab_ns natc)
+	ip -n "$rt" link add lanbr type bridge
+	ip -n "$rt" link set lanbr up
+	ip -n "$rt" addr del 192.168.10.1/24 dev lan
+	ip -n "$rt" link set lan master lanbr
+	ip -n "$rt" addr add 192.168.10.1/24 dev lanbr
+	ip link add "zs$LAB_ID" type veth peer name eth0 netns "$(lab_ns agent)"
+	ip link set "zs$LAB_ID" netns "$rt"
+	ip -n "$rt" link set "zs$LAB_ID" master lanbr up
+	ip -n "$(lab_ns agent)" addr add 192.168.10.3/24 dev eth0
+	ip -n "$(lab_ns agent)" link set eth0 up
+	ip -n "$(lab_ns agent)" route add default via 192.168.10.1
+	ip netns exec "$rt" nft flush table ip nat
+	ip netns exec "$rt" nft add rule ip nat nat_out oifname wan masquerade
+	mkdir -p "$LAB/run"
+}
+
 # lab_router NAME PUBLIC_HOST LAN_PREFIX INSIDE KIND
 lab_router() {
 	rt=$(lab_ns "$1") in=$(lab_ns "$4")
