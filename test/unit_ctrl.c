@@ -620,7 +620,7 @@ static void test_names_and_codes(void **state)
 	assert_string_equal(zt_ctrl_type_name(ZT_CTRL_CATALOG), "CATALOG");
 	assert_string_equal(zt_ctrl_type_name(ZT_CTRL_ERROR), "ERROR");
 	assert_string_equal(zt_ctrl_type_name(0), "UNKNOWN");
-	assert_string_equal(zt_ctrl_type_name(12), "UNKNOWN");
+	assert_string_equal(zt_ctrl_type_name(13), "UNKNOWN");
 	assert_string_equal(zt_ctrl_type_name(-1), "UNKNOWN");
 
 	assert_int_equal(zt_ctrl_app_error(ZT_ETOOBIG), ZT_APP_TOO_BIG);

@@ -1,7 +1,8 @@
 /* Control protocol version 2: the SESSION_* messages (ctrl_sess.c) and
  * the version rules of the frame (ctrl.c): each message carries exactly the
  * attributes its table allows, all it must, each once, with checked values;
- * session messages exist only in version 2 frames. */
+ * session messages exist only in version 2 frames and later, CANDIDATES and
+ * the NAT attribute only in version 3. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -68,7 +69,8 @@ enum {
 	A_REQ = 15,
 	A_SESSION = 16,
 	A_KEY = 17,
-	A_MTU = 18
+	A_MTU = 18,
+	A_NAT = 19
 };
 
 static struct zt_ctrl_msg full(int type)
@@ -196,7 +198,7 @@ static void test_encoder_refuses(void **state)
 	assert_int_equal(zt_ctrl_encode(&m, &b, &n), ZT_EINVAL);
 	m.version = 0;
 	assert_int_equal(zt_ctrl_encode(&m, &b, &n), ZT_EINVAL);
-	m.version = 3;
+	m.version = 4;
 	assert_int_equal(zt_ctrl_encode(&m, &b, &n), ZT_EINVAL);
 	/* OPEN without a connector name */
 	m = full(ZT_CTRL_SESSION_OPEN);
@@ -238,11 +240,93 @@ static void test_versions(void **state)
 	assert_int_equal(raw_decode(&r, &d), ZT_EUNKNOWN);
 	r.b[0] = 2;
 	assert_int_equal(raw_decode(&r, &d), 0);
-	r.b[0] = 3;
+	r.b[0] = 4;
 	assert_int_equal(raw_decode(&r, &d), ZT_EVERSION);
 	r.b[0] = 2;
-	r.b[1] = 12;
+	r.b[1] = 12; /* CANDIDATES is version 3 */
 	assert_int_equal(raw_decode(&r, &d), ZT_EUNKNOWN);
+	r.b[0] = 3;
+	r.b[1] = 13;
+	assert_int_equal(raw_decode(&r, &d), ZT_EUNKNOWN);
+}
+
+/* Version 3: SESSION_CANDIDATES and the NAT attribute. */
+static void test_v3_candidates_nat(void **state)
+{
+	struct zt_ctrl_msg m = full(ZT_CTRL_SESSION_CANDIDATES), d;
+	struct raw r;
+	uint8_t *b = NULL;
+	size_t n;
+
+	m.version = 3;
+	m.u.sess.session = 9;
+	m.u.sess.nat = ZT_NAT_EDM;
+	add_addr(&m.u.sess, "198.51.100.7", 40001);
+	add_addr(&m.u.sess, "192.168.1.7", 4433);
+	assert_int_equal(zt_ctrl_encode(&m, &b, &n), 0);
+	assert_int_equal(b[0], 3);
+	assert_int_equal(zt_ctrl_decode(&d, b, n), 0);
+	free(b);
+	assert_int_equal(d.u.sess.session, 9);
+	assert_int_equal(d.u.sess.nat, ZT_NAT_EDM);
+	assert_int_equal(d.u.sess.n_addrs, 2);
+	assert_int_equal(d.u.sess.addrs[1].port, 4433);
+	/* a session is a must; candidates and NAT are not (a bare one asks
+	 * for a round of probes) */
+	m.u.sess.session = 0;
+	assert_int_equal(zt_ctrl_encode(&m, &b, &n), ZT_EINVAL);
+	m.u.sess.session = 9;
+	m.u.sess.n_addrs = 0;
+	m.u.sess.nat = 0;
+	assert_int_equal(zt_ctrl_encode(&m, &b, &n), 0);
+	free(b);
+	/* no such message in version 2 */
+	m.version = 2;
+	assert_int_equal(zt_ctrl_encode(&m, &b, &n), ZT_EINVAL);
+	/* a NAT value we do not know */
+	m = full(ZT_CTRL_SESSION_ACCEPT);
+	m.version = 3;
+	m.u.sess.session = 5;
+	m.u.sess.nat = 3;
+	assert_int_equal(zt_ctrl_encode(&m, &b, &n), ZT_EINVAL);
+	/* the encoder leaves NAT out of a version 2 frame (the relay passes
+	 * an agent's on to an older connector) */
+	m.u.sess.nat = ZT_NAT_EIM;
+	m.version = 2;
+	assert_int_equal(zt_ctrl_encode(&m, &b, &n), 0);
+	assert_int_equal(zt_ctrl_decode(&d, b, n), 0);
+	assert_int_equal(d.u.sess.nat, 0);
+	free(b);
+	/* by hand: NAT in a version 2 ACCEPT, NAT of two bytes, NAT 0, NAT
+	 * twice */
+	raw_begin(&r, 2, ZT_CTRL_SESSION_ACCEPT);
+	raw_u32(&r, A_SESSION, 5);
+	raw_attr(&r, A_KEY, m.u.sess.key, 32);
+	raw_attr(&r, A_NAT, "\x01", 1);
+	assert_int_equal(raw_decode(&r, &d), ZT_EINVAL);
+	r.b[0] = 3;
+	assert_int_equal(raw_decode(&r, &d), 0);
+	assert_int_equal(d.u.sess.nat, ZT_NAT_EIM);
+	raw_attr(&r, A_NAT, "\x02", 1);
+	assert_int_equal(raw_decode(&r, &d), ZT_EINVAL);
+	raw_begin(&r, 3, ZT_CTRL_SESSION_ACCEPT);
+	raw_u32(&r, A_SESSION, 5);
+	raw_attr(&r, A_KEY, m.u.sess.key, 32);
+	raw_attr(&r, A_NAT, "\x01\x01", 2);
+	assert_int_equal(raw_decode(&r, &d), ZT_EINVAL);
+	raw_begin(&r, 3, ZT_CTRL_SESSION_ACCEPT);
+	raw_u32(&r, A_SESSION, 5);
+	raw_attr(&r, A_KEY, m.u.sess.key, 32);
+	raw_attr(&r, A_NAT, "\x00", 1);
+	assert_int_equal(raw_decode(&r, &d), ZT_EINVAL);
+	/* NAT where no message has it: REFUSE */
+	raw_begin(&r, 3, ZT_CTRL_SESSION_REFUSE);
+	raw_u32(&r, A_SESSION, 5);
+	raw_u32(&r, A_CODE, 2);
+	raw_attr(&r, A_NAT, "\x01", 1);
+	assert_int_equal(raw_decode(&r, &d), ZT_EINVAL);
+	assert_string_equal(zt_ctrl_type_name(ZT_CTRL_SESSION_CANDIDATES),
+			    "SESSION_CANDIDATES");
 }
 
 static void test_decoder_refuses(void **state)
@@ -343,8 +427,8 @@ static void test_reader_v2(void **state)
 	assert_int_equal(zt_ctrl_reader_next(&rd, &d), 0);
 	assert_int_equal(d.u.sess.session, 77);
 	assert_int_equal(zt_ctrl_reader_next(&rd, &d), ZT_ETRUNC);
-	/* a version 3 header is refused before any body is buffered */
-	b[0] = 3;
+	/* a version 4 header is refused before any body is buffered */
+	b[0] = 4;
 	assert_int_equal(zt_ctrl_reader_feed(&rd, b, 8), ZT_EVERSION);
 	zt_ctrl_reader_free(&rd);
 	free(b);
@@ -361,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_decoder_refuses),
 		cmocka_unit_test(test_reader_v2),
+		cmocka_unit_test(test_v3_candidates_nat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -322,9 +322,11 @@ static void link_closed(struct zt_qconn *c, const struct zt_close_info *ci,
 	if (!ci->local && ci->kind == 1 && ci->code == ZT_APP_VERSION &&
 	    !l->heard && l->version > ZT_CTRL_VERSION) {
 		l->version--;
-		log_warn("relay %s:%u: speaks control protocol %u only: no "
-			 "relayed sessions through it", l->relay.host,
-			 l->relay.port, l->version);
+		log_warn("relay %s:%u: speaks control protocol %u only: %s",
+			 l->relay.host, l->relay.port, l->version,
+			 l->version < 2 ? "no relayed sessions through it" :
+					  "relayed sessions, but candidates "
+					  "are not re-sent when they change");
 	}
 	if (was_up && l->ops->down)
 		l->ops->down(l);

@@ -21,8 +21,10 @@ static int type_known(int type, int version)
 {
 	if (type >= ZT_CTRL_HELLO && type <= ZT_CTRL_ERROR)
 		return 1;
-	return version >= 2 && type >= ZT_CTRL_SESSION_OPEN &&
-	       type <= ZT_CTRL_SESSION_CLOSE;
+	if (version >= 2 && type >= ZT_CTRL_SESSION_OPEN &&
+	    type <= ZT_CTRL_SESSION_CLOSE)
+		return 1;
+	return version >= 3 && type == ZT_CTRL_SESSION_CANDIDATES;
 }
 
 /* ---- message encoders ---------------------------------------------- */
@@ -393,6 +395,7 @@ const char *zt_ctrl_type_name(int type)
 	case ZT_CTRL_SESSION_REFUSE: return "SESSION_REFUSE";
 	case ZT_CTRL_SESSION_READY: return "SESSION_READY";
 	case ZT_CTRL_SESSION_CLOSE: return "SESSION_CLOSE";
+	case ZT_CTRL_SESSION_CANDIDATES: return "SESSION_CANDIDATES";
 	default: return "UNKNOWN";
 	}
 }

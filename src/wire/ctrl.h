@@ -9,11 +9,12 @@
 
 #include "types.h"
 
-/* Version 1: HELLO to ERROR. Version 2 adds the relayed-session messages.
+/* Version 1: HELLO to ERROR. Version 2 adds the relayed-session messages;
+ * version 3 SESSION_CANDIDATES and the NAT attribute.
  * A frame's first byte is its version; a peer speaks the version of its
  * first frame (docs/PROTOCOL.md, "Versioning"). */
 #define ZT_CTRL_VERSION 1
-#define ZT_CTRL_VERSION_MAX 2
+#define ZT_CTRL_VERSION_MAX 3
 #define ZT_CTRL_HDR_LEN 8
 #define ZT_CTRL_MAX_BODY (256 * 1024)
 
@@ -24,12 +25,24 @@ enum zt_ctrl_type {
 	ZT_CTRL_CATALOG = 4,          /* relay -> agent: what it may reach */
 	ZT_CTRL_ERROR = 5,            /* either way, before closing */
 	/* version 2: relayed sessions (struct zt_ctrl_sess) */
-	ZT_CTRL_SESSION_OPEN = 6,   /* agent -> relay: a session to a connector */
+	ZT_CTRL_SESSION_OPEN = 6, /* agent -> relay: a session to a connector */
 	ZT_CTRL_SESSION_OFFER = 7,  /* relay -> connector */
 	ZT_CTRL_SESSION_ACCEPT = 8, /* connector -> relay */
 	ZT_CTRL_SESSION_REFUSE = 9, /* connector -> relay */
 	ZT_CTRL_SESSION_READY = 10, /* relay -> agent */
 	ZT_CTRL_SESSION_CLOSE = 11, /* either way */
+	/* version 3 */
+	ZT_CTRL_SESSION_CANDIDATES = 12, /* either way: ours changed, probe
+					  * them now */
+};
+
+/* How a peer's NAT maps its socket (the NAT attribute, version 3): told
+ * from the ports two relays observe. */
+enum zt_nat_kind {
+	ZT_NAT_UNKNOWN = 0, /* fewer than two relays observe it */
+	ZT_NAT_EIM = 1,     /* one mapping for every destination */
+	ZT_NAT_EDM = 2,     /* a mapping per destination: punching to
+				 * another such NAT cannot work */
 };
 
 #define ZT_CTRL_KEY_LEN 32 /* a per-session probe key */
@@ -37,12 +50,12 @@ enum zt_ctrl_type {
 /* QUIC application error codes used in CONNECTION_CLOSE. */
 enum zt_app_error {
 	ZT_APP_NO_ERROR = 0,
-	ZT_APP_PROTOCOL = 1,  /* malformed control message */
-	ZT_APP_TOO_BIG = 2,   /* oversized control message */
-	ZT_APP_UNKNOWN = 3,   /* unknown message type */
-	ZT_APP_VERSION = 4,   /* unsupported control protocol version */
-	ZT_APP_DENIED = 5,    /* identity or role not allowed */
-	ZT_APP_SHUTDOWN = 6,  /* the daemon is stopping */
+	ZT_APP_PROTOCOL = 1, /* malformed control message */
+	ZT_APP_TOO_BIG = 2,  /* oversized control message */
+	ZT_APP_UNKNOWN = 3,  /* unknown message type */
+	ZT_APP_VERSION = 4,  /* unsupported control protocol version */
+	ZT_APP_DENIED = 5,   /* identity or role not allowed */
+	ZT_APP_SHUTDOWN = 6, /* the daemon is stopping */
 	ZT_APP_INTERNAL = 7,
 	ZT_APP_PEER_GONE = 8, /* relayed session: the other side went away,
 			       * did not answer, or the session idled out */
@@ -59,16 +72,19 @@ struct zt_catalog_entry {
  * and must carry, is in docs/PROTOCOL.md ("Relayed sessions"). A zero req
  * or session is absent. */
 struct zt_ctrl_sess {
-	uint32_t req;     /* the agent's request number */
-	uint32_t session; /* relay-assigned, 1..2^30-1 */
+	uint32_t req;           /* the agent's request number */
+	uint32_t session;       /* relay-assigned, 1..2^30-1 */
 	char peer[ZT_NAME_MAX]; /* OPEN: the connector; OFFER: the agent */
 	uint8_t key[ZT_CTRL_KEY_LEN]; /* the sender's (OPEN, ACCEPT) or the
 				       * other peer's (OFFER, READY) key */
-	uint16_t mtu;     /* largest inner packet the relay carries */
+	uint16_t mtu; /* largest inner packet the relay carries */
 	struct zt_addr addrs[ZT_MAX_ADDRS]; /* candidates */
 	size_t n_addrs;
-	uint32_t code;    /* REFUSE, CLOSE: enum zt_app_error */
+	uint32_t code; /* REFUSE, CLOSE: enum zt_app_error */
 	char text[256];
+	uint8_t nat; /* version 3: the sender's (OPEN, ACCEPT,
+			   * CANDIDATES to the relay) or the other peer's
+			   * enum zt_nat_kind; encoded when not unknown */
 };
 
 struct zt_ctrl_msg {

@@ -32,6 +32,8 @@ enum {
 	A_SESSION = 16, /* u32, 1..2^30-1 */
 	A_KEY = 17,     /* 32 bytes */
 	A_MTU = 18,     /* u16, at least 1200 */
+	/* version 3 */
+	A_NAT = 19, /* u8, enum zt_nat_kind, not 0 */
 };
 
 #define BIT(t) (UINT32_C(1) << (t))

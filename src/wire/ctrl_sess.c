@@ -1,6 +1,7 @@
 /* The relayed-session messages of control protocol version 2
  * (docs/PROTOCOL.md, "Relayed sessions"): SESSION_OPEN, _OFFER, _ACCEPT,
- * _REFUSE, _READY and _CLOSE share one set of fields (struct zt_ctrl_sess);
+ * _REFUSE, _READY, _CLOSE and (version 3) _CANDIDATES share one set of
+ * fields (struct zt_ctrl_sess);
  * a table says which attributes each message may and must carry, and the
  * encoder and the decoder both follow it, with the same field checks. */
 #include <string.h>
@@ -15,25 +16,30 @@ struct rule {
 	uint32_t may, must;
 };
 
-static const struct rule *rule_of(int type)
+#define NAT BIT(A_NAT)
+
+/* What a message may carry at the frame's version: the NAT attribute and
+ * CANDIDATES are version 3. */
+static const struct rule *rule_of(int type, int version, struct rule *out)
 {
 	static const struct rule rules[] = {
 		[ZT_CTRL_SESSION_OPEN -
 		 ZT_CTRL_SESSION_OPEN] = { BIT(A_REQ) | BIT(A_CONNECTOR) |
-						   BIT(A_KEY) | BIT(A_ADDR),
+						   BIT(A_KEY) | BIT(A_ADDR) |
+						   NAT,
 					   BIT(A_REQ) | BIT(A_CONNECTOR) |
 						   BIT(A_KEY) },
 		[ZT_CTRL_SESSION_OFFER -
 			ZT_CTRL_SESSION_OPEN] = { BIT(A_SESSION) | BIT(A_NAME) |
 							  BIT(A_KEY) |
 							  BIT(A_MTU) |
-							  BIT(A_ADDR),
+							  BIT(A_ADDR) | NAT,
 						  BIT(A_SESSION) | BIT(A_NAME) |
 							  BIT(A_KEY) |
 							  BIT(A_MTU) },
 		[ZT_CTRL_SESSION_ACCEPT -
 			ZT_CTRL_SESSION_OPEN] = { BIT(A_SESSION) | BIT(A_KEY) |
-							  BIT(A_ADDR),
+							  BIT(A_ADDR) | NAT,
 						  BIT(A_SESSION) | BIT(A_KEY) },
 		[ZT_CTRL_SESSION_REFUSE -
 			ZT_CTRL_SESSION_OPEN] = { BIT(A_SESSION) | BIT(A_CODE) |
@@ -44,7 +50,7 @@ static const struct rule *rule_of(int type)
 			ZT_CTRL_SESSION_OPEN] = { BIT(A_REQ) | BIT(A_SESSION) |
 							  BIT(A_KEY) |
 							  BIT(A_MTU) |
-							  BIT(A_ADDR),
+							  BIT(A_ADDR) | NAT,
 						  BIT(A_REQ) | BIT(A_SESSION) |
 							  BIT(A_KEY) |
 							  BIT(A_MTU) },
@@ -53,11 +59,19 @@ static const struct rule *rule_of(int type)
 							  BIT(A_CODE) |
 							  BIT(A_TEXT),
 						  BIT(A_CODE) },
+		[ZT_CTRL_SESSION_CANDIDATES -
+			ZT_CTRL_SESSION_OPEN] = { BIT(A_SESSION) | BIT(A_ADDR) |
+							  NAT,
+						  BIT(A_SESSION) },
 	};
 
-	if (type < ZT_CTRL_SESSION_OPEN || type > ZT_CTRL_SESSION_CLOSE)
+	if (type < ZT_CTRL_SESSION_OPEN || type > ZT_CTRL_SESSION_CANDIDATES ||
+	    (type == ZT_CTRL_SESSION_CANDIDATES && version < 3))
 		return NULL;
-	return &rules[type - ZT_CTRL_SESSION_OPEN];
+	*out = rules[type - ZT_CTRL_SESSION_OPEN];
+	if (version < 3)
+		out->may &= ~NAT;
+	return out;
 }
 
 /* The name attribute is the connector in OPEN and the agent elsewhere. */
@@ -80,6 +94,8 @@ static uint32_t present(const struct zt_ctrl_sess *s, const struct rule *r)
 		p |= BIT(A_ADDR);
 	if (s->text[0])
 		p |= BIT(A_TEXT);
+	if (s->nat)
+		p |= NAT;
 	return p & r->may;
 }
 
@@ -103,6 +119,8 @@ static int fields_ok(const struct zt_ctrl_sess *s, uint32_t have)
 		return 0;
 	if (s->n_addrs > ZT_MAX_ADDRS)
 		return 0;
+	if ((have & NAT) && s->nat != ZT_NAT_EIM && s->nat != ZT_NAT_EDM)
+		return 0;
 	return strnlen(s->text, sizeof(s->text)) < sizeof(s->text);
 }
 
@@ -117,9 +135,11 @@ static void put_u32(struct wr *w, uint16_t type, uint32_t v)
 int ctrl_enc_sess(struct wr *w, const struct zt_ctrl_msg *m)
 {
 	const struct zt_ctrl_sess *s = &m->u.sess;
-	const struct rule *r = rule_of(m->type);
+	struct rule rb;
+	const struct rule *r = rule_of(
+		m->type, m->version ? m->version : ZT_CTRL_VERSION, &rb);
 	uint32_t have;
-	uint8_t mtu[2];
+	uint8_t mtu[2], nat;
 
 	if (!r)
 		return ZT_EINVAL;
@@ -140,6 +160,10 @@ int ctrl_enc_sess(struct wr *w, const struct zt_ctrl_msg *m)
 	}
 	if ((have & BIT(A_ADDR)) && ctrl_enc_addrs(w, s->addrs, s->n_addrs))
 		return ZT_EINVAL;
+	if (have & NAT) {
+		nat = s->nat;
+		ctrl_wr_attr(w, A_NAT, &nat, 1);
+	}
 	if (have & BIT(A_CODE))
 		put_u32(w, A_CODE, s->code);
 	if (have & BIT(A_TEXT))
@@ -188,6 +212,11 @@ static int dec_attr(struct zt_ctrl_sess *s, int type, uint16_t t,
 		return dec_u32(v, &s->code);
 	case A_TEXT:
 		return ctrl_dec_str(v, s->text, sizeof(s->text), ctrl_is_text);
+	case A_NAT:
+		if (v->len != 1)
+			return ZT_EINVAL;
+		s->nat = v->p[0];
+		return 0;
 	default: return ZT_EINVAL;
 	}
 }
@@ -195,7 +224,8 @@ static int dec_attr(struct zt_ctrl_sess *s, int type, uint16_t t,
 int ctrl_dec_sess(struct cur *body, struct zt_ctrl_msg *m)
 {
 	struct zt_ctrl_sess *s = &m->u.sess;
-	const struct rule *r = rule_of(m->type);
+	struct rule rb;
+	const struct rule *r = rule_of(m->type, m->version, &rb);
 	uint32_t seen = 0;
 	struct cur v;
 	uint16_t t;

@@ -209,6 +209,7 @@ static int on_open(struct relay *r, struct peer *a,
 	snprintf(m.u.sess.peer, sizeof(m.u.sess.peer), "%s", id_of(a)->name);
 	memcpy(m.u.sess.key, in->key, sizeof(m.u.sess.key));
 	m.u.sess.mtu = (uint16_t)mtu;
+	m.u.sess.nat = in->nat;
 	candidates(a, in, &m.u.sess);
 	r->rb.opened++;
 	arm(r);
@@ -243,6 +244,7 @@ static int on_accept(struct relay *r, struct peer *k,
 	m.u.sess.mtu = (uint16_t)session_mtu(a, k);
 	if (m.u.sess.mtu < MTU_MIN)
 		m.u.sess.mtu = MTU_MIN; /* it was enough a moment ago */
+	m.u.sess.nat = in->nat;
 	candidates(k, in, &m.u.sess);
 	log_info("relay: session %u: %s accepted", (unsigned)s->id,
 		 zt_qconn_label(k->c));
@@ -282,6 +284,30 @@ static int on_end(struct relay *r, struct peer *p, int type,
 	return 0;
 }
 
+/* New candidates from one side of a ready session, passed on like those
+ * of OPEN and ACCEPT (what we observe first) to a version 3 peer; an older
+ * one re-probes on its own timer. */
+static int on_candidates(struct relay *r, struct peer *p,
+			 const struct zt_ctrl_sess *in)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CANDIDATES };
+	struct zt_rsess *s = zt_rsess_find(&r->rb.t, in->session);
+	void *to;
+
+	if (!s)
+		return 0; /* ended meanwhile */
+	if (p != s->agent && p != s->connector)
+		return ZT_APP_PROTOCOL;
+	if (!zt_rsess_candidates(s, p, zt_now(), &to) ||
+	    ((struct peer *)to)->version < 3)
+		return 0;
+	m.u.sess.session = in->session;
+	m.u.sess.nat = in->nat;
+	candidates(p, in, &m.u.sess);
+	relay_send(to, &m);
+	return 0;
+}
+
 int rb_message(struct relay *r, struct peer *p, const struct zt_ctrl_msg *m)
 {
 	switch (m->type) {
@@ -292,6 +318,7 @@ int rb_message(struct relay *r, struct peer *p, const struct zt_ctrl_msg *m)
 		return on_accept(r, p, &m->u.sess);
 	case ZT_CTRL_SESSION_REFUSE:
 	case ZT_CTRL_SESSION_CLOSE: return on_end(r, p, m->type, &m->u.sess);
+	case ZT_CTRL_SESSION_CANDIDATES: return on_candidates(r, p, &m->u.sess);
 	default: return ZT_APP_PROTOCOL;
 	}
 }

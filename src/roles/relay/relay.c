@@ -371,6 +371,7 @@ static int dispatch(struct relay *r, struct peer *p,
 	case ZT_CTRL_SESSION_ACCEPT:
 	case ZT_CTRL_SESSION_REFUSE:
 	case ZT_CTRL_SESSION_CLOSE:
+	case ZT_CTRL_SESSION_CANDIDATES:
 		return rb_message(r, p, m);
 	default:
 		return ZT_APP_PROTOCOL;

@@ -175,6 +175,8 @@ int zt_rsess_open(struct zt_rsess_table *t, void *agent, void *connector,
 	bucket_init(&s->a2c.pkts_b, t->lim.sess_pkts_ps, now);
 	bucket_init(&s->c2a.bytes_b, t->lim.sess_bytes_ps, now);
 	bucket_init(&s->c2a.pkts_b, t->lim.sess_pkts_ps, now);
+	bucket_init(&s->a2c.cand_b, ZT_RSESS_CAND_PS, now);
+	bucket_init(&s->c2a.cand_b, ZT_RSESS_CAND_PS, now);
 	if (t->n >= t->n_buckets)
 		grow(t);
 	size_t k = slot(t, id);
@@ -333,4 +335,21 @@ const char *zt_rsess_drop_name(enum zt_rsess_drop why)
 		[ZT_RDROP_QUEUE] = "queue_full",
 	};
 	return (unsigned)why < ZT_RDROP_N ? names[why] : "?";
+}
+
+int zt_rsess_candidates(struct zt_rsess *s, void *from, uint64_t now, void **to)
+{
+	struct zt_rsess_dir *d;
+
+	if (from != s->agent && from != s->connector)
+		return 0;
+	d = from == s->agent ? &s->a2c : &s->c2a;
+	if (s->state != ZT_RSESS_READY || !bucket_has(&d->cand_b, 1, now)) {
+		d->cand_dropped++;
+		return 0;
+	}
+	bucket_take(&d->cand_b, 1);
+	d->cand++;
+	*to = from == s->agent ? s->connector : s->agent;
+	return 1;
 }

@@ -54,6 +54,8 @@ struct zt_rsess_dir {
 	uint64_t bytes, pkts;
 	uint64_t drops[ZT_RDROP_N];
 	struct zt_rbucket bytes_b, pkts_b;
+	struct zt_rbucket cand_b; /* SESSION_CANDIDATES from this side */
+	uint64_t cand, cand_dropped;
 };
 
 struct zt_rsess {
@@ -117,5 +119,12 @@ uint64_t zt_rsess_expire(struct zt_rsess_table *t, uint64_t now,
 			 void *arg);
 size_t zt_rsess_count_link(const struct zt_rsess_table *t, const void *link);
 const char *zt_rsess_drop_name(enum zt_rsess_drop why);
+/* May link `from` of a READY session s pass on new candidates to the other
+ * side now? At most ZT_RSESS_CAND_PS a second each way (each one sets off
+ * a round of probes at the other peer). Returns 1 with *to set, or 0
+ * (not its session, not ready, or over the rate; counted). */
+#define ZT_RSESS_CAND_PS 2
+int zt_rsess_candidates(struct zt_rsess *s, void *from, uint64_t now,
+			void **to);
 
 #endif
