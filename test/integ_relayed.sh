@@ -7,7 +7,9 @@
 # relay links' DATAGRAMs: curl by hostname works at once, a 64 MiB transfer
 # keeps its sha256, UDP works, the relay lists the session with its bytes
 # and never sees the plaintext, and the session ends on both sides when the
-# relay goes away. A relay of control protocol 1 is served in version 1.
+# relay goes away. Two relays (two ports of the relay's address) see each
+# peer from two different ports: both sides tell an endpoint-dependent NAT
+# and skip punching. A relay of control protocol 1 is served in version 1.
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,10 +26,21 @@ lab_bg "$(lab_ns target)" http python3 "$HERE/tools/httpd.py" 10.77.1.2 80 "$LAB
 lab_bg "$(lab_ns target)" udp python3 "$HERE/tools/udpsrv.py" 10.77.1.2
 wait_for 10 "http server" ip netns exec "$(lab_ns target)" curl -sf -o /dev/null http://10.77.1.2/marked.txt
 
+# A second relay on another port of the same address: another destination
+# for the NATs, so another mapping.
+sed -e "s#^listen = .*#listen = 0.0.0.0:4434#" \
+	-e "s#^control_socket = .*#control_socket = $LAB/run/relay2.sock#" \
+	"$LAB/relay.ini" >"$LAB/relay2.ini"
+for r in connector agent; do
+	sed -i "s#^relay = 10.77.0.1:4433#relay = 10.77.0.1:4433\nrelay = 10.77.0.1:4434#" "$LAB/$r.ini"
+done
 lab_start relay
+lab_start relay "$LAB/relay2.ini" relay2
 lab_start connector
 lab_start agent
 wait_for 15 "agent catalog" jq_ok agent '.catalog | length == 2'
+wait_for 10 "both relays observe the agent" jq_ok agent '[.relays[] | select(.state == "up")] | length == 2'
+wait_for 10 "both relays observe the connector" jq_ok connector '[.relays[] | select(.state == "up")] | length == 2'
 
 lab_log "no direct path: the connector's router drops what the agent sends"
 if ip netns exec "$(lab_ns agent)" python3 - <<'PY'
@@ -73,9 +86,20 @@ got=$(lab_udp_echo "$dns" 100 500)
 lab_log "echoed $got of 100"
 [ "$got" -ge 98 ] || lab_fail "only $got of 100 UDP echoes"
 
-lab_log "still relayed: punching cannot work through these NATs"
+lab_log "still relayed: punching cannot work through these NATs, and both sides know it"
 jq_ok agent '[.sessions[] | select(.connector == "conn1" and .relayed and .upgrades == 0)] | length == 1' ||
 	lab_fail "the session left the relay: $(lab_status agent | jq -c .sessions)"
+lab_status agent | jq -c '.sessions[] | select(.connector == "conn1") | {path, why, nat, candidates}'
+jq_ok agent '.sessions[] | select(.connector == "conn1") | .nat.ours == "endpoint-dependent" and .nat.connector == "endpoint-dependent" and .why == "relayed: punching skipped, both sides endpoint-dependent NAT"' ||
+	lab_fail "the agent did not tell both NATs: $(lab_status agent | jq -c .sessions)"
+jq_ok agent '[.sessions[] | select(.connector == "conn1") | .candidates[] | .probes] | add == 0' ||
+	lab_fail "the agent probed anyway: $(lab_status agent | jq -c .sessions)"
+grep -q "relayed session .*: punching skipped, both sides endpoint-dependent NAT" "$LAB/connector.log" ||
+	lab_fail "the connector did not skip punching"
+jq_ok connector '.relayed.list[0].punching == false and .relayed.list[0].nat.agent == "endpoint-dependent"' ||
+	lab_fail "connector: $(lab_status connector | jq -c .relayed)"
+jq_ok connector '.agents[0].path | startswith("relayed via relay1 #")' ||
+	lab_fail "connector: $(lab_status connector | jq -c .agents)"
 
 lab_log "the relay lists the session with its bytes"
 jq_ok relay '.relayed.sessions == 1' || lab_fail "relay: $(lab_status relay | jq -c .relayed)"
@@ -90,7 +114,8 @@ frames=$(sed -n 's/.*frames=\([0-9]*\).*/\1/p' "$LAB/sniff.log")
 [ "$frames" -gt 1000 ] || lab_fail "the sniffer saw too little ($frames frames)"
 grep -q 'marker=0$' "$LAB/sniff.log" || lab_fail "plaintext seen on the relay"
 
-lab_log "the relay stops: the relayed session ends on the agent and the connector"
+lab_log "the relays stop: the relayed session ends on the agent and the connector"
+lab_stop relay2
 lab_stop relay
 wait_for 10 "agent: session gone" jq_ok agent '[.sessions[] | select(.up == true or .state == "up")] | length == 0'
 wait_for 10 "connector: relayed sessions gone" jq_ok connector '.relayed.sessions == 0'

@@ -258,6 +258,64 @@ static void test_candidates(void **state)
 	assert_string_equal(zt_cand_type_name(ZT_CAND_PRFLX), "prflx");
 }
 
+/* New candidates from the peer: kept what it still announces (with its
+ * state), dropped what it no longer does unless found by its PINGs, the
+ * new ones added and probed at once in a running round. */
+static void test_update(void **state)
+{
+	struct pair w;
+	struct zt_addr a1 = addr("198.51.100.2", 4433),
+		       a2 = addr("192.168.10.2", 4433),
+		       a3 = addr("198.51.100.2", 5000),
+		       pr = addr("203.0.113.9", 6000);
+	struct zt_addr first[2] = { a1, a2 }, next[2] = { a3, a1 };
+
+	pair_init(&w);
+	zt_punch_update(&w.a, first, 2, 0);
+	assert_int_equal(w.a.n, 2);
+	assert_int_equal(w.a.c[0].type, ZT_CAND_SRFLX);
+	assert_int_equal(w.a.c[1].type, ZT_CAND_HOST);
+	zt_punch_add(&w.a, &pr, ZT_CAND_PRFLX, 0);
+	zt_punch_round(&w.a, 0);
+	w.a.c[0].state = ZT_CAND_VALID;
+	w.a.c[0].rtt_ns = 3 * MS;
+	zt_punch_update(&w.a, next, 2, 50 * MS);
+	assert_int_equal(w.a.n, 3);
+	/* a1 kept with its state; a2 gone; the prflx kept; a3 new, due now */
+	assert_true(zt_addr_equal(&w.a.c[0].addr, &a1));
+	assert_int_equal(w.a.c[0].state, ZT_CAND_VALID);
+	assert_int_equal(w.a.c[0].rtt_ns, 3 * MS);
+	assert_true(zt_addr_equal(&w.a.c[1].addr, &pr));
+	assert_true(zt_addr_equal(&w.a.c[2].addr, &a3));
+	assert_int_equal(w.a.c[2].next_at, 50 * MS);
+	/* nothing announced: only what PINGs found stays */
+	zt_punch_update(&w.a, NULL, 0, 60 * MS);
+	assert_int_equal(w.a.n, 1);
+	assert_int_equal(w.a.c[0].type, ZT_CAND_PRFLX);
+}
+
+/* The NAT's kind from what several relays see of one socket. */
+static void test_nat_kind(void **state)
+{
+	struct zt_addr none = { 0 };
+	struct zt_addr s[3] = { addr("198.51.100.2", 4433),
+				addr("198.51.100.2", 4433),
+				addr("198.51.100.2", 4433) };
+
+	assert_int_equal(zt_nat_kind(s, 0), ZT_NAT_UNKNOWN);
+	assert_int_equal(zt_nat_kind(s, 1), ZT_NAT_UNKNOWN);
+	assert_int_equal(zt_nat_kind(s, 3), ZT_NAT_EIM);
+	s[2].port = 4434; /* a port per destination */
+	assert_int_equal(zt_nat_kind(s, 3), ZT_NAT_EDM);
+	s[2] = addr("198.51.100.3", 4433); /* an address per destination */
+	assert_int_equal(zt_nat_kind(s, 3), ZT_NAT_EDM);
+	/* families apart, and a relay that saw nothing yet says nothing */
+	s[1] = addr("2001:db8::2", 4433);
+	s[2] = none;
+	assert_int_equal(zt_nat_kind(s, 3), ZT_NAT_UNKNOWN);
+	assert_string_equal(zt_nat_kind_name(ZT_NAT_EDM), "endpoint-dependent");
+}
+
 /* A PING seen on the wire and sent again from elsewhere: its MAC is good
  * (it does not cover the sender's address), but it is not answered. */
 static void test_replay(void **state)
@@ -298,6 +356,8 @@ int main(void)
 		cmocka_unit_test(test_after_answer),
 		cmocka_unit_test(test_candidates),
 		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_update),
+		cmocka_unit_test(test_nat_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,35 @@ static struct zt_rsess *open_ready(struct fx *f, void *a, void *c, uint64_t now)
 	return s;
 }
 
+/* SESSION_CANDIDATES: only between a ready session's two links, at most
+ * ZT_RSESS_CAND_PS a second each way. */
+static void test_candidates_gate(void **state)
+{
+	struct fx f;
+	struct zt_rsess *s;
+	void *to = NULL;
+
+	fx_init(&f, NULL);
+	assert_int_equal(zt_rsess_open(&f.t, &A, &C, 7, 0, &s), 0);
+	assert_int_equal(zt_rsess_candidates(s, &A, 0, &to), 0); /* offered */
+	assert_int_equal(zt_rsess_accept(&f.t, s->id, &C, 0, &s), 0);
+	assert_int_equal(zt_rsess_candidates(s, &X, 0, &to), 0);
+	for (int i = 0; i < ZT_RSESS_CAND_PS; i++) {
+		assert_int_equal(zt_rsess_candidates(s, &A, NS, &to), 1);
+		assert_ptr_equal(to, &C);
+	}
+	assert_int_equal(zt_rsess_candidates(s, &A, NS, &to), 0);
+	/* the other way has its own budget */
+	assert_int_equal(zt_rsess_candidates(s, &C, NS, &to), 1);
+	assert_ptr_equal(to, &A);
+	/* half a second later: one more */
+	assert_int_equal(zt_rsess_candidates(s, &A, NS + NS / 2, &to), 1);
+	assert_int_equal(zt_rsess_candidates(s, &A, NS + NS / 2, &to), 0);
+	assert_int_equal(s->a2c.cand, 3);
+	assert_int_equal(s->a2c.cand_dropped, 3);
+	zt_rsess_table_free(&f.t);
+}
+
 static void test_forward_both_ways(void **state)
 {
 	struct fx f;
@@ -325,6 +354,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forward_both_ways),
+		cmocka_unit_test(test_candidates_gate),
 		cmocka_unit_test(test_only_its_links),
 		cmocka_unit_test(test_session_budget),
 		cmocka_unit_test(test_relay_budget),

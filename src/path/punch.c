@@ -252,3 +252,54 @@ const char *zt_cand_type_name(uint8_t type)
 	default: return "?";
 	}
 }
+
+void zt_punch_update(struct zt_punch *p, const struct zt_addr *a, size_t n,
+		     uint64_t now)
+{
+	size_t k = 0;
+
+	/* Kept: what the peer still announces (with what we know of it) and
+	 * what we found ourselves (its PINGs came from there). */
+	for (size_t i = 0; i < p->n; i++) {
+		int keep = p->c[i].type == ZT_CAND_PRFLX;
+
+		for (size_t j = 0; j < n && !keep; j++)
+			keep = zt_addr_equal(&p->c[i].addr, &a[j]);
+		if (keep)
+			p->c[k++] = p->c[i];
+	}
+	p->n = k;
+	for (size_t j = 0; j < n; j++)
+		zt_punch_add(p, &a[j], j == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST,
+			     now);
+}
+
+int zt_nat_kind(const struct zt_addr *seen, size_t n)
+{
+	int kind = ZT_NAT_UNKNOWN;
+
+	/* Two relays (two destinations) must see one address for the
+	 * mapping to be independent of the destination; a second address,
+	 * be it another port or another IP, is a mapping per destination.
+	 * Families are compared apart: v4 and v6 are different sockets'
+	 * worth of NAT. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			if (seen[i].family != seen[j].family ||
+			    seen[i].family == 0)
+				continue;
+			if (!zt_addr_equal(&seen[i], &seen[j]))
+				return ZT_NAT_EDM;
+			kind = ZT_NAT_EIM;
+		}
+	return kind;
+}
+
+const char *zt_nat_kind_name(int kind)
+{
+	switch (kind) {
+	case ZT_NAT_EIM: return "endpoint-independent";
+	case ZT_NAT_EDM: return "endpoint-dependent";
+	default: return "unknown";
+	}
+}

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctrl.h"
 #include "probe.h"
 #include "types.h"
 
@@ -106,5 +107,16 @@ const struct zt_punch_cand *zt_punch_best(const struct zt_punch *p,
 /* The session id a probe says it belongs to (0: not a probe). */
 uint64_t zt_punch_session_of(const uint8_t *buf, size_t len);
 const char *zt_cand_type_name(uint8_t type);
+/* The peer announced its candidates anew (a[0] where the relay sees it,
+ * the rest its interface addresses): those it no longer announces go,
+ * except peer-reflexive ones; new ones are added (probed at once during a
+ * round). The caller starts a round if it wants one. */
+void zt_punch_update(struct zt_punch *p, const struct zt_addr *a, size_t n,
+		     uint64_t now);
+/* How our NAT maps, from what several relays observe of our one socket
+ * (seen: one address per relay, family 0 for none yet): enum
+ * zt_nat_kind. The caller passes only distinct relays. */
+int zt_nat_kind(const struct zt_addr *seen, size_t n);
+const char *zt_nat_kind_name(int kind);
 
 #endif

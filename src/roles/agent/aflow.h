@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "ctrl.h"
 #include "netstack.h"
+#include "punch.h"
 #include "quic.h"
 #include "synth.h"
 #include "pktsrc.h"
@@ -29,6 +30,14 @@ struct aflow;
  * close() says the request or path is no longer needed. open() returns 0,
  * or ZT_ENOTFOUND when no relay can (none up that lists the connector and
  * speaks control protocol 2). */
+struct zt_relay_desc {
+	char via[300];     /* "relay HOST:PORT #SESSION gen G" */
+	char verdict[200]; /* why not direct, as punching sees it; "" */
+	const struct zt_punch *punch; /* the connector's candidates; NULL */
+	uint8_t nat_ours, nat_theirs; /* enum zt_nat_kind */
+	int skipped;                  /* no probing: both NATs hard */
+};
+
 struct zt_aflows_relay {
 	int (*open)(void *user, const char *connector, uint32_t *req);
 	void (*close)(void *user, uint32_t req);
@@ -38,6 +47,8 @@ struct zt_aflows_relay {
 		     struct sockaddr_storage *remote, socklen_t *remote_len);
 	/* Probe the connector's candidates again (a new punching round). */
 	void (*repunch)(void *user, uint32_t req);
+	/* What status shows of req's relayed path; 0 or ZT_ENOTFOUND. */
+	int (*describe)(void *user, uint32_t req, struct zt_relay_desc *d);
 	void *user;
 };
 

@@ -136,7 +136,9 @@ static int agent_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 	size_t i = link_index(a, l);
 	struct zt_catalog_entry *copy = NULL;
 
-	if (m->type == ZT_CTRL_SESSION_READY || m->type == ZT_CTRL_SESSION_CLOSE)
+	if (m->type == ZT_CTRL_SESSION_READY ||
+	    m->type == ZT_CTRL_SESSION_CLOSE ||
+	    m->type == ZT_CTRL_SESSION_CANDIDATES)
 		return zt_arelay_message(&a->relay, i, m);
 	if (m->type != ZT_CTRL_CATALOG)
 		return ZT_APP_UNKNOWN;

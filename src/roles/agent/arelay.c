@@ -9,6 +9,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include "cands.h"
 #include "daemon.h"
 #include "err.h"
 #include "aroutes.h"
@@ -23,6 +24,9 @@
 #define GRAVE_NS 600000000000ULL      /* ngtcp2's path history: 10 min */
 #define ANSWER_FRESH_NS 2000000000ULL /* a candidate to move to */
 #define REPUNCH_NS 10000000000ULL
+/* Interface addresses and what the relays see are polled this often; a
+ * change goes to every session at once (netlink would be quicker). */
+#define CANDS_CHECK_NS 2000000000ULL
 
 struct arelay_req {
 	struct arelay_req *next;
@@ -35,6 +39,7 @@ struct arelay_req {
 	uint64_t retry_at; /* 0: none */
 	char connector[ZT_NAME_MAX];
 	uint8_t key[ZT_CTRL_KEY_LEN]; /* ours, for probes */
+	uint8_t peer_nat;             /* enum zt_nat_kind, the connector's */
 	struct zt_rpath *path;        /* once ready */
 	struct zt_punch punch;        /* once ready */
 };
@@ -82,6 +87,7 @@ void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 	af->relay.close = zt_arelay_close;
 	af->relay.regen = zt_arelay_regen;
 	af->relay.repunch = zt_arelay_repunch;
+	af->relay.describe = zt_arelay_describe;
 	af->relay.user = ar;
 }
 
@@ -125,30 +131,32 @@ static void unlink_req(struct zt_arelay *ar, struct arelay_req *r)
 	r->path = NULL;
 }
 
-/* Our candidates: interface addresses with the socket's port, never the
- * tunnel's own (100.64.0.0/10). The relay puts what it observes first. */
-static void our_candidates(struct zt_arelay *ar, struct zt_ctrl_sess *m)
+/* Never one inside our own tunnel: the synthetic range or a service's. */
+static int in_tunnel(void *user, const struct zt_addr *a)
 {
-	struct zt_addr all[ZT_MAX_ADDRS];
-	size_t n = zt_rpath_local_candidates(ar->env, all, ZT_MAX_ADDRS);
-	uint32_t ip4;
+	return zt_aflows_in_tunnel(user, a);
+}
 
-	m->n_addrs = 0;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(&ip4, all[i].ip, 4);
-		if (all[i].family == AF_INET &&
-		    (ntohl(ip4) >> (32 - ZT_AGENT_POOL4_PREFIX)) ==
-			    (ZT_AGENT_POOL4 >> (32 - ZT_AGENT_POOL4_PREFIX)))
-			continue;
-		m->addrs[m->n_addrs++] = all[i];
-	}
+static void our_candidates(struct zt_arelay *ar)
+{
+	zt_cands_ours(ar->env, ar->links, ar->n_links, in_tunnel, ar->af,
+		      &ar->cands);
+	ar->cands_at = zt_now();
+}
+
+/* Punching cannot work between two endpoint-dependent NATs: each side's
+ * probes leave from a port the other never learns. */
+static int both_hard(const struct zt_arelay *ar, const struct arelay_req *r)
+{
+	return ar->cands.nat == ZT_NAT_EDM && r->peer_nat == ZT_NAT_EDM;
 }
 
 static int send_open(struct zt_arelay *ar, struct arelay_req *r)
 {
 	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_OPEN };
 
-	our_candidates(ar, &m.u.sess);
+	our_candidates(ar);
+	zt_cands_put(&ar->cands, &m.u.sess);
 	m.u.sess.req = r->req;
 	snprintf(m.u.sess.peer, sizeof(m.u.sess.peer), "%s", r->connector);
 	memcpy(m.u.sess.key, r->key, sizeof(r->key));
@@ -249,23 +257,84 @@ static void answered(void *owner, struct zt_punch *p, size_t which)
 			       p->c[which].rtt_ns);
 }
 
+/* Candidates of the connector that are not in our tunnel. */
+static size_t peer_candidates(struct zt_arelay *ar,
+			      const struct zt_ctrl_sess *in,
+			      struct zt_addr *out)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < in->n_addrs; k++)
+		if (!zt_aflows_in_tunnel(ar->af, &in->addrs[k]))
+			out[n++] = in->addrs[k];
+	return n;
+}
+
+static void punch_round(struct zt_arelay *ar, struct arelay_req *r,
+			uint64_t now)
+{
+	if (both_hard(ar, r))
+		return;
+	zt_punch_round(&r->punch, now);
+	zt_pdrive_kick(&ar->pd);
+}
+
+/* Tells the connector (through the relay) our candidates now, which makes
+ * it probe them at once: its round and ours run together. A version 2
+ * relay has no such message; the connector then probes on its own timer. */
+static void send_cands(struct zt_arelay *ar, struct arelay_req *r)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CANDIDATES };
+	struct zt_relaylink *l = ar->links[r->link];
+
+	if (l->version < 3 || l->state != ZT_LINK_UP)
+		return;
+	m.u.sess.session = r->session;
+	zt_cands_put(&ar->cands, &m.u.sess);
+	zt_relaylink_send(l, &m);
+}
+
 /* The connector's candidates, observed first; probing starts at once,
  * while the session's handshake runs through the relay. */
 static void start_punch(struct zt_arelay *ar, struct arelay_req *r,
 			const struct zt_ctrl_sess *in)
 {
+	struct zt_addr a[ZT_MAX_ADDRS];
+	size_t n = peer_candidates(ar, in, a);
 	uint64_t now = zt_now();
 
+	r->peer_nat = in->nat;
 	zt_punch_init(&r->punch, r->session, r->key, in->key, rand_bytes, NULL);
-	for (size_t k = 0; k < in->n_addrs; k++)
-		if (!zt_aflows_in_tunnel(ar->af, &in->addrs[k]))
-			zt_punch_add(&r->punch, &in->addrs[k],
-				     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST,
-				     now);
-	zt_punch_round(&r->punch, now);
-	if (zt_pdrive_add(&ar->pd, &r->punch, answered, r) == 0)
-		zt_pdrive_kick(&ar->pd);
+	zt_punch_update(&r->punch, a, n, now);
+	/* Registered even when we do not probe: the connector's PINGs are
+	 * still answered. */
+	if (zt_pdrive_add(&ar->pd, &r->punch, answered, r) != 0)
+		log_warn("relayed session %u: no hole punching (too many "
+			 "sessions probing)",
+			 r->session);
+	if (both_hard(ar, r))
+		log_info("relayed session %u: punching skipped, both sides "
+			 "endpoint-dependent NAT",
+			 r->session);
+	punch_round(ar, r, now);
 	arm(ar);
+}
+
+/* SESSION_CANDIDATES from the connector: its addresses changed, or it
+ * asks for a round now. */
+static void on_candidates(struct zt_arelay *ar, size_t i,
+			  const struct zt_ctrl_sess *in)
+{
+	struct arelay_req *r = req_on(ar, i, in);
+	struct zt_addr a[ZT_MAX_ADDRS];
+	size_t n;
+
+	if (!r || !r->ready)
+		return;
+	n = peer_candidates(ar, in, a);
+	r->peer_nat = in->nat;
+	zt_punch_update(&r->punch, a, n, zt_now());
+	punch_round(ar, r, zt_now());
 }
 
 static int on_ready(struct zt_arelay *ar, size_t i,
@@ -340,6 +409,9 @@ int zt_arelay_message(struct zt_arelay *ar, size_t i,
 	switch (m->type) {
 	case ZT_CTRL_SESSION_READY: return on_ready(ar, i, &m->u.sess);
 	case ZT_CTRL_SESSION_CLOSE: on_close(ar, i, &m->u.sess); return 0;
+	case ZT_CTRL_SESSION_CANDIDATES:
+		on_candidates(ar, i, &m->u.sess);
+		return 0;
 	default: return ZT_APP_UNKNOWN;
 	}
 }
@@ -400,12 +472,28 @@ void zt_arelay_link_down(struct zt_arelay *ar, size_t i)
 	}
 }
 
+/* Our candidates, polled: 1 when they changed since last told. */
+static int cands_changed(struct zt_arelay *ar, uint64_t now)
+{
+	struct zt_cands old = ar->cands;
+	char t[700];
+
+	if (now - ar->cands_at < CANDS_CHECK_NS)
+		return 0;
+	our_candidates(ar);
+	if (zt_cands_equal(&old, &ar->cands))
+		return 0;
+	log_info("our candidates changed: %s",
+		 zt_cands_str(&ar->cands, t, sizeof(t)));
+	return 1;
+}
+
 static void tick(uv_timer_t *t)
 {
 	struct zt_arelay *ar = t->data;
 	uint64_t now = zt_now();
 	struct arelay_grave **gp = &ar->graves;
-	int busy = 0;
+	int busy = 0, changed = cands_changed(ar, now);
 
 	for (struct arelay_req *r = ar->reqs; r; r = r->next) {
 		if (r->ready) {
@@ -416,9 +504,11 @@ static void tick(uv_timer_t *t)
 			if (b)
 				zt_aflows_relay_direct(ar->af, r->req, &b->addr,
 						       b->rtt_ns);
-			if (now - r->punch.round_at >= REPUNCH_NS) {
-				zt_punch_round(&r->punch, now);
-				zt_pdrive_kick(&ar->pd);
+			if (changed || (now - r->punch.round_at >= REPUNCH_NS &&
+					!both_hard(ar, r))) {
+				r->punch.round_at = now;
+				send_cands(ar, r);
+				punch_round(ar, r, now);
 			}
 		}
 		if (!r->retry_at)
@@ -480,8 +570,58 @@ void zt_arelay_repunch(void *arg, uint32_t req)
 
 	if (!r || !r->ready)
 		return;
-	zt_punch_round(&r->punch, zt_now());
-	zt_pdrive_kick(&ar->pd);
+	send_cands(ar, r);
+	punch_round(ar, r, zt_now());
+}
+
+/* Why punching has not given a direct path (yet), for status. */
+static void verdict(const struct zt_arelay *ar, const struct arelay_req *r,
+		    char *out, size_t n)
+{
+	const struct zt_punch *p = &r->punch;
+	int probing = 0, valid = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		probing |= p->c[i].state == ZT_CAND_PROBING;
+		valid |= p->c[i].state == ZT_CAND_VALID;
+	}
+	if (both_hard(ar, r))
+		snprintf(out, n,
+			 "relayed: punching skipped, both sides "
+			 "endpoint-dependent NAT");
+	else if (p->n == 0)
+		snprintf(out, n, "relayed: the connector has no candidate");
+	else if (valid)
+		snprintf(out, n, "relayed: a candidate answered, moving");
+	else if (probing)
+		snprintf(out, n, "relayed: punching (round %u)", p->rounds);
+	else
+		snprintf(out, n,
+			 "relayed: punching failed, no answer in %u round%s "
+			 "(our NAT %s, the connector's %s)",
+			 p->rounds, p->rounds == 1 ? "" : "s",
+			 zt_nat_kind_name(ar->cands.nat),
+			 zt_nat_kind_name(r->peer_nat));
+}
+
+int zt_arelay_describe(void *arg, uint32_t req, struct zt_relay_desc *d)
+{
+	struct zt_arelay *ar = arg;
+	const struct arelay_req *r = find_req(ar, req);
+	const struct zt_relaylink *l;
+
+	memset(d, 0, sizeof(*d));
+	if (!r || !r->ready)
+		return ZT_ENOTFOUND;
+	l = ar->links[r->link];
+	snprintf(d->via, sizeof(d->via), "relay %s:%u #%u gen %u",
+		 l->relay.host, l->relay.port, r->session, r->gen);
+	verdict(ar, r, d->verdict, sizeof(d->verdict));
+	d->punch = &r->punch;
+	d->nat_ours = ar->cands.nat;
+	d->nat_theirs = r->peer_nat;
+	d->skipped = both_hard(ar, r);
+	return 0;
 }
 
 void zt_arelay_stop(struct zt_arelay *ar)
@@ -493,6 +633,7 @@ void zt_arelay_stop(struct zt_arelay *ar)
 	ar->af->relay.close = NULL;
 	ar->af->relay.regen = NULL;
 	ar->af->relay.repunch = NULL;
+	ar->af->relay.describe = NULL;
 	zt_rinq_close(&ar->inq);
 	zt_pdrive_stop(&ar->pd);
 	uv_close((uv_handle_t *)&ar->timer, NULL);

@@ -7,6 +7,7 @@
 #define ZT_ARELAY_H
 
 #include "aflow.h"
+#include "cands.h"
 #include "pdrive.h"
 #include "rpath.h"
 
@@ -29,6 +30,8 @@ struct zt_arelay {
 	int on;
 	uint32_t next_req;
 	uint64_t opened, ready, failed;
+	struct zt_cands cands; /* ours, as last told */
+	uint64_t cands_at;
 };
 
 void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
@@ -46,6 +49,7 @@ void zt_arelay_close(void *ar, uint32_t req);
 int zt_arelay_regen(void *ar, uint32_t req, struct zt_pathio **pio,
 		    struct sockaddr_storage *remote, socklen_t *remote_len);
 void zt_arelay_repunch(void *ar, uint32_t req);
+int zt_arelay_describe(void *ar, uint32_t req, struct zt_relay_desc *d);
 /* From link i: SESSION_READY / SESSION_CLOSE (0 or a ZT_APP_* code), a
  * relayed packet, the link going down. */
 int zt_arelay_message(struct zt_arelay *ar, size_t i,

@@ -59,7 +59,8 @@ static int session_dial_direct(struct asession *s)
 	int rv;
 
 	for (size_t i = 0; i < s->n_addrs; i++, s->next_addr++)
-		if (!zt_aflows_in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
+		if (!zt_aflows_in_tunnel(s->af,
+					 &s->addrs[s->next_addr % s->n_addrs]))
 			break;
 	if (s->n_addrs == 0 ||
 	    zt_aflows_in_tunnel(s->af, &s->addrs[s->next_addr % s->n_addrs]))
@@ -123,7 +124,8 @@ static void session_use_addrs(struct asession *s,
 	 * that list one connector with different observed addresses must
 	 * not restart each other's attempts. */
 	if (s->c && !s->up && s->n_addrs) {
-		const struct zt_addr *cur = &s->addrs[s->next_addr % s->n_addrs];
+		const struct zt_addr *cur =
+			&s->addrs[s->next_addr % s->n_addrs];
 
 		gone = 1;
 		for (size_t i = 0; i < e->n_addrs && gone; i++)
@@ -153,7 +155,8 @@ struct asession *asession_get(struct zt_aflows *af,
 		if (!s)
 			return NULL;
 		s->af = af;
-		snprintf(s->connector, sizeof(s->connector), "%s", e->connector);
+		snprintf(s->connector, sizeof(s->connector), "%s",
+			 e->connector);
 		s->next = af->sessions;
 		af->sessions = s;
 	}
@@ -222,9 +225,11 @@ static void session_established(struct zt_qconn *c, void *owner)
 	struct zt_aflows *af = s->af;
 
 	if (strcmp(zt_qconn_peer(c)->name, s->connector) != 0) {
-		log_warn("connector at %s is %s, expected %s", zt_qconn_label(c),
-			 zt_qconn_peer(c)->name, s->connector);
-		zt_qconn_close(c, ZT_APP_DENIED, "unexpected connector", zt_now());
+		log_warn("connector at %s is %s, expected %s",
+			 zt_qconn_label(c), zt_qconn_peer(c)->name,
+			 s->connector);
+		zt_qconn_close(c, ZT_APP_DENIED, "unexpected connector",
+			       zt_now());
 		return;
 	}
 	if (c == s->rc) {
@@ -331,7 +336,7 @@ int asession_send_header(struct aflow *f)
 
 	if (!flow_granted(f)) {
 		aflow_reset_app(f, "the connector's certificate does not grant "
-				"the service");
+				   "the service");
 		return -1;
 	}
 	snprintf(h.service, sizeof(h.service), "%s", f->service);
@@ -461,7 +466,6 @@ static void session_datagram(struct zt_qconn *c, const uint8_t *d, size_t n,
 	aflow_dgram_in(f, d + pl, n - pl);
 }
 
-
 /* --- the catalog: set, re-checked against live flows, routed --- */
 
 void zt_aflows_set_catalog(struct zt_aflows *af,
@@ -514,7 +518,8 @@ void zt_aflows_recheck(struct zt_aflows *af, const struct zt_catalog_entry *e,
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *nx; f; f = nx) {
 			nx = f->next;
-			if (f->s && f->state != A_WAIT_SESSION && f->state != A_DONE)
+			if (f->s && f->state != A_WAIT_SESSION &&
+			    f->state != A_DONE)
 				flow_recheck(f, e, n);
 		}
 }
@@ -536,8 +541,8 @@ static size_t drop_refused(struct zt_aflows *af, struct zt_catalog_entry *e,
 
 static void routes_update(struct zt_aflows *af)
 {
-	af->routes.n_entries = drop_refused(af, af->routes.entries,
-					    af->routes.n_entries);
+	af->routes.n_entries =
+		drop_refused(af, af->routes.entries, af->routes.n_entries);
 	if (af->src.ops)
 		zt_aroutes_refresh(&af->routes, &af->src);
 }
@@ -573,9 +578,55 @@ void asession_stop_all(struct zt_aflows *af)
 	}
 }
 
+/* The connector's candidates as punching sees them. */
+static void cands_status(const struct zt_relay_desc *d, struct zt_sb *b,
+			 int json)
+{
+	const struct zt_punch *p = d->punch;
+	uint64_t now = zt_now();
+	char a[64];
+
+	if (json)
+		zt_sb_printf(b,
+			     ",\"nat\":{\"ours\":\"%s\",\"connector\":\"%s\"},"
+			     "\"candidates\":[",
+			     zt_nat_kind_name(d->nat_ours),
+			     zt_nat_kind_name(d->nat_theirs));
+	for (size_t i = 0; p && i < p->n; i++) {
+		const struct zt_punch_cand *c = &p->c[i];
+		const char *st = c->state == ZT_CAND_VALID   ? "answered" :
+				 d->skipped                  ? "not probed" :
+				 c->state == ZT_CAND_PROBING ? "probing" :
+							       "no answer";
+		double ago = c->pong_at ? (now - c->pong_at) / 1e9 : -1;
+
+		zt_addr_str(&c->addr, a, sizeof(a));
+		if (json) {
+			zt_sb_printf(b, "%s{\"addr\":", i ? "," : "");
+			zt_sb_json_str(b, a);
+			zt_sb_printf(b,
+				     ",\"type\":\"%s\",\"state\":\"%s\","
+				     "\"probes\":%u,\"rtt_ms\":%.3f,"
+				     "\"answered_s_ago\":%.1f}",
+				     zt_cand_type_name(c->type), st, c->sent,
+				     c->rtt_ns / 1e6, ago);
+			continue;
+		}
+		zt_sb_printf(b, "      candidate %-5s %-24s %s",
+			     zt_cand_type_name(c->type), a, st);
+		if (ago >= 0)
+			zt_sb_printf(b, ", rtt %.2f ms, last answer %.1f s ago",
+				     c->rtt_ns / 1e6, ago);
+		zt_sb_printf(b, "\n");
+	}
+	if (json)
+		zt_sb_printf(b, "]");
+}
+
 void asession_status(struct zt_aflows *af, struct zt_sb *b, int json)
 {
-	char a[64], path[340];
+	const struct zt_aflows_relay *r = &af->relay;
+	char a[64], path[360];
 	int first = 1;
 
 	for (struct asession *x = af->sessions; x; x = x->next, first = 0) {
@@ -583,41 +634,63 @@ void asession_status(struct zt_aflows *af, struct zt_sb *b, int json)
 		struct zt_addr ra = { 0 };
 		uint64_t tx = 0, rx = 0;
 		const char *st = x->up ? "up" : "connecting";
+		struct zt_relay_desc d;
+		int have_d = x->relay_req && r->describe &&
+			     r->describe(r->user, x->relay_req, &d) == 0;
+		const char *why = x->why;
 
+		if (have_d && x->up && x->relayed && !x->direct &&
+		    d.verdict[0] && strncmp(why, "relayed: first", 14) == 0)
+			why = d.verdict;
 		if (x->c) {
 			zt_qconn_remote(x->c, &ra);
 			zt_qconn_bytes(x->c, &tx, &rx);
 		}
 		if (x->up && x->relayed && !x->direct)
-			snprintf(path, sizeof(path), "relayed via %s", x->via);
+			snprintf(path, sizeof(path), "relayed via %s",
+				 have_d ? d.via : x->via);
 		else
 			snprintf(path, sizeof(path), "direct %s%s",
 				 zt_addr_str(&ra, a, sizeof(a)),
-				 !x->up && (x->rc || x->relay_req)
-					 ? " and through a relay"
-					 : "");
+				 !x->up && (x->rc || x->relay_req) ?
+					 " and through a relay" :
+					 "");
 		if (json) {
 			zt_sb_printf(b, "%s{\"connector\":", first ? "" : ",");
 			zt_sb_json_str(b, x->connector);
 			zt_sb_printf(b, ",\"state\":\"%s\",\"path\":", st);
 			zt_sb_json_str(b, path);
 			zt_sb_printf(b, ",\"why\":");
-			zt_sb_json_str(b, x->why);
-			zt_sb_printf(b, ",\"upgrades\":%u,\"fallbacks\":%u,"
-				     "\"path_since_s\":%llu",
-				     x->upgrades, x->fallbacks,
-				     (unsigned long long)(x->up ? (zt_now() - x->path_since) / 1000000000ULL : 0));
-			zt_sb_printf(b, ",\"relayed\":%s,\"rtt_ms\":%.3f,"
-				     "\"bytes_sent\":%llu,\"bytes_received\":%llu}",
-				     x->up && x->relayed && !x->direct ? "true" : "false", rtt,
-				     (unsigned long long)tx, (unsigned long long)rx);
+			zt_sb_json_str(b, why);
+			if (have_d)
+				cands_status(&d, b, 1);
+			zt_sb_printf(
+				b,
+				",\"upgrades\":%u,\"fallbacks\":%u,"
+				"\"path_since_s\":%llu",
+				x->upgrades, x->fallbacks,
+				(unsigned long long)(x->up ? (zt_now() -
+							      x->path_since) /
+								     1000000000ULL :
+							     0));
+			zt_sb_printf(
+				b,
+				",\"relayed\":%s,\"rtt_ms\":%.3f,"
+				"\"bytes_sent\":%llu,\"bytes_received\":%llu}",
+				x->up && x->relayed && !x->direct ? "true" :
+								    "false",
+				rtt, (unsigned long long)tx,
+				(unsigned long long)rx);
 		} else {
-			zt_sb_printf(b, "  %-16s %-10s %s  rtt %.2f ms  sent %llu B  received %llu B%s%s%s\n",
-				     x->connector, st, path, rtt,
-				     (unsigned long long)tx, (unsigned long long)rx,
-				     x->up && x->why[0] ? "  (" : "",
-				     x->up ? x->why : "",
-				     x->up && x->why[0] ? ")" : "");
+			zt_sb_printf(
+				b,
+				"  %-16s %-10s %s  rtt %.2f ms  sent %llu B  received %llu B%s%s%s\n",
+				x->connector, st, path, rtt,
+				(unsigned long long)tx, (unsigned long long)rx,
+				x->up && why[0] ? "  (" : "", x->up ? why : "",
+				x->up && why[0] ? ")" : "");
+			if (have_d && x->up)
+				cands_status(&d, b, 0);
 		}
 	}
 }

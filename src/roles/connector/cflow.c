@@ -12,17 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "err.h"
 #include "log.h"
 #include "pkt.h"
 #include "policy.h"
+#include "rpath.h"
 
 #define DIAL_TIMEOUT_MS 10000
 
 const char zt_cflow_finished;
 
 static const char *const state_names[] = {
-	[CF_HDR] = "header", [CF_DIAL] = "dialing", [CF_OPEN] = "open",
+	[CF_HDR] = "header",        [CF_DIAL] = "dialing",  [CF_OPEN] = "open",
 	[CF_DRAINING] = "draining", [CF_CLOSED] = "closed",
 };
 
@@ -56,20 +58,21 @@ int cflow_has_stream(const struct cflow *f)
 
 static const char *proto_name(const struct cflow *f)
 {
-	return f->hdr.proto == ZT_IPPROTO_TCP	? "tcp"
-	       : f->hdr.proto == ZT_IPPROTO_UDP ? "udp"
-						: "icmp";
+	return f->hdr.proto == ZT_IPPROTO_TCP ? "tcp" :
+	       f->hdr.proto == ZT_IPPROTO_UDP ? "udp" :
+						"icmp";
 }
 
 static void flow_log_end(struct cflow *f)
 {
 	double secs = (double)(uv_hrtime() - f->start_ns) / 1e9;
 
-	log_info("flow end: %s %s %s -> %s: up %llu B, down %llu B, %.2f s (%s)",
-		 f->user, proto_name(f), f->hdr.service,
-		 f->target[0] ? f->target : "-", (unsigned long long)f->up,
-		 (unsigned long long)f->down, secs,
-		 f->end_reason ? f->end_reason : "closed");
+	log_info(
+		"flow end: %s %s %s -> %s: up %llu B, down %llu B, %.2f s (%s)",
+		f->user, proto_name(f), f->hdr.service,
+		f->target[0] ? f->target : "-", (unsigned long long)f->up,
+		(unsigned long long)f->down, secs,
+		f->end_reason ? f->end_reason : "closed");
 }
 
 /* Gives the agent back receive credit for bytes we took off the stream.
@@ -133,8 +136,9 @@ void cflow_close(struct cflow *f, const char *why, enum cflow_end end)
 	if (cflow_has_stream(f)) {
 		if (end == CF_END_RESET || end == CF_END_ABORT)
 			zt_qconn_stream_reset(f->sess->c, f->sid,
-					      end == CF_END_ABORT ? ZT_FLOW_ERR_ABORT
-								  : ZT_FLOW_ERR_RESET);
+					      end == CF_END_ABORT ?
+						      ZT_FLOW_ERR_ABORT :
+						      ZT_FLOW_ERR_RESET);
 		zt_qconn_stream_set_user(f->sess->c, f->sid, CF_FINISHED);
 		f->flags |= CF_STREAM_GONE;
 	}
@@ -253,13 +257,14 @@ static void flow_dial(struct cflow *f, const struct zt_service *svc)
 	cflow_set_state(f, CF_DIAL);
 	uv_timer_start(&f->timer, dial_timeout, DIAL_TIMEOUT_MS, 0);
 	f->tc.ops = f->cf->targets;
-	f->tc.cb = f->hdr.proto == ZT_IPPROTO_TCP ? &cflow_tcp_cbs
-						  : &cflow_dgram_cbs;
+	f->tc.cb = f->hdr.proto == ZT_IPPROTO_TCP ? &cflow_tcp_cbs :
+						    &cflow_dgram_cbs;
 	f->tc.owner = f;
 	rv = f->tc.ops->dial(&f->tc, f->cf->loop, f->cf->targets_user,
 			     f->hdr.proto, host, port, &why);
 	if (rv != 0) {
-		cflow_refuse(f, ZT_FLOW_UNREACHABLE, why ? why : zt_strerror(rv));
+		cflow_refuse(f, ZT_FLOW_UNREACHABLE,
+			     why ? why : zt_strerror(rv));
 		return;
 	}
 	f->tc_open = 1;
@@ -285,8 +290,8 @@ static void flow_check(struct cflow *f)
 {
 	const struct zt_service *svc;
 	int status;
-	const char *why = cflow_policy(f, zt_qconn_peer(f->sess->c), &svc,
-				       &status);
+	const char *why =
+		cflow_policy(f, zt_qconn_peer(f->sess->c), &svc, &status);
 
 	if (why)
 		cflow_refuse(f, status, why);
@@ -360,9 +365,7 @@ static void on_stream_data(struct zt_cflows *cf, struct csession *s,
 		return;
 	}
 	switch (f->state) {
-	case CF_HDR:
-		on_header(f, d, n, fin);
-		break;
+	case CF_HDR: on_header(f, d, n, fin); break;
 	case CF_OPEN:
 		if (f->hdr.proto == ZT_IPPROTO_TCP) {
 			cflow_tcp_data(f, d, n, fin);
@@ -382,8 +385,7 @@ static void on_stream_data(struct zt_cflows *cf, struct csession *s,
 /* The agent opened a stream (any first frame): a flow, waiting for its
  * header from now on. Without memory the stream gets its flow with its
  * first byte. */
-static void session_stream_opened(struct zt_qconn *c, int64_t sid,
-				  void *owner)
+static void session_stream_opened(struct zt_qconn *c, int64_t sid, void *owner)
 {
 	struct csession *s = owner;
 
@@ -454,6 +456,7 @@ void zt_cflows_session_new(struct zt_cflows *cf, struct zt_qconn *c)
 		return;
 	}
 	s->c = c;
+	s->path_since = zt_now();
 	s->cf = cf;
 	s->next = cf->sessions;
 	cf->sessions = s;
@@ -547,7 +550,43 @@ static void session_stream_closed(struct zt_qconn *c, int64_t sid, int reset,
 	on_stream_closed(owner, sid, reset);
 }
 
+/* "direct ADDR" or "relayed via relayN #S gen G": where the agent's
+ * session runs now, as the connection's current path says. */
+static const char *path_text(const struct zt_qconn *c, char *buf, size_t n)
+{
+	struct zt_qpath p;
+	struct zt_addr a = { 0 };
+	unsigned kind, link;
+	uint32_t sess;
+	uint8_t gen;
+	char t[64];
+
+	zt_qconn_path(c, &p);
+	if (zt_rpath_parse((struct sockaddr *)&p.remote, p.remote_len, &kind,
+			   &link, &sess, &gen) == 0) {
+		snprintf(buf, n, "relayed via relay%u #%u gen %u", link + 1,
+			 sess, gen);
+		return buf;
+	}
+	zt_addr_from_sockaddr(&a, (struct sockaddr *)&p.remote);
+	snprintf(buf, n, "direct %s", zt_addr_str(&a, t, sizeof(t)));
+	return buf;
+}
+
+/* The agent moved the session (we are the server: it migrates). */
+static void session_path_changed(struct zt_qconn *c, void *owner)
+{
+	struct csession *s = owner;
+	char t[96];
+
+	s->path_since = zt_now();
+	s->path_changes++;
+	log_info("session from agent %s: now %s", zt_qconn_peer(c)->name,
+		 path_text(c, t, sizeof(t)));
+}
+
 static const struct zt_qconn_ops session_qops = {
+	.path_changed = session_path_changed,
 	.stream_opened = session_stream_opened,
 	.stream_data = session_stream_data,
 	.stream_acked = session_stream_acked,
@@ -571,42 +610,55 @@ static void status_flow(struct zt_sb *b, const struct cflow *f, int first,
 {
 	double age = (double)(uv_hrtime() - f->start_ns) / 1e9;
 
-	if (json)
-	{
+	if (json) {
 		/* Names here came from a peer's flow header: one writer, escaped. */
 		zt_sb_printf(b, "%s{\"service\":", first ? "" : ",");
 		zt_sb_json_str(b, f->hdr.service);
 		zt_sb_printf(b, ",\"target\":");
 		zt_sb_json_str(b, f->target);
-		zt_sb_printf(b, ",\"state\":\"%s\",\"up\":%llu,\"down\":%llu,"
-			     "\"age_s\":%.1f}", state_names[f->state],
-			     (unsigned long long)f->up,
-			     (unsigned long long)f->down, age);
-	} else
-		zt_sb_printf(b, "    %-4s %-12s -> %-22s %-8s up %llu down %llu  %.1fs\n",
-			     proto_name(f), f->hdr.service, f->target,
+		zt_sb_printf(b,
+			     ",\"state\":\"%s\",\"up\":%llu,\"down\":%llu,"
+			     "\"age_s\":%.1f}",
 			     state_names[f->state], (unsigned long long)f->up,
 			     (unsigned long long)f->down, age);
+	} else
+		zt_sb_printf(
+			b,
+			"    %-4s %-12s -> %-22s %-8s up %llu down %llu  %.1fs\n",
+			proto_name(f), f->hdr.service, f->target,
+			state_names[f->state], (unsigned long long)f->up,
+			(unsigned long long)f->down, age);
 }
 
-static void status_session(struct zt_sb *b, const struct csession *s,
-			   int first, int json)
+static void status_session(struct zt_sb *b, const struct csession *s, int first,
+			   int json)
 {
 	const struct zt_identity *id = zt_qconn_peer(s->c);
 	double rtt = zt_qconn_rtt_ns(s->c) / 1e6;
-	uint64_t tx, rx;
+	uint64_t tx, rx, since = (zt_now() - s->path_since) / 1000000000ULL;
+	char path[96];
 
 	zt_qconn_bytes(s->c, &tx, &rx);
+	path_text(s->c, path, sizeof(path));
 	if (json) {
 		zt_sb_printf(b, "%s{\"name\":", first ? "" : ",");
 		zt_sb_json_str(b, id->name);
-		zt_sb_printf(b, ",\"rtt_ms\":%.3f,\"bytes_sent\":%llu,"
-			     "\"bytes_received\":%llu,\"flows\":[", rtt,
-			     (unsigned long long)tx, (unsigned long long)rx);
-	} else {
-		zt_sb_printf(b, "  %-20s rtt %.2f ms  %zu flow(s)  sent %llu B  received %llu B\n",
-			     id->name, rtt, s->n_flows, (unsigned long long)tx,
+		zt_sb_printf(b, ",\"path\":");
+		zt_sb_json_str(b, path);
+		zt_sb_printf(b, ",\"path_since_s\":%llu,\"path_changes\":%u",
+			     (unsigned long long)since, s->path_changes);
+		zt_sb_printf(b,
+			     ",\"rtt_ms\":%.3f,\"bytes_sent\":%llu,"
+			     "\"bytes_received\":%llu,\"flows\":[",
+			     rtt, (unsigned long long)tx,
 			     (unsigned long long)rx);
+	} else {
+		zt_sb_printf(
+			b,
+			"  %-20s %s (%llus, %u changes)  rtt %.2f ms  %zu flow(s)  sent %llu B  received %llu B\n",
+			id->name, path, (unsigned long long)since,
+			s->path_changes, rtt, s->n_flows,
+			(unsigned long long)tx, (unsigned long long)rx);
 	}
 	for (const struct cflow *f = s->flows; f; f = f->next)
 		status_flow(b, f, f == s->flows, json);
@@ -620,12 +672,14 @@ void zt_cflows_status(struct zt_cflows *cf, struct zt_sb *b, int json)
 	for (struct csession *s = cf->sessions; s; s = s->next)
 		status_session(b, s, s == cf->sessions, json);
 	if (json)
-		zt_sb_printf(b, "],\"sessions_refused\":%llu,"
+		zt_sb_printf(b,
+			     "],\"sessions_refused\":%llu,"
 			     "\"header_timeouts\":%llu",
 			     (unsigned long long)cf->sessions_refused,
 			     (unsigned long long)cf->hdr_timeouts);
 	else
-		zt_sb_printf(b, "sessions refused: %llu, header timeouts: %llu\n",
+		zt_sb_printf(b,
+			     "sessions refused: %llu, header timeouts: %llu\n",
 			     (unsigned long long)cf->sessions_refused,
 			     (unsigned long long)cf->hdr_timeouts);
 }

@@ -77,6 +77,8 @@ struct csession {
 	struct zt_qconn *c;
 	struct cflow *flows;
 	size_t n_flows;
+	uint64_t path_since; /* zt_now() of the last path change */
+	unsigned path_changes;
 };
 
 /* A stream whose flow ended points here, so late data or a FIN on it is

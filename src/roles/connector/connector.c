@@ -63,7 +63,9 @@ static int connector_msg(struct zt_relaylink *l, const struct zt_ctrl_msg *m)
 {
 	struct connector *k = l->d->role;
 
-	if (m->type != ZT_CTRL_SESSION_OFFER && m->type != ZT_CTRL_SESSION_CLOSE)
+	if (m->type != ZT_CTRL_SESSION_OFFER &&
+	    m->type != ZT_CTRL_SESSION_CLOSE &&
+	    m->type != ZT_CTRL_SESSION_CANDIDATES)
 		return ZT_APP_UNKNOWN;
 	return zt_crelay_message(&k->relay, link_index(k, l), m);
 }

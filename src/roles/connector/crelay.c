@@ -21,26 +21,68 @@ struct crelay_sess {
 				  * session's certificate is what counts */
 	uint8_t key[ZT_CTRL_KEY_LEN]; /* ours, for probes */
 	uint64_t since, packets;
+	uint8_t peer_nat; /* enum zt_nat_kind, the agent's */
 	struct zt_punch punch;
 };
 
-/* Agents' NATs forget us: a round of probes every so often keeps our side
- * open for the agent's probes (it does the migrating). */
-#define ROUNDS_MS 15000
+/* Our candidates are checked this often; a change goes to every session's
+ * agent at once. */
+#define CHECK_MS 2000
+/* An agent of version 3 tells us when to probe (SESSION_CANDIDATES, with
+ * each of its rounds); without that, agents' NATs forget us, and a round
+ * this often keeps our side open for the agent's probes. */
+#define ROUNDS_NS 15000000000ULL
 
 static void rand_bytes(void *arg, uint8_t *out, size_t n)
 {
 	wolfSSL_RAND_bytes(out, (int)n);
 }
 
+static int both_hard(const struct zt_crelay *cr, const struct crelay_sess *s)
+{
+	return cr->cands.nat == ZT_NAT_EDM && s->peer_nat == ZT_NAT_EDM;
+}
+
+static void punch_round(struct zt_crelay *cr, struct crelay_sess *s,
+			uint64_t now)
+{
+	if (both_hard(cr, s))
+		return;
+	zt_punch_round(&s->punch, now);
+	zt_pdrive_kick(&cr->pd);
+}
+
+static void send_cands(struct zt_crelay *cr, const struct crelay_sess *s)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CANDIDATES };
+	struct zt_relaylink *l = cr->links[s->link];
+
+	if (l->version < 3 || l->state != ZT_LINK_UP)
+		return;
+	m.u.sess.session = s->id;
+	zt_cands_put(&cr->cands, &m.u.sess);
+	zt_relaylink_send(l, &m);
+}
+
 static void rounds_cb(uv_timer_t *t)
 {
 	struct zt_crelay *cr = t->data;
+	struct zt_cands old = cr->cands;
 	uint64_t now = zt_now();
+	char txt[700];
+	int changed;
 
-	for (struct crelay_sess *s = cr->sess; s; s = s->next)
-		zt_punch_round(&s->punch, now);
-	zt_pdrive_kick(&cr->pd);
+	zt_cands_ours(cr->env, cr->links, cr->n_links, NULL, NULL, &cr->cands);
+	changed = !zt_cands_equal(&old, &cr->cands);
+	if (changed)
+		log_info("our candidates changed: %s",
+			 zt_cands_str(&cr->cands, txt, sizeof(txt)));
+	for (struct crelay_sess *s = cr->sess; s; s = s->next) {
+		if (changed)
+			send_cands(cr, s);
+		if (changed || now - s->punch.round_at >= ROUNDS_NS)
+			punch_round(cr, s, now);
+	}
 }
 
 void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,
@@ -57,7 +99,7 @@ void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,
 	zt_pdrive_init(&cr->pd, env);
 	uv_timer_init(env->loop, &cr->rounds);
 	cr->rounds.data = cr;
-	uv_timer_start(&cr->rounds, rounds_cb, ROUNDS_MS, ROUNDS_MS);
+	uv_timer_start(&cr->rounds, rounds_cb, CHECK_MS, CHECK_MS);
 	cr->on = 1;
 }
 
@@ -138,18 +180,23 @@ static int on_offer(struct zt_crelay *cr, size_t i,
 	cr->n++;
 	m.u.sess.session = s->id;
 	memcpy(m.u.sess.key, s->key, sizeof(s->key));
-	m.u.sess.n_addrs = zt_rpath_local_candidates(cr->env, m.u.sess.addrs,
-						     ZT_MAX_ADDRS);
+	zt_cands_ours(cr->env, cr->links, cr->n_links, NULL, NULL, &cr->cands);
+	zt_cands_put(&cr->cands, &m.u.sess);
 	zt_relaylink_send(cr->links[i], &m);
 	/* Probe the agent's candidates now: our NAT then lets its probes
 	 * in (it starts when the relay tells it we accepted). */
+	s->peer_nat = in->nat;
 	zt_punch_init(&s->punch, s->id, s->key, in->key, rand_bytes, NULL);
-	for (size_t k = 0; k < in->n_addrs; k++)
-		zt_punch_add(&s->punch, &in->addrs[k],
-			     k == 0 ? ZT_CAND_SRFLX : ZT_CAND_HOST, s->since);
-	zt_punch_round(&s->punch, s->since);
-	if (zt_pdrive_add(&cr->pd, &s->punch, NULL, s) == 0)
-		zt_pdrive_kick(&cr->pd);
+	zt_punch_update(&s->punch, in->addrs, in->n_addrs, s->since);
+	if (zt_pdrive_add(&cr->pd, &s->punch, NULL, s) != 0)
+		log_warn("relayed session %u: no hole punching (too many "
+			 "sessions probing)",
+			 s->id);
+	if (both_hard(cr, s))
+		log_info("relayed session %u: punching skipped, both sides "
+			 "endpoint-dependent NAT",
+			 s->id);
+	punch_round(cr, s, s->since);
 	log_info("relayed session %u from agent %s via relay %s:%u (inner "
 		 "packets up to %u bytes)",
 		 s->id, s->agent, cr->links[i]->relay.host,
@@ -177,6 +224,19 @@ static void on_close(struct zt_crelay *cr, size_t i,
 	free(s);
 }
 
+/* SESSION_CANDIDATES from the agent: new addresses, or its round now. */
+static void on_candidates(struct zt_crelay *cr, size_t i,
+			  const struct zt_ctrl_sess *in)
+{
+	struct crelay_sess *s = find(cr, i, in->session);
+
+	if (!s)
+		return;
+	s->peer_nat = in->nat;
+	zt_punch_update(&s->punch, in->addrs, in->n_addrs, zt_now());
+	punch_round(cr, s, zt_now());
+}
+
 int zt_crelay_message(struct zt_crelay *cr, size_t i,
 		      const struct zt_ctrl_msg *m)
 {
@@ -185,6 +245,9 @@ int zt_crelay_message(struct zt_crelay *cr, size_t i,
 	switch (m->type) {
 	case ZT_CTRL_SESSION_OFFER: return on_offer(cr, i, &m->u.sess);
 	case ZT_CTRL_SESSION_CLOSE: on_close(cr, i, &m->u.sess); return 0;
+	case ZT_CTRL_SESSION_CANDIDATES:
+		on_candidates(cr, i, &m->u.sess);
+		return 0;
 	default: return ZT_APP_UNKNOWN;
 	}
 }
@@ -247,15 +310,24 @@ void zt_crelay_status(const struct zt_crelay *cr, struct zt_sb *b, int json)
 	     s = s->next, first = 0) {
 		const struct zt_relaylink *l = cr->links[s->link];
 		uint64_t age = (zt_now() - s->since) / 1000000000ULL;
+		unsigned answered = 0;
 
+		for (size_t k = 0; k < s->punch.n; k++)
+			answered += s->punch.c[k].state == ZT_CAND_VALID;
 		if (!json) {
 			zt_sb_printf(b,
 				     "  relay%zu#%u  agent %-20s via %s:%u  "
-				     "%llu packets in  %llus\n",
+				     "%llu packets in  %llus  %u of %zu "
+				     "candidates answered%s\n",
 				     s->link + 1, s->id, s->agent,
 				     l->relay.host, l->relay.port,
 				     (unsigned long long)s->packets,
-				     (unsigned long long)age);
+				     (unsigned long long)age, answered,
+				     s->punch.n,
+				     both_hard(cr, s) ? " (punching skipped, "
+							"both NATs "
+							"endpoint-dependent)" :
+							"");
 			continue;
 		}
 		zt_sb_printf(b,
@@ -266,9 +338,14 @@ void zt_crelay_status(const struct zt_crelay *cr, struct zt_sb *b, int json)
 		zt_sb_json_str(b, l->relay.host);
 		zt_sb_printf(b,
 			     ",\"relay_port\":%u,\"packets_in\":%llu,"
-			     "\"since_s\":%llu}",
+			     "\"since_s\":%llu,\"nat\":{\"ours\":\"%s\","
+			     "\"agent\":\"%s\"},\"candidates\":%zu,"
+			     "\"answered\":%u,\"punching\":%s}",
 			     l->relay.port, (unsigned long long)s->packets,
-			     (unsigned long long)age);
+			     (unsigned long long)age,
+			     zt_nat_kind_name(cr->cands.nat),
+			     zt_nat_kind_name(s->peer_nat), s->punch.n,
+			     answered, both_hard(cr, s) ? "false" : "true");
 	}
 	if (json)
 		zt_sb_printf(b, "]}");

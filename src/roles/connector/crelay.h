@@ -8,6 +8,7 @@
 #define ZT_CRELAY_H
 
 #include "buf.h"
+#include "cands.h"
 #include "ctrl.h"
 #include "pdrive.h"
 #include "rpath.h"
@@ -24,7 +25,8 @@ struct zt_crelay {
 					       * before the endpoint */
 	struct zt_rinq inq;
 	struct zt_pdrive pd; /* hole punching on the UDP socket */
-	uv_timer_t rounds;   /* probe the agents again now and then */
+	uv_timer_t rounds;   /* our candidates checked, agents probed again */
+	struct zt_cands cands; /* ours, as last told */
 	struct crelay_sess *sess;
 	size_t n;
 	uint64_t offers, refused, packets, unknown;
