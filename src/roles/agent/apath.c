@@ -277,9 +277,7 @@ static void session_recover(struct asession *s, const char *why, uint64_t now)
 		s->reopen_at = 0;
 		via_relay(s, relay, sizeof(relay));
 		snprintf(s->why, sizeof(s->why),
-			 "relayed: %.60s lost, "
-			 "re-opening",
-			 relay);
+			 "relayed: %.60s lost, re-opening", relay);
 		log_info("session to connector %s: %s lost (%s); keeping the "
 			 "session and its flows, asking for a relayed session "
 			 "again (for up to %.0f s)",
