@@ -100,6 +100,7 @@ moved=$(grep "session to connector conn1: moved to relay 10.77.0.1:$left_port" "
 took=$(($(log_ms "$moved") - $(log_ms "$listen")))
 lab_log "restart: back on a relayed path $took ms after $left was listening again (logs; $((t1 - t0)) ms by status polls)"
 [ "$took" -ge 0 ] && [ "$took" -lt 5000 ] || lab_fail "restart: $took ms to move"
+lab_status agent | jq -c '.sessions[] | {path, why, relay_moves}'
 kill -0 "$CURL" 2>/dev/null || lab_fail "the transfer ended before the session was back"
 check restart.bin
 lab_log "ok"
