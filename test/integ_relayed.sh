@@ -6,8 +6,9 @@
 # agent's session to the connector runs through the relay, inside the
 # relay links' DATAGRAMs: curl by hostname works at once, a 64 MiB transfer
 # keeps its sha256, UDP works, the relay lists the session with its bytes
-# and never sees the plaintext, and the session ends on both sides when the
-# relay goes away. Two relays (two ports of the relay's address) see each
+# and never sees the plaintext; when the relays go away the agent keeps the
+# session (re-opening, integ_relayfail.sh) and the connector's relayed
+# sessions end. Two relays (two ports of the relay's address) see each
 # peer from two different ports: both sides tell an endpoint-dependent NAT
 # and skip punching. A relay of control protocol 1 is served in version 1.
 set -eu
@@ -114,10 +115,10 @@ frames=$(sed -n 's/.*frames=\([0-9]*\).*/\1/p' "$LAB/sniff.log")
 [ "$frames" -gt 1000 ] || lab_fail "the sniffer saw too little ($frames frames)"
 grep -q 'marker=0$' "$LAB/sniff.log" || lab_fail "plaintext seen on the relay"
 
-lab_log "the relays stop: the relayed session ends on the agent and the connector"
+lab_log "the relays stop: the agent keeps the session and asks for a relayed one again; the connector's relayed sessions end"
 lab_stop relay2
 lab_stop relay
-wait_for 10 "agent: session gone" jq_ok agent '[.sessions[] | select(.up == true or .state == "up")] | length == 0'
+wait_for 5 "agent: re-opening" jq_ok agent '.sessions[] | select(.connector == "conn1" and .state == "up" and .recovering and (.why | test("relay 10.77.0.1:4433 lost, re-opening")))'
 wait_for 10 "connector: relayed sessions gone" jq_ok connector '.relayed.sessions == 0'
 
 lab_log "a relay that speaks control protocol 1 only: served in version 1"

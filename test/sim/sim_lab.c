@@ -88,10 +88,8 @@ static int connector_ini(struct sim_lab *l, const char *services, char *path,
 	char *text = NULL;
 	int rv;
 
-	if (asprintf(&text,
-		     "[quic]\nlisten = 10.0.0.2:5000\n"
-		     "[relays]\nrelay = 10.0.0.1:4433\n%s",
-		     services) < 0)
+	if (asprintf(&text, "[quic]\nlisten = 10.0.0.2:5000\n[relays]\n%s%s",
+		     l->relays, services) < 0)
 		return ZT_ENOMEM;
 	rv = write_config(l, "connector", text, path, cap);
 	free(text);
@@ -142,24 +140,37 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 int sim_lab_start_nat(struct sim_lab *l, uint64_t seed, const char *services,
 		      int agent_nat, int conn_nat)
 {
+	return sim_lab_start_relays(l, seed, services, agent_nat, conn_nat,
+				    "relay = 10.0.0.1:4433\n");
+}
+
+int sim_lab_start_relays(struct sim_lab *l, uint64_t seed, const char *services,
+			 int agent_nat, int conn_nat, const char *relays)
+{
+	char *agent_ini = NULL;
 	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
 	struct sim_link_cfg ac = { .latency_ns = 10 * SIM_MS };
 	char rpath[256], cpath[256], apath[256];
 	int rv;
 
 	memset(l, 0, sizeof(*l));
+	if (snprintf(l->relays, sizeof(l->relays), "%s", relays) >=
+		    (int)sizeof(l->relays) ||
+	    asprintf(&agent_ini, "[relays]\n%s", relays) < 0)
+		return ZT_EINVAL;
 	snprintf(l->dir, sizeof(l->dir), "/tmp/ztsim.XXXXXX");
-	if (!mkdtemp(l->dir))
-		return ZT_EIO;
-	if ((rv = pki(l)) != 0)
-		return rv;
-	if ((rv = write_config(l, "relay",
-			       "[quic]\nlisten = 10.0.0.1:4433\n"
-			       "require_retry = true\n",
-			       rpath, sizeof(rpath))) != 0 ||
-	    (rv = connector_ini(l, services, cpath, sizeof(cpath))) != 0 ||
-	    (rv = write_config(l, "agent", "[relays]\nrelay = 10.0.0.1:4433\n",
-			       apath, sizeof(apath))) != 0)
+	rv = mkdtemp(l->dir) ? pki(l) : ZT_EIO;
+	if (rv == 0)
+		rv = write_config(l, "relay",
+				  "[quic]\nlisten = 10.0.0.1:4433\n"
+				  "require_retry = true\n",
+				  rpath, sizeof(rpath));
+	if (rv == 0)
+		rv = connector_ini(l, services, cpath, sizeof(cpath));
+	if (rv == 0)
+		rv = write_config(l, "agent", agent_ini, apath, sizeof(apath));
+	free(agent_ini);
+	if (rv != 0)
 		return rv;
 	uv_loop_init(&l->loop);
 	if ((rv = sim_new(&l->sim, &l->loop, seed)) != 0)

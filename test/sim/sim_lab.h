@@ -26,6 +26,7 @@ struct sim_lab {
 	struct sim_tun tun;
 	struct sim_targets targets;
 	struct sim_nat *nat_conn; /* sim_lab_start_nat only; NULL otherwise */
+	char relays[256]; /* the agent's and connector's [relays] lines */
 };
 
 /* Writes the PKI and configs (services: the connector's [service ...]
@@ -37,6 +38,12 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services);
  * with SIM_NAT_PORT_RESTRICTED and -1. */
 int sim_lab_start_nat(struct sim_lab *l, uint64_t seed, const char *services,
 		      int agent_nat, int conn_nat);
+/* sim_lab_start_nat with the agent's and the connector's [relays]
+ * section body (e.g. "relay = 10.0.0.1:4434\nrelay = 10.0.0.1:4433\n");
+ * the lab starts only the relay at 10.0.0.1:4433, the test the others
+ * (sim_lab_extra with cert "relay": the certificate's IP is 10.0.0.1). */
+int sim_lab_start_relays(struct sim_lab *l, uint64_t seed, const char *services,
+			 int agent_nat, int conn_nat, const char *relays);
 /* Rewrites the connector's config with these services and reloads it,
  * as a SIGHUP would. */
 int sim_lab_connector_reload(struct sim_lab *l, const char *services);

@@ -38,6 +38,11 @@ struct asession {
 	uint64_t ready_at, path_since, direct_rx, retry_direct_at, probe_rtt;
 	unsigned upgrades, fallbacks;
 	char why[96];  /* why the session is on its path */
+	/* Its relayed path lost while in use (apath.c): the connection and
+	 * its flows wait for a relayed session through any relay. */
+	int recovering;
+	uint64_t lost_at, reopen_at;
+	unsigned relay_moves;
 	int up;
 	uint64_t up_since;
 	/* The connector's certificate, once a session has been up: its grants

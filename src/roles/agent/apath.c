@@ -20,6 +20,11 @@ static struct asession *session_by_req(struct zt_aflows *af, uint32_t req)
 	return NULL;
 }
 
+static void session_recover(struct asession *s, const char *why, uint64_t now);
+static void session_recovered(struct asession *s, struct zt_pathio *pio,
+			      const struct sockaddr *remote,
+			      socklen_t remote_len, const char *via);
+
 void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
 			   struct zt_pathio *pio, const struct sockaddr *remote,
 			   socklen_t remote_len, const char *via)
@@ -32,6 +37,10 @@ void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
 		snprintf(s->via, sizeof(s->via), "%s", via);
 		log_info("session to connector %s: standby relayed path via %s",
 			 s->connector, via);
+		return;
+	}
+	if (s && s->up && s->recovering && s->c && !s->rc) {
+		session_recovered(s, pio, remote, remote_len, via);
 		return;
 	}
 	if (!s || s->up || s->rc) {
@@ -73,12 +82,9 @@ void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req, const char *why)
 		return;
 	}
 	if (s->up && s->relayed) {
-		/* The relay ended the session we use: so does it. */
-		log_info(
-			"session to connector %s via %s ended by the relay: %s",
-			s->connector, s->via, why);
-		asession_attempt_drop(&s->c, "the relay ended the session");
-		asession_drop_flows(s);
+		/* The relayed path in use is gone (or a request for a new one
+		 * failed): the connection waits for another. */
+		session_recover(s, why, zt_now());
 		return;
 	}
 	if (s->up)
@@ -154,6 +160,10 @@ void asession_path_validation(struct zt_qconn *c, const struct zt_qpath *path,
 		log_info("session to connector %s: direct path %s did not "
 			 "validate; staying relayed",
 			 s->connector, a);
+		/* Its relay went away during the validation: the relayed
+		 * path it stays on is dead. */
+		if (!s->relay_req)
+			session_recover(s, "the relayed path was lost", now);
 		return;
 	}
 	session_direct_ok(s, now);
@@ -216,14 +226,134 @@ static void session_fall_back(struct asession *s, uint64_t now)
 	zt_netio_flush(s->af->env->net);
 }
 
+/* A relayed session whose relay went away (its link dropped, or it closed
+ * the session, e.g. because the connector's link to it dropped) keeps its
+ * connection and flows and asks any relay that lists the connector for a
+ * new relayed session; the connection then moves onto it (a new synthetic
+ * path: to ngtcp2 the connector migrated). It gives up after RECOVER_MAX_NS:
+ * below the inner connection's idle timeout (30 s), so that the agent, not
+ * a silent timeout, ends the flows and says why; long enough for a relay
+ * that restarts (its links come back after 0.25..0.5 s of backoff, plus the
+ * connectors' REGISTER) or for a link's second and third reconnection
+ * (0.5..1 s, 1..2 s) to carry it. */
+#define RECOVER_MAX_NS 20000000000ULL
+/* Between requests that found no relay or that a relay refused: catalogs
+ * that list the connector again also ask at once. */
+#define RECOVER_RETRY_NS 1000000000ULL
+
+/* "relay HOST:PORT #S" without its session: which relay. */
+static void via_relay(const struct asession *s, char *out, size_t cap)
+{
+	const char *hash = strstr(s->via, " #");
+	int n = hash ? (int)(hash - s->via) : (int)strlen(s->via);
+
+	snprintf(out, cap, "%.*s", n, s->via);
+}
+
+static void session_reopen(struct asession *s, uint64_t now)
+{
+	const struct zt_aflows_relay *r = &s->af->relay;
+
+	if (s->relay_req || !r->open || now < s->reopen_at)
+		return;
+	s->reopen_at = now + RECOVER_RETRY_NS;
+	if (r->open(r->user, s->connector, &s->relay_req) != 0) {
+		s->relay_req = 0;
+		return;
+	}
+	log_debug("session to connector %s: asking for a relayed session "
+		  "again, %.1f s after losing its relay",
+		  s->connector, (now - s->lost_at) / 1e9);
+}
+
+static void session_recover(struct asession *s, const char *why, uint64_t now)
+{
+	char relay[300];
+
+	s->relay_req = 0;
+	if (!s->recovering) {
+		s->recovering = 1;
+		s->lost_at = now;
+		s->reopen_at = 0;
+		via_relay(s, relay, sizeof(relay));
+		snprintf(s->why, sizeof(s->why),
+			 "relayed: %.60s lost, re-opening", relay);
+		log_info("session to connector %s: %s lost (%s); keeping the "
+			 "session and its flows, asking for a relayed session "
+			 "again (for up to %.0f s)",
+			 s->connector, relay, why, RECOVER_MAX_NS / 1e9);
+	} else {
+		log_debug("session to connector %s: no relayed session yet: "
+			  "%s",
+			  s->connector, why);
+	}
+	session_reopen(s, now);
+}
+
+static void session_recover_tick(struct asession *s, uint64_t now)
+{
+	char relay[300];
+
+	if (now - s->lost_at < RECOVER_MAX_NS) {
+		session_reopen(s, now);
+		return;
+	}
+	via_relay(s, relay, sizeof(relay));
+	log_warn("session to connector %s: the agent ends it and its flows: "
+		 "no relay carried it again within %.0f s of losing %s",
+		 s->connector, RECOVER_MAX_NS / 1e9, relay);
+	asession_relay_release(s);
+	asession_attempt_drop(&s->c, "no relay carries the session");
+	asession_drop_flows(s);
+}
+
+static void session_recovered(struct asession *s, struct zt_pathio *pio,
+			      const struct sockaddr *remote,
+			      socklen_t remote_len, const char *via)
+{
+	uint64_t now = zt_now();
+	char old[300];
+	int rc;
+
+	rc = zt_qconn_migrate(s->c, pio, remote, remote_len,
+			      ZT_MIGRATE_IMMEDIATE, now);
+	if (rc != 0) {
+		log_warn("session to connector %s: cannot move to %s: %s",
+			 s->connector, via, zt_strerror(rc));
+		asession_relay_release(s); /* asked again on the next tick */
+		return;
+	}
+	via_relay(s, old, sizeof(old));
+	s->recovering = 0;
+	s->relay_moves++;
+	s->path_since = s->ready_at = now;
+	s->retry_direct_at = now + DIRECT_RETRY_NS;
+	snprintf(s->via, sizeof(s->via), "%s", via);
+	snprintf(s->why, sizeof(s->why),
+		 "relayed: moved in %u ms after %.40s was lost",
+		 (unsigned)((now - s->lost_at) / 1000000), old);
+	log_info("session to connector %s: moved to %s, %.0f ms after %s was "
+		 "lost (move %u)",
+		 s->connector, via, (now - s->lost_at) / 1e6, old,
+		 s->relay_moves);
+	zt_netio_flush(s->af->env->net);
+}
+
 void zt_aflows_relay_standby(struct zt_aflows *af)
 {
 	const struct zt_aflows_relay *r = &af->relay;
 
-	for (struct asession *s = af->sessions; s && r->open; s = s->next)
+	for (struct asession *s = af->sessions; s && r->open; s = s->next) {
+		if (s->up && s->recovering) {
+			/* A relay (re)listed connectors: worth asking now. */
+			s->reopen_at = 0;
+			session_reopen(s, zt_now());
+			continue;
+		}
 		if (s->up && s->relayed && s->direct && !s->relay_req &&
 		    r->open(r->user, s->connector, &s->relay_req) != 0)
 			s->relay_req = 0;
+	}
 }
 
 void zt_aflows_relay_tick(struct zt_aflows *af, uint64_t now)
@@ -232,6 +362,10 @@ void zt_aflows_relay_tick(struct zt_aflows *af, uint64_t now)
 		const struct zt_pathio *pio;
 		uint64_t at;
 
+		if (s->up && s->recovering) {
+			session_recover_tick(s, now);
+			continue;
+		}
 		if (!s->up || !s->direct || !s->c)
 			continue;
 		zt_qconn_last_rx(s->c, &at, &pio);

@@ -168,7 +168,9 @@ static int pick_link(struct zt_arelay *ar, const char *connector, size_t *out)
 	for (size_t i = 0; i < ar->n_links; i++) {
 		const struct zt_relaylink *l = ar->links[i];
 
-		if (l->state == ZT_LINK_UP && l->version >= 2 &&
+		/* A link whose connection just closed is still UP while
+		 * its down callback runs (and we re-open from there). */
+		if (l->state == ZT_LINK_UP && l->conn && l->version >= 2 &&
 		    ar->lists(ar->user, i, connector)) {
 			*out = i;
 			return 0;
@@ -337,6 +339,33 @@ static void on_candidates(struct zt_arelay *ar, size_t i,
 	punch_round(ar, r, zt_now());
 }
 
+/* The first generation from `from` on whose synthetic address (link,
+ * session, gen) no path of ours lives or was left in the last 10 min: a
+ * relay that restarted hands out its session numbers again, and a
+ * connection moving onto the address it is on (or onto one in its path
+ * history, which ngtcp2 trusts unvalidated) would fail or misroute. */
+static int fresh_gen(const struct zt_arelay *ar, size_t link, uint32_t session,
+		     unsigned from, uint8_t *out)
+{
+	for (unsigned g = from; g <= UINT8_MAX; g++) {
+		int used = 0;
+
+		for (const struct arelay_req *r = ar->reqs; r && !used;
+		     r = r->next)
+			used = r->path && r->link == link &&
+			       r->session == session && r->gen == g;
+		for (const struct arelay_grave *k = ar->graves; k && !used;
+		     k = k->next)
+			used = k->path->link_idx == link &&
+			       k->path->session == session && k->path->gen == g;
+		if (!used) {
+			*out = (uint8_t)g;
+			return 0;
+		}
+	}
+	return ZT_ENOTFOUND;
+}
+
 static int on_ready(struct zt_arelay *ar, size_t i,
 		    const struct zt_ctrl_sess *in)
 {
@@ -350,7 +379,9 @@ static int on_ready(struct zt_arelay *ar, size_t i,
 		return 0; /* we gave up on it: the relay hears our CLOSE */
 	if (r->ready)
 		return ZT_APP_PROTOCOL;
-	r->path = calloc(1, sizeof(*r->path));
+	r->path = NULL;
+	if (fresh_gen(ar, i, in->session, 0, &r->gen) == 0)
+		r->path = calloc(1, sizeof(*r->path));
 	if (!r->path) {
 		zt_arelay_close(ar, r->req);
 		return 0;
@@ -543,8 +574,10 @@ int zt_arelay_regen(void *arg, uint32_t req, struct zt_pathio **pio,
 	struct zt_arelay *ar = arg;
 	struct arelay_req *r = find_req(ar, req);
 	struct zt_rpath *np;
+	uint8_t gen;
 
-	if (!r || !r->ready || r->gen == UINT8_MAX)
+	if (!r || !r->ready ||
+	    fresh_gen(ar, r->link, r->session, r->gen + 1u, &gen) != 0)
 		return ZT_ENOTFOUND;
 	if (ar->links[r->link]->state != ZT_LINK_UP)
 		return ZT_ECLOSED;
@@ -553,7 +586,7 @@ int zt_arelay_regen(void *arg, uint32_t req, struct zt_pathio **pio,
 		return ZT_ENOMEM;
 	/* The old path may still be in the connection's path history. */
 	bury(ar, r->path);
-	r->gen++;
+	r->gen = gen;
 	zt_rpath_init(np, ar->links[r->link], (unsigned)r->link, ZT_RPATH_AGENT,
 		      r->session, r->gen);
 	r->path = np;

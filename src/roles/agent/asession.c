@@ -245,7 +245,7 @@ static void session_established(struct zt_qconn *c, void *owner)
 	}
 	s->up = 1;
 	s->up_since = uv_hrtime();
-	s->direct = s->migrating = 0;
+	s->direct = s->migrating = s->recovering = 0;
 	s->path_since = zt_now();
 	snprintf(s->why, sizeof(s->why), "%s",
 		 s->relayed ? "relayed: first session up" : "direct: first up");
@@ -267,7 +267,7 @@ void asession_drop_flows(struct asession *s)
 
 	s->up = 0;
 	s->relayed = 0;
-	s->direct = s->migrating = 0;
+	s->direct = s->migrating = s->recovering = 0;
 	for (size_t b = 0; b < af->nbuckets; b++)
 		for (struct aflow *f = af->table[b], *n; f; f = n) {
 			n = f->next;
@@ -667,8 +667,10 @@ void asession_status(struct zt_aflows *af, struct zt_sb *b, int json)
 			zt_sb_printf(
 				b,
 				",\"upgrades\":%u,\"fallbacks\":%u,"
+				"\"relay_moves\":%u,\"recovering\":%s,"
 				"\"path_since_s\":%llu",
-				x->upgrades, x->fallbacks,
+				x->upgrades, x->fallbacks, x->relay_moves,
+				x->recovering ? "true" : "false",
 				(unsigned long long)(x->up ? (zt_now() -
 							      x->path_since) /
 								     1000000000ULL :
