@@ -84,3 +84,15 @@ const char *zt_cands_str(const struct zt_cands *c, char *buf, size_t n)
 			 zt_nat_kind_name(c->nat));
 	return buf;
 }
+
+void zt_cands_send(struct zt_relaylink *l, uint32_t session,
+		   const struct zt_cands *c)
+{
+	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CANDIDATES };
+
+	if (l->version < 3 || l->state != ZT_LINK_UP)
+		return;
+	m.u.sess.session = session;
+	zt_cands_put(c, &m.u.sess);
+	zt_relaylink_send(l, &m);
+}

@@ -27,6 +27,11 @@ void zt_cands_ours(const struct zt_env *env, struct zt_relaylink *const *links,
 int zt_cands_equal(const struct zt_cands *x, const struct zt_cands *y);
 /* Into a session message. */
 void zt_cands_put(const struct zt_cands *c, struct zt_ctrl_sess *m);
+/* SESSION_CANDIDATES for session on link l, when the link is up and
+ * speaks version 3 (a version 2 relay has no such message: the other side
+ * then probes on its own timer). */
+void zt_cands_send(struct zt_relaylink *l, uint32_t session,
+		   const struct zt_cands *c);
 /* "10.0.0.2:4433, 192.168.1.2:4433 (endpoint-dependent NAT)", for logs. */
 const char *zt_cands_str(const struct zt_cands *c, char *buf, size_t n);
 

@@ -282,18 +282,10 @@ static void punch_round(struct zt_arelay *ar, struct arelay_req *r,
 }
 
 /* Tells the connector (through the relay) our candidates now, which makes
- * it probe them at once: its round and ours run together. A version 2
- * relay has no such message; the connector then probes on its own timer. */
+ * it probe them at once: its round and ours run together. */
 static void send_cands(struct zt_arelay *ar, struct arelay_req *r)
 {
-	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CANDIDATES };
-	struct zt_relaylink *l = ar->links[r->link];
-
-	if (l->version < 3 || l->state != ZT_LINK_UP)
-		return;
-	m.u.sess.session = r->session;
-	zt_cands_put(&ar->cands, &m.u.sess);
-	zt_relaylink_send(l, &m);
+	zt_cands_send(ar->links[r->link], r->session, &ar->cands);
 }
 
 /* The connector's candidates, observed first; probing starts at once,

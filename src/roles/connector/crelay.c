@@ -54,14 +54,7 @@ static void punch_round(struct zt_crelay *cr, struct crelay_sess *s,
 
 static void send_cands(struct zt_crelay *cr, const struct crelay_sess *s)
 {
-	struct zt_ctrl_msg m = { .type = ZT_CTRL_SESSION_CANDIDATES };
-	struct zt_relaylink *l = cr->links[s->link];
-
-	if (l->version < 3 || l->state != ZT_LINK_UP)
-		return;
-	m.u.sess.session = s->id;
-	zt_cands_put(&cr->cands, &m.u.sess);
-	zt_relaylink_send(l, &m);
+	zt_cands_send(cr->links[s->link], s->id, &cr->cands);
 }
 
 static void rounds_cb(uv_timer_t *t)
