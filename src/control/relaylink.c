@@ -175,6 +175,9 @@ struct zt_relaylink *zt_relaylink_new(struct zt_daemon *d,
 	l->relay = *relay;
 	l->sid = -1;
 	l->version = ZT_CTRL_VERSION_MAX;
+	if (d->cfg.ctrl_version_max >= ZT_CTRL_VERSION &&
+	    d->cfg.ctrl_version_max < ZT_CTRL_VERSION_MAX)
+		l->version = d->cfg.ctrl_version_max; /* a test's older peer */
 	zt_ctrl_reader_init(&l->rd);
 	uv_timer_init(l->env->loop, &l->timer);
 	l->timer.data = l;

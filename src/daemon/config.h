@@ -61,6 +61,13 @@ struct zt_config {
 	/* [service NAME] sections (connector only) */
 	struct zt_service *services;
 	size_t n_services;
+
+	/* Test hook, not an ini key (the parser leaves it 0): the highest
+	 * control protocol version this peer's relay links speak, 0 for the
+	 * highest it knows. The in-process tests set it to play a connector
+	 * or an agent of an older release; read when the role makes its
+	 * links. */
+	uint8_t ctrl_version_max;
 };
 
 /* Caller-provided buffer for the first error, formatted as

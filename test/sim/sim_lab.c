@@ -107,7 +107,7 @@ static void rx(void *arg, const struct sockaddr *from, socklen_t from_len,
 
 static int start_one(struct sim_lab *l, struct zt_daemon *d,
 		     const struct zt_role_ops *ops, const char *path,
-		     struct sim_node *n)
+		     struct sim_node *n, uint8_t ctrl_version)
 {
 	struct zt_config cfg;
 	struct zt_config_error err;
@@ -126,6 +126,7 @@ static int start_one(struct sim_lab *l, struct zt_daemon *d,
 		fprintf(stderr, "sim: %s\n", err.msg);
 		return rv;
 	}
+	cfg.ctrl_version_max = ctrl_version;
 	zt_daemon_init(d, ops, &cfg, &env, 0);
 	sim_node_rx(n, rx, d);
 	return zt_daemon_start(d);
@@ -140,12 +141,30 @@ int sim_lab_start(struct sim_lab *l, uint64_t seed, const char *services)
 int sim_lab_start_nat(struct sim_lab *l, uint64_t seed, const char *services,
 		      int agent_nat, int conn_nat)
 {
-	return sim_lab_start_relays(l, seed, services, agent_nat, conn_nat,
-				    "relay = 10.0.0.1:4433\n");
+	return sim_lab_start_ver(l, seed, services, agent_nat, conn_nat, 0, 0);
 }
+
+static int start_lab(struct sim_lab *l, uint64_t seed, const char *services,
+		     int agent_nat, int conn_nat, const char *relays,
+		     uint8_t conn_version, uint8_t agent_version);
 
 int sim_lab_start_relays(struct sim_lab *l, uint64_t seed, const char *services,
 			 int agent_nat, int conn_nat, const char *relays)
+{
+	return start_lab(l, seed, services, agent_nat, conn_nat, relays, 0, 0);
+}
+
+int sim_lab_start_ver(struct sim_lab *l, uint64_t seed, const char *services,
+		      int agent_nat, int conn_nat, uint8_t conn_version,
+		      uint8_t agent_version)
+{
+	return start_lab(l, seed, services, agent_nat, conn_nat,
+			 "relay = 10.0.0.1:4433\n", conn_version, agent_version);
+}
+
+static int start_lab(struct sim_lab *l, uint64_t seed, const char *services,
+		     int agent_nat, int conn_nat, const char *relays,
+		     uint8_t conn_version, uint8_t agent_version)
 {
 	char *agent_ini = NULL;
 	struct sim_link_cfg near = { .latency_ns = 5 * SIM_MS };
@@ -194,10 +213,12 @@ int sim_lab_start_relays(struct sim_lab *l, uint64_t seed, const char *services,
 	sim_tun_init(&l->tun);
 	sim_tcp_attach(&l->tun);
 	sim_targets_init(&l->targets, &l->loop);
-	if ((rv = start_one(l, &l->relay, &zt_relay_ops, rpath, l->n_relay)) ||
-	    (rv = start_one(l, &l->conn, &zt_connector_ops, cpath,
-			    l->n_conn)) ||
-	    (rv = start_one(l, &l->agent, &zt_agent_ops, apath, l->n_agent)))
+	if ((rv = start_one(l, &l->relay, &zt_relay_ops, rpath, l->n_relay,
+			    0)) ||
+	    (rv = start_one(l, &l->conn, &zt_connector_ops, cpath, l->n_conn,
+			    conn_version)) ||
+	    (rv = start_one(l, &l->agent, &zt_agent_ops, apath, l->n_agent,
+			    agent_version)))
 		return rv;
 	return 0;
 }
@@ -218,7 +239,7 @@ int sim_lab_extra(struct sim_lab *l, struct zt_daemon *d,
 	snprintf(name, sizeof(name), "extra-%s-%u", ip, port);
 	if ((rv = config_file(l, name, cert, extra, path, sizeof(path))) != 0)
 		return rv;
-	return start_one(l, d, ops, path, n);
+	return start_one(l, d, ops, path, n, 0);
 }
 
 int sim_lab_relay_restart(struct sim_lab *l, int silent)
@@ -238,7 +259,7 @@ int sim_lab_relay_restart(struct sim_lab *l, int silent)
 	sim_link(l->sim, l->n_agent, l->n_relay, &near, NULL);
 	sim_link(l->sim, l->n_conn, l->n_relay, &near, NULL);
 	snprintf(path, sizeof(path), "%s/relay.ini", l->dir);
-	return start_one(l, &l->relay, &zt_relay_ops, path, l->n_relay);
+	return start_one(l, &l->relay, &zt_relay_ops, path, l->n_relay, 0);
 }
 
 int sim_lab_connector_reload(struct sim_lab *l, const char *services)

@@ -44,6 +44,13 @@ int sim_lab_start_nat(struct sim_lab *l, uint64_t seed, const char *services,
  * (sim_lab_extra with cert "relay": the certificate's IP is 10.0.0.1). */
 int sim_lab_start_relays(struct sim_lab *l, uint64_t seed, const char *services,
 			 int agent_nat, int conn_nat, const char *relays);
+/* sim_lab_start_nat with peers of an older release: the connector's and
+ * the agent's relay links speak at most control protocol conn_version and
+ * agent_version (0: the highest they know; zt_config.ctrl_version_max,
+ * a test hook). */
+int sim_lab_start_ver(struct sim_lab *l, uint64_t seed, const char *services,
+		      int agent_nat, int conn_nat, uint8_t conn_version,
+		      uint8_t agent_version);
 /* Rewrites the connector's config with these services and reloads it,
  * as a SIGHUP would. */
 int sim_lab_connector_reload(struct sim_lab *l, const char *services);
