@@ -19,8 +19,9 @@ enum { IDLE, ASK_ADDR, ASK_MAP };
 
 struct pm_natpmp {
 	natpmp_t np;
-	int open; /* np holds a socket, poll watches it */
-	uv_poll_t poll;
+	int open;         /* np holds a socket, poll watches it */
+	uv_poll_t *poll;  /* one per socket: freed when it is closed */
+	int failed;       /* the last request: the gateway is looked up anew */
 	uv_timer_t retry; /* libnatpmp's retransmissions, and our deferrals */
 	int has_timer;
 	int step;
@@ -41,6 +42,7 @@ static void done(struct zt_portmap *pm, int ok, const char *why)
 		a.lease_s = n->lease;
 	}
 	n->step = IDLE;
+	n->failed = !ok;
 	if (n->has_timer)
 		uv_timer_stop(&n->retry);
 	zt_portmap_answer(pm, n->seq, &a);
@@ -133,19 +135,43 @@ static void rearm(struct zt_portmap *pm)
 	uv_timer_start(&n->retry, retry_cb, ms + 1, 0);
 }
 
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void close_gw(struct pm_natpmp *n)
+{
+	if (!n->open)
+		return;
+	/* uv_close stops the poll now: the fd may go. */
+	uv_close((uv_handle_t *)n->poll, free_handle);
+	n->poll = NULL;
+	closenatpmp(&n->np);
+	n->open = 0;
+}
+
+/* The socket to the default gateway, which libnatpmp reads when it opens
+ * one: after a failure (another network, a new router) it is found anew. */
 static int open_gw(struct zt_portmap *pm)
 {
 	struct pm_natpmp *n = pm->np;
 	int rv;
 
-	if (n->open)
+	if (n->open && !n->failed)
 		return 0;
+	close_gw(n);
+	if (!(n->poll = malloc(sizeof(*n->poll))))
+		return NATPMP_ERR_SOCKETERROR;
 	rv = initnatpmp(&n->np, 0, 0);
-	if (rv < 0)
+	if (rv < 0) {
+		free(n->poll);
+		n->poll = NULL;
 		return rv;
-	uv_poll_init(pm->loop, &n->poll, n->np.s);
-	n->poll.data = pm;
-	uv_poll_start(&n->poll, UV_READABLE, poll_cb);
+	}
+	uv_poll_init(pm->loop, n->poll, n->np.s);
+	n->poll->data = pm;
+	uv_poll_start(n->poll, UV_READABLE, poll_cb);
 	n->open = 1;
 	return 0;
 }
@@ -210,12 +236,7 @@ static void close_np(struct zt_portmap *pm)
 		return;
 	if (n->has_timer)
 		uv_close((uv_handle_t *)&n->retry, NULL);
-	if (n->open) {
-		/* uv_close stops the poll now: the fd may go. */
-		uv_close((uv_handle_t *)&n->poll, NULL);
-		closenatpmp(&n->np);
-		n->open = 0;
-	}
+	close_gw(n);
 }
 
 static void free_np(struct zt_portmap *pm)
