@@ -357,6 +357,35 @@ static void test_tun_section(void **state)
 		    "[tun] mtu", "not used by the connector role");
 }
 
+static void test_nat_section(void **state)
+{
+	struct zt_config cfg;
+
+	/* auto by default where there is a NAT to ask */
+	expect_ok(ZT_ROLE_AGENT, AGENT_OK, &cfg);
+	assert_int_equal(cfg.portmap, ZT_PORTMAP_AUTO);
+	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_CONNECTOR, CONN_OK, &cfg);
+	assert_int_equal(cfg.portmap, ZT_PORTMAP_AUTO);
+	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_RELAY, RELAY_OK, &cfg);
+	assert_int_equal(cfg.portmap, ZT_PORTMAP_OFF);
+	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_CONNECTOR, CONN_OK "[nat]\nportmap = off\n", &cfg);
+	assert_int_equal(cfg.portmap, ZT_PORTMAP_OFF);
+	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_AGENT, AGENT_OK "[nat]\nportmap = auto\n", &cfg);
+	assert_int_equal(cfg.portmap, ZT_PORTMAP_AUTO);
+	zt_config_free(&cfg);
+	expect_fail(ZT_ROLE_AGENT, AGENT_OK "[nat]\nportmap = upnp\n",
+		    ZT_EINVAL, "t.ini:8: [nat] portmap = 'upnp'",
+		    "expected auto or off");
+	expect_fail(ZT_ROLE_AGENT,
+		    AGENT_OK "[nat]\nportmap = off\nportmap = auto\n",
+		    ZT_EINVAL, "t.ini:9: [nat] portmap", NULL);
+	expect_fail(ZT_ROLE_RELAY, RELAY_OK "[nat]\nportmap = auto\n",
+		    ZT_EINVAL, "[nat] portmap", "not used by the relay role");
+}
 
 int main(void)
 {
@@ -378,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_service_incomplete),
 		cmocka_unit_test(test_control_socket_too_long),
 		cmocka_unit_test(test_tun_section),
+		cmocka_unit_test(test_nat_section),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

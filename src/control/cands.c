@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "punch.h"
 #include "rpath.h"
 
@@ -43,6 +44,12 @@ void zt_cands_ours(const struct zt_env *env, struct zt_relaylink *const *links,
 			out->a[out->n++] = l->observed;
 	}
 	out->nat = (uint8_t)zt_nat_kind(seen, n_seen);
+	if (env->mapped && env->mapped->family && out->n < ZT_MAX_ADDRS &&
+	    !(skip && skip(user, env->mapped))) {
+		out->mapped = 1;
+		if (!have(out, env->mapped))
+			out->a[out->n++] = *env->mapped;
+	}
 	n_local = zt_rpath_local_candidates(env, local, ZT_MAX_ADDRS);
 	for (size_t i = 0; i < n_local && out->n < ZT_MAX_ADDRS; i++)
 		if (!have(out, &local[i]) && !(skip && skip(user, &local[i])))
@@ -51,7 +58,7 @@ void zt_cands_ours(const struct zt_env *env, struct zt_relaylink *const *links,
 
 int zt_cands_equal(const struct zt_cands *x, const struct zt_cands *y)
 {
-	if (x->n != y->n || x->nat != y->nat)
+	if (x->n != y->n || x->nat != y->nat || x->mapped != y->mapped)
 		return 0;
 	for (size_t i = 0; i < x->n; i++)
 		if (!zt_addr_equal(&x->a[i], &y->a[i]))
@@ -59,11 +66,18 @@ int zt_cands_equal(const struct zt_cands *x, const struct zt_cands *y)
 	return 1;
 }
 
+int zt_cands_hard(const struct zt_cands *c)
+{
+	return c->nat == ZT_NAT_EDM && !c->mapped;
+}
+
 void zt_cands_put(const struct zt_cands *c, struct zt_ctrl_sess *m)
 {
 	memcpy(m->addrs, c->a, c->n * sizeof(c->a[0]));
 	m->n_addrs = c->n;
-	m->nat = c->nat;
+	/* The other side would skip punching with two endpoint-dependent
+	 * NATs; the mapped port lets its probes in from anywhere. */
+	m->nat = c->mapped ? ZT_NAT_EIM : c->nat;
 }
 
 const char *zt_cands_str(const struct zt_cands *c, char *buf, size_t n)
@@ -80,8 +94,9 @@ const char *zt_cands_str(const struct zt_cands *c, char *buf, size_t n)
 		off += (size_t)w;
 	}
 	if (off < n)
-		snprintf(buf + off, n - off, "%s(%s NAT)", c->n ? " " : "",
-			 zt_nat_kind_name(c->nat));
+		snprintf(buf + off, n - off, "%s(%s NAT%s)", c->n ? " " : "",
+			 zt_nat_kind_name(c->nat),
+			 c->mapped ? ", port mapping" : "");
 	return buf;
 }
 

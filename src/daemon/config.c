@@ -303,8 +303,10 @@ static void set_defaults(struct zt_config *cfg, int role)
 	cfg->log_level = ZT_LOG_INFO;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket),
 		 "/run/ztnad/%s.sock", zt_role_name(role));
-	if (role != ZT_ROLE_RELAY)
+	if (role != ZT_ROLE_RELAY) {
 		cfg->listen.family = AF_INET; /* 0.0.0.0:0 */
+		cfg->portmap = ZT_PORTMAP_AUTO;
+	}
 	cfg->idle_timeout_ms = 30000;
 	cfg->keepalive_ms = 10000;
 	snprintf(cfg->tun_ifname, sizeof(cfg->tun_ifname), "ztun0");

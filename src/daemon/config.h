@@ -21,6 +21,11 @@ enum zt_dns_forward {
 	ZT_DNS_FWD_ADDR = 2,   /* to dns_upstream */
 };
 
+enum zt_portmap_mode {
+	ZT_PORTMAP_OFF = 0,
+	ZT_PORTMAP_AUTO = 1, /* NAT-PMP, else UPnP-IGD, on the gateway */
+};
+
 struct zt_config {
 	int role;                  /* enum zt_role: set by the caller */
 	char path[PATH_MAX];       /* the file this came from */
@@ -57,6 +62,9 @@ struct zt_config {
 	/* [dns] (agent): names outside the catalog */
 	int dns_forward;           /* enum zt_dns_forward; default refuse */
 	struct zt_addr dns_upstream; /* ZT_DNS_FWD_ADDR */
+
+	/* [nat] (connector, agent) */
+	int portmap;               /* enum zt_portmap_mode; default auto */
 
 	/* [service NAME] sections (connector only) */
 	struct zt_service *services;

@@ -323,6 +323,24 @@ static const struct key_def dns_keys[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
+/* [nat] (connector, agent): a port mapping on the gateway. */
+static int set_portmap(struct cfg_ctx *ctx, const struct key_def *k,
+		       const char *v)
+{
+	if (strcmp(v, "auto") == 0)
+		ctx->cfg->portmap = ZT_PORTMAP_AUTO;
+	else if (strcmp(v, "off") == 0)
+		ctx->cfg->portmap = ZT_PORTMAP_OFF;
+	else
+		return cfg_bad_value(ctx, v, strlen(v), "auto or off");
+	return 0;
+}
+
+static const struct key_def nat_keys[] = {
+	{ "portmap", R_CONN | R_AGENT, 0, set_portmap, 0 },
+	{ NULL, 0, 0, NULL, 0 },
+};
+
 const struct cfg_section cfg_sections[S_COUNT] = {
 	[S_IDENTITY] = { "identity", identity_keys },
 	[S_DAEMON] = { "daemon", daemon_keys },
@@ -330,5 +348,6 @@ const struct cfg_section cfg_sections[S_COUNT] = {
 	[S_RELAYS] = { "relays", relays_keys },
 	[S_TUN] = { "tun", tun_keys },
 	[S_DNS] = { "dns", dns_keys },
+	[S_NAT] = { "nat", nat_keys },
 	[S_SERVICE] = { "service", cfg_service_keys },
 };

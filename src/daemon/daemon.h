@@ -36,6 +36,10 @@ struct zt_env {
 	 * (zt_tconn_uv_ops, roles/connector/tconn.h). */
 	const struct zt_tconn_ops *targets;
 	void *targets_user;
+	/* Connector, agent: where a port mapping on the gateway forwards to
+	 * our socket (family 0 while none is held; NULL: no port mapping),
+	 * offered as a candidate (control/cands.c, control/portmap.h). */
+	const struct zt_addr *mapped;
 };
 
 /* zt_daemon_init flags: what only a process of its own may do. */

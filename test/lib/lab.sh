@@ -331,3 +331,62 @@ jq_ok() {
 	[ -n "$_st" ] || return 1
 	printf '%s' "$_st" | jq -e "$2" >/dev/null
 }
+
+# lab_miniupnpd ROUTER LAN_PREFIX PUBLIC_IP NATPMP: miniupnpd (the nftables
+# backend) on a lab_router's LAN side, answering UPnP-IGD and, when NATPMP
+# is "yes", NAT-PMP/PCP. miniupnpd refuses to map on an external address
+# that is private or reserved (RFC 1918, 100.64/10, the documentation
+# nets...), which the lab's 10.77.0.x are: the router gets PUBLIC_IP on its
+# WAN side as well (a /32, reached from the relay's bridge and the other
+# router by a route), and miniupnpd announces that one (ext_ip). Its tables
+# and chains are made here (Debian's miniupnpd-nftables ships no init
+# script for them without the "miniupnpd" package); what it forwards passes
+# the router's firewall. Config, pid and lease files live in $LAB;
+# MINIUPNPD_PID is its process. Called again, it starts a new one after the
+# old one is stopped by the caller.
+lab_miniupnpd() {
+	rt=$(lab_ns "$1")
+	if ! ip -n "$rt" addr show dev wan | grep -q "inet $3/32"; then
+		ip -n "$rt" addr add "$3/32" dev wan
+		ip -n "$(lab_ns relay)" route add "$3/32" dev zbr0
+		[ -e "/run/netns/$(lab_ns nata)" ] &&
+			ip -n "$(lab_ns nata)" route add "$3/32" dev wan
+		ip netns exec "$rt" nft -f - <<NFT || lab_fail "nft for miniupnpd in $1"
+table inet miniupnpd {
+	chain forward { type filter hook forward priority filter - 10; policy accept; jump miniupnpd; }
+	chain miniupnpd { }
+	chain prerouting { type nat hook prerouting priority dstnat; policy accept; jump prerouting_miniupnpd; }
+	chain postrouting { type nat hook postrouting priority srcnat - 10; policy accept; jump postrouting_miniupnpd; }
+	chain prerouting_miniupnpd { }
+	chain postrouting_miniupnpd { }
+}
+NFT
+		ip netns exec "$rt" nft insert rule inet filter from_wan ct status dnat accept
+	fi
+	cat >"$LAB/miniupnpd-$1.conf" <<CONF
+ext_ifname=wan
+ext_ip=$3
+listening_ip=lan
+port=0
+enable_natpmp=$4
+enable_upnp=yes
+secure_mode=yes
+system_uptime=yes
+lease_file=$LAB/miniupnpd-$1.leases
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+upnp_table_name=miniupnpd
+upnp_nat_table_name=miniupnpd
+allow 1024-65535 $2.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+CONF
+	lab_bg "$rt" "miniupnpd-$1" miniupnpd -d -f "$LAB/miniupnpd-$1.conf" \
+		-P "$LAB/miniupnpd-$1.pid"
+	MINIUPNPD_PID=$!
+	wait_for 5 "miniupnpd in $1" grep -q "HTTP listening on port" "$LAB/miniupnpd-$1.log"
+}
+
+# lab_upnp_rules ROUTER: the forwards miniupnpd holds now (its DNAT rules).
+lab_upnp_rules() {
+	ip netns exec "$(lab_ns "$1")" nft list chain inet miniupnpd prerouting_miniupnpd |
+		grep dnat || true
+}

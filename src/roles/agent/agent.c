@@ -8,6 +8,7 @@
 #include "err.h"
 #include "log.h"
 #include "roles.h"
+#include "portmap.h"
 #include "status.h"
 #include "aflow.h"
 #include "arelay.h"
@@ -29,6 +30,8 @@ struct agent {
 	int fresh[ZT_MAX_RELAYS];
 	uv_timer_t settle;
 	int settle_on;
+	struct zt_portmap pm; /* [nat] portmap */
+	int pm_on;
 };
 
 #define SETTLE_MS 10000
@@ -226,6 +229,11 @@ static int agent_start(struct zt_daemon *d)
 	uv_timer_init(d->env.loop, &a->settle);
 	a->settle.data = a;
 	a->settle_on = 1;
+	if ((rv = zt_portmap_init(&a->pm, d->env.loop)) != 0)
+		return rv;
+	a->pm_on = 1;
+	/* Before the relayed sessions: they offer the mapping. */
+	zt_portmap_start(&a->pm, d);
 	if ((rv = zt_aflows_start(&a->af, &d->env, &d->cfg)) != 0)
 		return rv;
 	a->n_links = d->cfg.n_relays;
@@ -257,6 +265,8 @@ static void agent_stop(struct zt_daemon *d)
 	}
 	zt_arelay_stop(&a->relay);
 	zt_aflows_stop(&a->af);
+	if (a->pm_on)
+		zt_portmap_stop(&a->pm);
 	if (a->settle_on) {
 		a->settle_on = 0;
 		uv_close((uv_handle_t *)&a->settle, NULL);
@@ -270,6 +280,8 @@ static void agent_destroy(struct zt_daemon *d)
 
 	if (a)
 		zt_arelay_free(&a->relay);
+	if (a && a->pm_on)
+		zt_portmap_free(&a->pm);
 	free(d->role);
 	d->role = NULL;
 }
@@ -344,6 +356,8 @@ static void agent_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	}
 	zt_sb_printf(b, json ? "]" : "");
 	zt_aflows_status(&a->af, b, json);
+	zt_sb_printf(b, json ? "," : "");
+	zt_portmap_status(&a->pm, b, json);
 	zt_sb_printf(b, json ? "}\n" : "");
 }
 

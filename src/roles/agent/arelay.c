@@ -148,7 +148,7 @@ static void our_candidates(struct zt_arelay *ar)
  * probes leave from a port the other never learns. */
 static int both_hard(const struct zt_arelay *ar, const struct arelay_req *r)
 {
-	return ar->cands.nat == ZT_NAT_EDM && r->peer_nat == ZT_NAT_EDM;
+	return zt_cands_hard(&ar->cands) && r->peer_nat == ZT_NAT_EDM;
 }
 
 static int send_open(struct zt_arelay *ar, struct arelay_req *r)

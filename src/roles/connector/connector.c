@@ -11,12 +11,15 @@
 #include "status.h"
 #include "cflow.h"
 #include "crelay.h"
+#include "portmap.h"
 
 struct connector {
 	struct zt_relaylink *links[ZT_MAX_RELAYS];
 	size_t n_links;
 	struct zt_cflows flows;
 	struct zt_crelay relay; /* sessions that come through relays */
+	struct zt_portmap pm;   /* [nat] portmap */
+	int pm_on;
 };
 
 static size_t link_index(const struct connector *k,
@@ -95,11 +98,17 @@ static const struct zt_relaylink_ops connector_link_ops = {
 static int connector_start(struct zt_daemon *d)
 {
 	struct connector *k = calloc(1, sizeof(*k));
+	int rv;
 
 	if (!k)
 		return ZT_ENOMEM;
 	d->role = k;
 	check_own_grants(d, &d->cfg);
+	if ((rv = zt_portmap_init(&k->pm, d->env.loop)) != 0)
+		return rv;
+	k->pm_on = 1;
+	/* Before the relayed sessions: they offer the mapping. */
+	zt_portmap_start(&k->pm, d);
 	zt_cflows_init(&k->flows, d->env.loop, &d->cfg, d->env.targets,
 		       d->env.targets_user);
 	k->n_links = d->cfg.n_relays;
@@ -141,11 +150,17 @@ static void connector_stop(struct zt_daemon *d)
 			zt_relaylink_stop(k->links[i]);
 	zt_cflows_stop(&k->flows);
 	zt_crelay_stop(&k->relay);
+	if (k->pm_on)
+		zt_portmap_stop(&k->pm);
 	/* Freed in destroy: libuv still owns handles inside. */
 }
 
 static void connector_destroy(struct zt_daemon *d)
 {
+	struct connector *k = d->role;
+
+	if (k && k->pm_on)
+		zt_portmap_free(&k->pm);
 	free(d->role);
 	d->role = NULL;
 }
@@ -183,6 +198,8 @@ static void connector_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	zt_sb_printf(b, json ? "]" : "");
 	zt_cflows_status(&k->flows, b, json);
 	zt_crelay_status(&k->relay, b, json);
+	zt_sb_printf(b, json ? "," : "");
+	zt_portmap_status(&k->pm, b, json);
 	zt_sb_printf(b, json ? "}\n" : "");
 }
 

@@ -40,7 +40,7 @@ static void rand_bytes(void *arg, uint8_t *out, size_t n)
 
 static int both_hard(const struct zt_crelay *cr, const struct crelay_sess *s)
 {
-	return cr->cands.nat == ZT_NAT_EDM && s->peer_nat == ZT_NAT_EDM;
+	return zt_cands_hard(&cr->cands) && s->peer_nat == ZT_NAT_EDM;
 }
 
 static void punch_round(struct zt_crelay *cr, struct crelay_sess *s,
