@@ -218,8 +218,10 @@ void zt_qconn_path(const struct zt_qconn *c, struct zt_qpath *p);
 void zt_qconn_last_rx(const struct zt_qconn *c, uint64_t *at,
 		      const struct zt_pathio **pio);
 /* When the peer last acknowledged something new of ours: packets coming
- * in alone do not show that ours get out (a path that died one way). */
-uint64_t zt_qconn_acked_at(const struct zt_qconn *c);
+ * in alone do not show that ours get out (a path that died one way).
+ * Worked out when asked: an ACK is seen by the next call, dated the last
+ * packet read, so poll it regularly (the agent: every 200 ms). */
+uint64_t zt_qconn_acked_at(struct zt_qconn *c);
 /* Keep-alive (PING after this long without sending), for this connection
  * only; 0 turns it off. Starts at the endpoint's keepalive_ns. */
 void zt_qconn_set_keepalive(struct zt_qconn *c, uint64_t ns);
