@@ -11,6 +11,7 @@
 #include "ctrl.h"
 #include "pdrive.h"
 #include "rpath.h"
+#include "u32map.h"
 
 #define ZT_CRELAY_MAX 1024 /* relayed sessions at once */
 
@@ -26,6 +27,7 @@ struct zt_crelay {
 	struct zt_pdrive pd; /* hole punching on the UDP socket */
 	uv_timer_t rounds;   /* probe the agents again now and then */
 	struct crelay_sess *sess;
+	struct zt_u32map ids[ZT_MAX_RELAYS]; /* per link: session id -> sess */
 	size_t n;
 	uint64_t offers, refused, packets, unknown;
 	int on;
