@@ -267,6 +267,10 @@ void *zt_qconn_stream_user(struct zt_qconn *c, int64_t sid);
  * the path), ZT_EAGAIN (queue full: dropped) or ZT_ECLOSED. */
 int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 			   size_t len);
+/* The same for one frame made of hdr then data: a wrapper's header goes
+ * in without a copy of the whole packet first. */
+int zt_qconn_send_datagram2(struct zt_qconn *c, const uint8_t *hdr, size_t hlen,
+			    const uint8_t *data, size_t len);
 /* The largest DATAGRAM payload zt_qconn_send_datagram takes now (0 before
  * the handshake): it grows once path MTU discovery finds a larger path. */
 size_t zt_qconn_datagram_max(const struct zt_qconn *c);

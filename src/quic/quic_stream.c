@@ -10,18 +10,23 @@
 #define ZT_MAX_PKT 1500
 #define ZT_WRITE_IOV 16
 
-/* Copies data into a new chunk at the end of a head/tail list. */
+/* Copies hdr (hlen may be 0) then data into a new chunk at the end of a
+ * head/tail list. */
 static struct zt_chunk *chunk_append(struct zt_chunk **head,
-				     struct zt_chunk **tail,
-				     const uint8_t *data, size_t len)
+				     struct zt_chunk **tail, const uint8_t *hdr,
+				     size_t hlen, const uint8_t *data,
+				     size_t len)
 {
-	struct zt_chunk *k = malloc(sizeof(*k) + len);
+	struct zt_chunk *k = malloc(sizeof(*k) + hlen + len);
 
 	if (!k)
 		return NULL;
 	k->next = NULL;
-	k->len = len;
-	memcpy(k->data, data, len);
+	k->len = hlen + len;
+	if (hlen)
+		memcpy(k->data, hdr, hlen);
+	if (len)
+		memcpy(k->data + hlen, data, len);
 	if (*tail)
 		(*tail)->next = k;
 	else
@@ -317,7 +322,7 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	if (!s || s->fin_queued || s->shut_wr)
 		return ZT_ECLOSED;
 	if (len) {
-		k = chunk_append(&s->head, &s->tail, data, len);
+		k = chunk_append(&s->head, &s->tail, NULL, 0, data, len);
 		if (!k)
 			return ZT_ENOMEM;
 		s->end_off += len;
@@ -405,6 +410,12 @@ void zt_qconn_stream_consumed(struct zt_qconn *c, int64_t sid, size_t n)
 int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 			   size_t len)
 {
+	return zt_qconn_send_datagram2(c, NULL, 0, data, len);
+}
+
+int zt_qconn_send_datagram2(struct zt_qconn *c, const uint8_t *hdr, size_t hlen,
+			    const uint8_t *data, size_t len)
+{
 	struct zt_chunk *k;
 	size_t frame;
 
@@ -412,6 +423,7 @@ int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 		return ZT_ECLOSED;
 	/* The limit is on the whole frame: type byte, length varint, data;
 	 * and it must fit one packet on the current path. */
+	len += hlen;
 	frame = 1 + (len < 64 ? 1 : len < 16384 ? 2 : 4) + len;
 	if (frame > ngtcp2_conn_get_remote_transport_params(c->conn)
 			    ->max_datagram_frame_size ||
@@ -421,7 +433,7 @@ int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 	 * dropping is the right answer. */
 	if (c->n_dgrams >= ZT_DGRAM_QUEUE_MAX)
 		return ZT_EAGAIN;
-	k = chunk_append(&c->dg_head, &c->dg_tail, data, len);
+	k = chunk_append(&c->dg_head, &c->dg_tail, hdr, hlen, data, len - hlen);
 	if (!k)
 		return ZT_ENOMEM;
 	c->n_dgrams++;
