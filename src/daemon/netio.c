@@ -21,8 +21,9 @@ static int send_one(struct zt_netio *n, const struct sockaddr *remote,
 }
 
 /* The batch as one datagram that the kernel cuts into segments of gb.seg
- * bytes. Where it cannot (no offload on the device: EIO), the packets go
- * one by one and the batching stops. */
+ * bytes. When it will not, the packets go one by one, each with its own
+ * verdict (a segment above the route's MTU: EINVAL or EMSGSIZE); a device
+ * without checksum offload (EIO) ends the batching. */
 static void gso_send(struct zt_netio *n)
 {
 	struct zt_gso *g = &n->gb;
@@ -60,10 +61,12 @@ static void gso_send(struct zt_netio *n)
 	if (r >= 0 || errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == ENOBUFS)
 		goto out; /* sent, or dropped as a full buffer drops */
-	log_warn("quic: UDP segmentation offload refused (%s): packets go "
-		 "one by one",
-		 strerror(errno));
-	n->gso = n->batching = 0;
+	if (errno == EIO) {
+		log_warn("quic: UDP segmentation offload refused (%s): "
+			 "packets go one by one",
+			 strerror(errno));
+		n->gso = n->batching = 0;
+	}
 	for (size_t off = 0; off < g->len; off += g->seg)
 		send_one(n, (struct sockaddr *)&g->to, g->buf + off,
 			 g->len - off < g->seg ? g->len - off : g->seg);
