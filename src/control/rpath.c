@@ -8,9 +8,14 @@
 
 #include "daemon.h"
 #include "err.h"
+#include "log.h"
 #include "rdgram.h"
 
-#define RINQ_MAX 4096
+/* Inner packets waiting for the next loop turn: at most what one turn
+ * reads from the socket (libuv: 32 datagrams a wake-up), with room for
+ * bursts; beyond that they are dropped and counted, like a full socket
+ * buffer's. */
+#define RINQ_SLOTS 256
 #define INNER_MAX 2048 /* larger than any path MTU a relay link reaches */
 
 static const uint8_t prefix[6] = { 0xfd, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a };
@@ -70,7 +75,7 @@ static int rpath_send(struct zt_pathio *pio, const struct sockaddr *remote,
 		      socklen_t remote_len, const uint8_t *data, size_t len)
 {
 	struct zt_rpath *p = pio->user;
-	uint8_t buf[ZT_RDGRAM_HDR_MAX + INNER_MAX];
+	uint8_t hdr[ZT_RDGRAM_HDR_MAX];
 	uint32_t session = p->session;
 	uint8_t gen = p->gen;
 	unsigned kind, link;
@@ -80,15 +85,14 @@ static int rpath_send(struct zt_pathio *pio, const struct sockaddr *remote,
 					    &session, &gen) != 0 ||
 			     kind != ZT_RPATH_PEER))
 		return ZT_EINVAL;
-	n = zt_rdgram_put(buf, sizeof(buf), session, gen);
+	n = zt_rdgram_put(hdr, sizeof(hdr), session, gen);
 	/* Dropped like a datagram a full socket refuses: QUIC retransmits. */
 	if (n == 0 || len > INNER_MAX || !p->link->conn ||
 	    p->link->state != ZT_LINK_UP) {
 		p->dropped++;
 		return 0;
 	}
-	memcpy(buf + n, data, len);
-	if (zt_qconn_send_datagram(p->link->conn, buf, n + len) == 0)
+	if (zt_qconn_send_datagram2(p->link->conn, hdr, n, data, len) == 0)
 		p->sent++;
 	else
 		p->dropped++;
@@ -117,38 +121,49 @@ void zt_rpath_init(struct zt_rpath *p, struct zt_relaylink *l,
 	p->gen = gen;
 }
 
-struct zt_rinq_item {
-	struct zt_rinq_item *next;
+/* A slot holds one inner packet: copied once out of the link's DATAGRAM
+ * (ngtcp2's buffer, valid only in the callback) and read from here by the
+ * endpoint; no allocation per packet. */
+struct zt_rinq_slot {
 	struct zt_pathio *pio;
-	struct sockaddr_storage remote;
-	socklen_t remote_len;
+	struct sockaddr_in6 remote; /* synthetic addresses are IPv6 */
 	size_t len;
-	uint8_t data[];
+	uint8_t data[INNER_MAX];
 };
 
 static void drain(uv_idle_t *h)
 {
 	struct zt_rinq *q = h->data;
-	struct zt_rinq_item *it = q->head;
+	size_t todo = q->n;
 
-	q->head = q->tail = NULL;
-	q->n = 0;
-	uv_idle_stop(h);
-	while (it) {
-		struct zt_rinq_item *next = it->next;
+	/* What arrives meanwhile waits for the next turn, as it did before
+	 * the ring. A slot is given back only after the endpoint read it:
+	 * a push from inside zt_ep_recv cannot overwrite it. */
+	while (q->on && todo-- > 0) {
+		struct zt_rinq_slot *it = &q->ring[q->head];
 
 		zt_ep_recv(q->env->ep, it->pio, (struct sockaddr *)&it->remote,
-			   it->remote_len, it->data, it->len, zt_now());
-		free(it);
-		it = next;
+			   sizeof(it->remote), it->data, it->len, zt_now());
+		q->head = (q->head + 1) % RINQ_SLOTS;
+		q->n--;
 	}
-	zt_netio_flush(q->env->net);
+	if (q->on && q->n == 0)
+		uv_idle_stop(h);
+	if (q->on)
+		zt_netio_flush(q->env->net);
 }
 
 void zt_rinq_init(struct zt_rinq *q, const struct zt_env *env)
 {
 	memset(q, 0, sizeof(*q));
 	q->env = env;
+	/* calloc: the kernel backs only the slots a burst reaches. */
+	q->ring = calloc(RINQ_SLOTS, sizeof(*q->ring));
+	if (!q->ring) {
+		log_warn("relayed input queue: out of memory, relayed packets "
+			 "will be dropped");
+		return;
+	}
 	uv_idle_init(env->loop, &q->idle);
 	q->idle.data = q;
 	q->on = 1;
@@ -158,44 +173,40 @@ void zt_rinq_push(struct zt_rinq *q, struct zt_pathio *pio,
 		  const struct sockaddr *remote, socklen_t remote_len,
 		  const uint8_t *data, size_t len)
 {
-	struct zt_rinq_item *it;
+	struct zt_rinq_slot *it;
 
-	if (!q->on || q->n >= RINQ_MAX ||
-	    remote_len > (socklen_t)sizeof(it->remote) ||
-	    !(it = malloc(sizeof(*it) + len))) {
+	if (!q->on || q->n >= RINQ_SLOTS || len > INNER_MAX ||
+	    remote_len != (socklen_t)sizeof(it->remote) ||
+	    remote->sa_family != AF_INET6) {
 		q->dropped++;
 		return;
 	}
-	it->next = NULL;
+	it = &q->ring[(q->head + q->n) % RINQ_SLOTS];
 	it->pio = pio;
-	memcpy(&it->remote, remote, remote_len);
-	it->remote_len = remote_len;
+	memcpy(&it->remote, remote, sizeof(it->remote));
 	it->len = len;
 	memcpy(it->data, data, len);
-	if (q->tail)
-		q->tail->next = it;
-	else
-		q->head = it;
-	q->tail = it;
 	if (q->n++ == 0)
 		uv_idle_start(&q->idle, drain);
 }
 
+static void closed(uv_handle_t *h)
+{
+	struct zt_rinq *q = h->data;
+
+	free(q->ring);
+	q->ring = NULL;
+}
+
 void zt_rinq_close(struct zt_rinq *q)
 {
-	struct zt_rinq_item *it = q->head;
-
 	if (!q->on)
 		return;
 	q->on = 0;
-	while (it) {
-		struct zt_rinq_item *next = it->next;
-		free(it);
-		it = next;
-	}
-	q->head = q->tail = NULL;
 	q->n = 0;
-	uv_close((uv_handle_t *)&q->idle, NULL);
+	/* The ring goes with the handle: a drain that closed us from inside
+	 * zt_ep_recv still looks at it on its way out. */
+	uv_close((uv_handle_t *)&q->idle, closed);
 }
 
 size_t zt_rpath_local_candidates(const struct zt_env *env, struct zt_addr *out,

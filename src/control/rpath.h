@@ -59,16 +59,17 @@ void zt_rpath_init(struct zt_rpath *p, struct zt_relaylink *l,
  * that is inside zt_ep_recv of the same endpoint: they wait here and go
  * to the endpoint on the next loop turn. Bounded: beyond the limit they are
  * dropped, as a full socket buffer would. */
-struct zt_rinq_item;
+struct zt_rinq_slot;
 struct zt_rinq {
 	const struct zt_env *env;
 	uv_idle_t idle;
 	int on;
-	struct zt_rinq_item *head, *tail;
-	size_t n;
+	struct zt_rinq_slot *ring; /* a fixed ring, allocated at init */
+	size_t head, n;
 	uint64_t dropped;
 };
 
+/* Out of memory, the queue drops every packet (counted). */
 void zt_rinq_init(struct zt_rinq *q, const struct zt_env *env);
 void zt_rinq_push(struct zt_rinq *q, struct zt_pathio *pio,
 		  const struct sockaddr *remote, socklen_t remote_len,

@@ -1,20 +1,108 @@
 #include "netio.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "err.h"
 #include "log.h"
 #include "probe.h"
 
-static int udp_send(struct zt_pathio *p, const struct sockaddr *remote,
-		    socklen_t remote_len, const uint8_t *data, size_t len)
+static int send_one(struct zt_netio *n, const struct sockaddr *remote,
+		    const uint8_t *data, size_t len)
 {
-	struct zt_netio *n = p->user;
 	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 	int rv = uv_udp_try_send(&n->udp, &b, 1, remote);
 
 	/* A full socket buffer drops the packet; QUIC recovers it. */
 	return rv >= 0 ? 0 : ZT_EAGAIN;
+}
+
+/* The batch as one datagram that the kernel cuts into segments of gb.seg
+ * bytes. When it will not, the packets go one by one, each with its own
+ * verdict (a segment above the route's MTU: EINVAL or EMSGSIZE); a device
+ * without checksum offload (EIO) ends the batching. */
+static void gso_send(struct zt_netio *n)
+{
+	struct zt_gso *g = &n->gb;
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { g->buf, g->len };
+	struct msghdr m = { .msg_name = &g->to,
+			    .msg_namelen = g->to_len,
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	uint16_t seg = (uint16_t)g->seg;
+	uv_os_fd_t fd;
+	ssize_t r;
+
+	if (g->n == 0 || uv_fileno((uv_handle_t *)&n->udp, &fd) != 0)
+		goto out; /* closing: dropped like the rest of its queue */
+	if (g->n == 1) {
+		send_one(n, (struct sockaddr *)&g->to, g->buf, g->len);
+		goto out;
+	}
+	memset(&ctl, 0, sizeof(ctl));
+	m.msg_control = ctl.buf;
+	m.msg_controllen = sizeof(ctl.buf);
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	do
+		r = sendmsg(fd, &m, 0);
+	while (r < 0 && errno == EINTR);
+	if (r >= 0 || errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == ENOBUFS)
+		goto out; /* sent, or dropped as a full buffer drops */
+	if (errno == EIO) {
+		log_warn("quic: UDP segmentation offload refused (%s): "
+			 "packets go one by one",
+			 strerror(errno));
+		n->gso = n->batching = 0;
+	}
+	for (size_t off = 0; off < g->len; off += g->seg)
+		send_one(n, (struct sockaddr *)&g->to, g->buf + off,
+			 g->len - off < g->seg ? g->len - off : g->seg);
+out:
+	g->n = 0;
+	g->len = 0;
+}
+
+/* Within an endpoint flush, a packet joins the batch when it goes to the
+ * batch's address and is no longer than its segments; a shorter one ends
+ * it. Anything else sends the batch first: the order stays. */
+static int udp_send(struct zt_pathio *p, const struct sockaddr *remote,
+		    socklen_t remote_len, const uint8_t *data, size_t len)
+{
+	struct zt_netio *n = p->user;
+	struct zt_gso *g = &n->gb;
+
+	if (g->n &&
+	    (!n->batching || len > g->seg || g->len + len > ZT_GSO_BYTES ||
+	     remote_len != g->to_len || memcmp(remote, &g->to, remote_len)))
+		gso_send(n);
+	if (!n->batching || len == 0 || len > ZT_GSO_BYTES ||
+	    remote_len > (socklen_t)sizeof(g->to))
+		return send_one(n, remote, data, len);
+	if (g->n == 0) {
+		memcpy(&g->to, remote, remote_len);
+		g->to_len = remote_len;
+		g->seg = len;
+	}
+	memcpy(g->buf + g->len, data, len);
+	g->len += len;
+	g->n++;
+	if (len < g->seg || g->n == ZT_GSO_SEGS ||
+	    g->len + g->seg > ZT_GSO_BYTES)
+		gso_send(n);
+	return 0;
 }
 
 static const struct zt_pathio_ops udp_ops = { "udp", udp_send };
@@ -81,7 +169,10 @@ void zt_netio_flush(struct zt_netio *n)
 
 	if (!n->ep)
 		return;
+	n->batching = n->gso;
 	zt_ep_flush(n->ep, now);
+	n->batching = 0;
+	gso_send(n);
 	if (!n->ep)
 		return; /* a callback closed us */
 	exp = zt_ep_next_expiry(n->ep);
@@ -157,6 +248,11 @@ int zt_netio_init(struct zt_netio *n, uv_loop_t *loop,
 	uv_udp_recv_start(&n->udp, alloc_cb, recv_cb);
 	driver_start(n);
 	return 0;
+}
+
+void zt_netio_gso(struct zt_netio *n, int on)
+{
+	n->gso = on && n->has_udp;
 }
 
 void zt_netio_local(const struct zt_netio *n, struct zt_addr *a)

@@ -10,6 +10,20 @@
 #include "path.h"
 #include "quic.h"
 
+/* A batch for UDP segmentation offload: up to this many bytes of packets
+ * of one size to one address leave in one sendmsg (the kernel's limit is
+ * 64 segments of a 64 KiB datagram). */
+#define ZT_GSO_BYTES 65000
+#define ZT_GSO_SEGS 64
+
+struct zt_gso {
+	struct sockaddr_storage to;
+	socklen_t to_len;
+	size_t seg, len; /* segment size (the last may be shorter), bytes */
+	unsigned n;
+	uint8_t buf[ZT_GSO_BYTES];
+};
+
 struct zt_netio {
 	uv_loop_t *loop;
 	uv_udp_t udp;
@@ -24,6 +38,10 @@ struct zt_netio {
 	void (*probe)(void *user, const struct sockaddr *remote,
 		      socklen_t remote_len, const uint8_t *data, size_t len);
 	void *probe_user;
+	/* Segmentation offload for what an endpoint flush sends (set with
+	 * zt_netio_gso); off by itself when the kernel refuses it. */
+	int gso, batching;
+	struct zt_gso gb;
 };
 
 /* Binds the socket and starts receiving into ep. Returns 0 or ZT_EIO with a
@@ -42,6 +60,9 @@ void zt_netio_flush(struct zt_netio *n);
 /* Sends one datagram that is not QUIC (a probe) on the socket's path. */
 int zt_netio_send(struct zt_netio *n, const struct sockaddr *remote,
 		  socklen_t remote_len, const uint8_t *data, size_t len);
+/* Sends the packets of each endpoint flush to one address in as few
+ * sendmsg calls as UDP segmentation offload allows (on a socket only). */
+void zt_netio_gso(struct zt_netio *n, int on);
 /* Closes the handles; the loop must run once more to finish. */
 void zt_netio_close(struct zt_netio *n);
 /* The path's local address (the bound one: port chosen by the kernel

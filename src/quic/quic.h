@@ -218,8 +218,10 @@ void zt_qconn_path(const struct zt_qconn *c, struct zt_qpath *p);
 void zt_qconn_last_rx(const struct zt_qconn *c, uint64_t *at,
 		      const struct zt_pathio **pio);
 /* When the peer last acknowledged something new of ours: packets coming
- * in alone do not show that ours get out (a path that died one way). */
-uint64_t zt_qconn_acked_at(const struct zt_qconn *c);
+ * in alone do not show that ours get out (a path that died one way).
+ * Worked out when asked: an ACK is seen by the next call, dated the last
+ * packet read, so poll it regularly (the agent: every 200 ms). */
+uint64_t zt_qconn_acked_at(struct zt_qconn *c);
 /* Keep-alive (PING after this long without sending), for this connection
  * only; 0 turns it off. Starts at the endpoint's keepalive_ns. */
 void zt_qconn_set_keepalive(struct zt_qconn *c, uint64_t ns);
@@ -265,6 +267,10 @@ void *zt_qconn_stream_user(struct zt_qconn *c, int64_t sid);
  * the path), ZT_EAGAIN (queue full: dropped) or ZT_ECLOSED. */
 int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 			   size_t len);
+/* The same for one frame made of hdr then data: a wrapper's header goes
+ * in without a copy of the whole packet first. */
+int zt_qconn_send_datagram2(struct zt_qconn *c, const uint8_t *hdr, size_t hlen,
+			    const uint8_t *data, size_t len);
 /* The largest DATAGRAM payload zt_qconn_send_datagram takes now (0 before
  * the handshake): it grows once path MTU discovery finds a larger path. */
 size_t zt_qconn_datagram_max(const struct zt_qconn *c);

@@ -291,17 +291,8 @@ void zt_qconn_read(struct zt_qconn *c, struct zt_pathio *pio,
 		return;
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, data, len, now);
 	if (rv == 0) {
-		ngtcp2_conn_info ci;
-
 		c->rx_at = now;
 		c->rx_pio = pio;
-		/* ngtcp2 has no callback for "an ACK arrived"; a new RTT
-		 * sample is one (keep-alive PINGs included). */
-		ngtcp2_conn_get_conn_info(c->conn, &ci);
-		if (ci.latest_rtt != c->last_rtt_sample) {
-			c->last_rtt_sample = ci.latest_rtt;
-			c->acked_at = now;
-		}
 		after_read(c, now);
 		return;
 	}
@@ -530,7 +521,22 @@ void zt_qconn_last_rx(const struct zt_qconn *c, uint64_t *at,
 	*pio = c->rx_pio;
 }
 
-uint64_t zt_qconn_acked_at(const struct zt_qconn *c)
+/* ngtcp2 has no callback for "an ACK arrived"; a new RTT sample is one
+ * (keep-alive PINGs included). Looked at here rather than per packet read:
+ * only the agent's liveness check wants it, a few times a second. An ACK
+ * comes in a packet, so it arrived by the last one read (rx_at), and after
+ * the previous call saw the same sample: the answer is late by at most the
+ * caller's polling interval. */
+uint64_t zt_qconn_acked_at(struct zt_qconn *c)
 {
+	ngtcp2_conn_info ci;
+
+	if (!c->conn)
+		return c->acked_at;
+	ngtcp2_conn_get_conn_info(c->conn, &ci);
+	if (ci.latest_rtt != c->last_rtt_sample) {
+		c->last_rtt_sample = ci.latest_rtt;
+		c->acked_at = c->rx_at;
+	}
 	return c->acked_at;
 }

@@ -113,7 +113,8 @@ struct zt_qconn {
 	 * each in turn, so a bulk transfer cannot starve the others. */
 	struct zt_stream *sq_head, *sq_tail;
 	struct zt_chunk *dg_head, *dg_tail; /* queued DATAGRAM payloads */
-	size_t n_dgrams;
+	size_t n_dgrams, dg_bytes; /* queued, and their chunks' bytes */
+	size_t dg_cap;             /* dg_bytes may grow to this (0: least) */
 	int dg_tries;
 	int pending_established;
 	int in_handshake;        /* counted in ep->n_handshaking and hs_tab */

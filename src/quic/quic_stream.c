@@ -10,18 +10,23 @@
 #define ZT_MAX_PKT 1500
 #define ZT_WRITE_IOV 16
 
-/* Copies data into a new chunk at the end of a head/tail list. */
+/* Copies hdr (hlen may be 0) then data into a new chunk at the end of a
+ * head/tail list. */
 static struct zt_chunk *chunk_append(struct zt_chunk **head,
-				     struct zt_chunk **tail,
-				     const uint8_t *data, size_t len)
+				     struct zt_chunk **tail, const uint8_t *hdr,
+				     size_t hlen, const uint8_t *data,
+				     size_t len)
 {
-	struct zt_chunk *k = malloc(sizeof(*k) + len);
+	struct zt_chunk *k = malloc(sizeof(*k) + hlen + len);
 
 	if (!k)
 		return NULL;
 	k->next = NULL;
-	k->len = len;
-	memcpy(k->data, data, len);
+	k->len = hlen + len;
+	if (hlen)
+		memcpy(k->data, hdr, hlen);
+	if (len)
+		memcpy(k->data + hlen, data, len);
 	if (*tail)
 		(*tail)->next = k;
 	else
@@ -317,7 +322,7 @@ int zt_qconn_stream_send(struct zt_qconn *c, int64_t sid, const uint8_t *data,
 	if (!s || s->fin_queued || s->shut_wr)
 		return ZT_ECLOSED;
 	if (len) {
-		k = chunk_append(&s->head, &s->tail, data, len);
+		k = chunk_append(&s->head, &s->tail, NULL, 0, data, len);
 		if (!k)
 			return ZT_ENOMEM;
 		s->end_off += len;
@@ -400,10 +405,22 @@ void zt_qconn_stream_consumed(struct zt_qconn *c, int64_t sid, size_t n)
 	c->ep->dirty = 1;
 }
 
-#define ZT_DGRAM_QUEUE_MAX 256
+/* DATAGRAMs wait here for the congestion window. The queue holds about
+ * one window (what the path takes in one round trip), counted in bytes
+ * with each chunk's overhead, within these bounds: a fixed 256 packets
+ * overflowed at the relay while the window was far larger, and a packet
+ * count bounds nothing for tiny datagrams. */
+#define ZT_DGRAM_QUEUE_MIN (64 * 1024)
+#define ZT_DGRAM_QUEUE_MAX (1024 * 1024)
 
 int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 			   size_t len)
+{
+	return zt_qconn_send_datagram2(c, NULL, 0, data, len);
+}
+
+int zt_qconn_send_datagram2(struct zt_qconn *c, const uint8_t *hdr, size_t hlen,
+			    const uint8_t *data, size_t len)
 {
 	struct zt_chunk *k;
 	size_t frame;
@@ -412,6 +429,7 @@ int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 		return ZT_ECLOSED;
 	/* The limit is on the whole frame: type byte, length varint, data;
 	 * and it must fit one packet on the current path. */
+	len += hlen;
 	frame = 1 + (len < 64 ? 1 : len < 16384 ? 2 : 4) + len;
 	if (frame > ngtcp2_conn_get_remote_transport_params(c->conn)
 			    ->max_datagram_frame_size ||
@@ -419,12 +437,14 @@ int zt_qconn_send_datagram(struct zt_qconn *c, const uint8_t *data,
 		return ZT_ETOOBIG;
 	/* Datagrams are unreliable: when the queue is full (congestion),
 	 * dropping is the right answer. */
-	if (c->n_dgrams >= ZT_DGRAM_QUEUE_MAX)
+	if (c->dg_bytes + sizeof(*k) + len >
+	    (c->dg_cap ? c->dg_cap : ZT_DGRAM_QUEUE_MIN))
 		return ZT_EAGAIN;
-	k = chunk_append(&c->dg_head, &c->dg_tail, data, len);
+	k = chunk_append(&c->dg_head, &c->dg_tail, hdr, hlen, data, len - hlen);
 	if (!k)
 		return ZT_ENOMEM;
 	c->n_dgrams++;
+	c->dg_bytes += sizeof(*k) + len;
 	c->ep->dirty = 1;
 	return 0;
 }
@@ -437,6 +457,7 @@ static void dgram_pop(struct zt_qconn *c)
 	if (!c->dg_head)
 		c->dg_tail = NULL;
 	c->n_dgrams--;
+	c->dg_bytes -= sizeof(*k) + k->len;
 	free(k);
 }
 
@@ -543,6 +564,18 @@ static void send_ps(const ngtcp2_path_storage *ps, const uint8_t *buf,
 		       buf, n);
 }
 
+/* The queue's bound follows the window, looked at once per write rather
+ * than per datagram. */
+static void dgram_cap(struct zt_qconn *c)
+{
+	ngtcp2_conn_info ci;
+
+	ngtcp2_conn_get_conn_info(c->conn, &ci);
+	c->dg_cap = ci.cwnd < ZT_DGRAM_QUEUE_MIN ? ZT_DGRAM_QUEUE_MIN :
+		    ci.cwnd > ZT_DGRAM_QUEUE_MAX ? ZT_DGRAM_QUEUE_MAX :
+						   (size_t)ci.cwnd;
+}
+
 int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 {
 	uint8_t buf[ZT_MAX_PKT];
@@ -550,6 +583,9 @@ int zt_stream_write_all(struct zt_qconn *c, uint64_t now)
 
 	struct zt_stream *blocked = NULL;
 	int rv = 0;
+
+	if (c->dg_head)
+		dgram_cap(c);
 
 	for (int i = 0; i < 1024; i++) {
 		struct zt_stream *s = next_pending(c);

@@ -74,6 +74,8 @@ void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 	ar->env = env;
 	ar->links = links;
 	ar->n_links = n_links;
+	for (size_t i = 0; i < n_links; i++)
+		zt_u32map_init(&ar->ids[i]);
 	ar->lists = lists;
 	ar->user = user;
 	zt_rinq_init(&ar->inq, env);
@@ -121,8 +123,10 @@ static void unlink_req(struct zt_arelay *ar, struct arelay_req *r)
 {
 	struct arelay_req **pp = &ar->reqs;
 
-	if (r->ready)
+	if (r->ready) {
 		zt_pdrive_remove(&ar->pd, &r->punch);
+		zt_u32map_del(&ar->ids[r->link], r->session, r);
+	}
 	while (*pp && *pp != r)
 		pp = &(*pp)->next;
 	if (*pp)
@@ -374,7 +378,7 @@ static int on_ready(struct zt_arelay *ar, size_t i,
 	r->path = NULL;
 	if (fresh_gen(ar, i, in->session, 0, &r->gen) == 0)
 		r->path = calloc(1, sizeof(*r->path));
-	if (!r->path) {
+	if (!r->path || zt_u32map_put(&ar->ids[i], in->session, r) != 0) {
 		zt_arelay_close(ar, r->req);
 		return 0;
 	}
@@ -446,21 +450,18 @@ void zt_arelay_datagram(struct zt_arelay *ar, size_t i, const uint8_t *data,
 	socklen_t rlen;
 	uint32_t id;
 	uint8_t gen;
+	struct arelay_req *r;
 	size_t n;
 
-	if (!ar->on || (n = zt_rdgram_get(data, len, &id, &gen)) == 0)
+	if (!ar->on || i >= ar->n_links ||
+	    (n = zt_rdgram_get(data, len, &id, &gen)) == 0)
 		return;
-	for (struct arelay_req *r = ar->reqs; r; r = r->next) {
-		if (!r->ready || r->link != i || r->session != id ||
-		    r->gen != gen)
-			continue;
-		zt_rpath_addr(&remote, &rlen, ZT_RPATH_PEER, (unsigned)i, id,
-			      gen);
-		zt_rinq_push(&ar->inq, &r->path->pio,
-			     (struct sockaddr *)&remote, rlen, data + n,
-			     len - n);
+	r = zt_u32map_get(&ar->ids[i], id);
+	if (!r || !r->ready || r->gen != gen)
 		return;
-	}
+	zt_rpath_addr(&remote, &rlen, ZT_RPATH_PEER, (unsigned)i, id, gen);
+	zt_rinq_push(&ar->inq, &r->path->pio, (struct sockaddr *)&remote, rlen,
+		     data + n, len - n);
 }
 
 void zt_arelay_link_down(struct zt_arelay *ar, size_t i)
@@ -485,8 +486,10 @@ void zt_arelay_link_down(struct zt_arelay *ar, size_t i)
 		struct arelay_req *r = gone;
 
 		gone = r->next;
-		if (r->ready)
+		if (r->ready) {
 			zt_pdrive_remove(&ar->pd, &r->punch);
+			zt_u32map_del(&ar->ids[i], r->session, r);
+		}
 		bury(ar, r->path);
 		ar->failed++;
 		zt_aflows_relay_failed(ar->af, r->req,
@@ -681,4 +684,6 @@ void zt_arelay_free(struct zt_arelay *ar)
 		free(g->path);
 		free(g);
 	}
+	for (size_t i = 0; i < ar->n_links; i++)
+		zt_u32map_free(&ar->ids[i]);
 }

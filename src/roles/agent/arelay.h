@@ -10,6 +10,7 @@
 #include "cands.h"
 #include "pdrive.h"
 #include "rpath.h"
+#include "u32map.h"
 
 struct arelay_req;
 struct arelay_grave;
@@ -23,6 +24,7 @@ struct zt_arelay {
 	int (*lists)(void *user, size_t link, const char *connector);
 	void *user;
 	struct arelay_req *reqs;
+	struct zt_u32map ids[ZT_MAX_RELAYS]; /* per link: session -> ready req */
 	struct arelay_grave *graves; /* paths a connection may still hold */
 	struct zt_rinq inq;
 	struct zt_pdrive pd; /* hole punching on the UDP socket */

@@ -85,9 +85,11 @@ void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,
 	cr->env = env;
 	cr->links = links;
 	cr->n_links = n_links;
-	for (size_t i = 0; i < n_links; i++)
+	for (size_t i = 0; i < n_links; i++) {
 		zt_rpath_init(&cr->paths[i], links[i], (unsigned)i,
 			      ZT_RPATH_CONNECTOR, 0, 0);
+		zt_u32map_init(&cr->ids[i]);
+	}
 	zt_rinq_init(&cr->inq, env);
 	zt_pdrive_init(&cr->pd, env);
 	uv_timer_init(env->loop, &cr->rounds);
@@ -108,6 +110,7 @@ static void sess_free_all(struct zt_crelay *cr, size_t link, int all)
 			continue;
 		}
 		*pp = s->next;
+		zt_u32map_del(&cr->ids[s->link], s->id, s);
 		zt_pdrive_remove(&cr->pd, &s->punch);
 		free(s);
 		cr->n--;
@@ -120,17 +123,17 @@ void zt_crelay_stop(struct zt_crelay *cr)
 		return;
 	cr->on = 0;
 	sess_free_all(cr, 0, 1);
+	for (size_t i = 0; i < cr->n_links; i++)
+		zt_u32map_free(&cr->ids[i]);
 	zt_rinq_close(&cr->inq);
 	zt_pdrive_stop(&cr->pd);
 	uv_close((uv_handle_t *)&cr->rounds, NULL);
 }
 
+/* Per relayed datagram: a hash, not a walk over up to 1024 sessions. */
 static struct crelay_sess *find(struct zt_crelay *cr, size_t link, uint32_t id)
 {
-	for (struct crelay_sess *s = cr->sess; s; s = s->next)
-		if (s->id == id && s->link == link)
-			return s;
-	return NULL;
+	return zt_u32map_get(&cr->ids[link], id);
 }
 
 static void refuse(struct zt_crelay *cr, size_t i, uint32_t id, const char *why)
@@ -159,7 +162,8 @@ static int on_offer(struct zt_crelay *cr, size_t i,
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s || wolfSSL_RAND_bytes(s->key, sizeof(s->key)) != 1) {
+	if (!s || wolfSSL_RAND_bytes(s->key, sizeof(s->key)) != 1 ||
+	    zt_u32map_put(&cr->ids[i], in->session, s) != 0) {
 		free(s);
 		refuse(cr, i, in->session, "out of resources");
 		return 0;
@@ -211,6 +215,7 @@ static void on_close(struct zt_crelay *cr, size_t i,
 
 	*pp = s->next;
 	cr->n--;
+	zt_u32map_del(&cr->ids[i], s->id, s);
 	zt_pdrive_remove(&cr->pd, &s->punch);
 	log_info("relayed session %u from agent %s ended: %s", s->id, s->agent,
 		 zt_log_escape(t, sizeof(t), in->text[0] ? in->text : "-"));

@@ -12,6 +12,7 @@
 #include "ctrl.h"
 #include "pdrive.h"
 #include "rpath.h"
+#include "u32map.h"
 
 #define ZT_CRELAY_MAX 1024 /* relayed sessions at once */
 
@@ -28,6 +29,7 @@ struct zt_crelay {
 	uv_timer_t rounds;   /* our candidates checked, agents probed again */
 	struct zt_cands cands; /* ours, as last told */
 	struct crelay_sess *sess;
+	struct zt_u32map ids[ZT_MAX_RELAYS]; /* per link: session id -> sess */
 	size_t n;
 	uint64_t offers, refused, packets, unknown;
 	int on;

@@ -518,6 +518,9 @@ static int relay_start(struct zt_daemon *d)
 		return ZT_ENOMEM;
 	r->d = d;
 	d->role = r;
+	/* A relay's work is mostly sending: one sendmsg per forwarded
+	 * packet was half its CPU (perf, bench/RESULTS.md 2026-12-02). */
+	zt_netio_gso(d->env.net, 1);
 	uv_timer_init(d->loop, &r->rebuild);
 	r->rebuild.data = r;
 	return rb_init(r);
