@@ -100,8 +100,8 @@ static const struct zt_qconn_ops link_qops = {
  * TCP"). A UDP Initial without an answer after ZT_LINK_TCP_AFTER_MS also
  * starts TCP + TLS to the relay's TCP port and a second QUIC handshake on
  * it; the first handshake to complete is the link. On TCP, the link's
- * connection tries to migrate to the UDP socket every
- * ZT_LINK_UDP_RETRY_MS (a validated migration: the path stays on TCP
+ * connection tries to migrate to the UDP socket after
+ * ZT_LINK_UDP_FIRST_MS, then every ZT_LINK_UDP_RETRY_MS (a validated migration: the path stays on TCP
  * until UDP answers), so what rides on the link survives the move. */
 
 static void closed_conn(struct zt_qconn *c, const char *why)
@@ -271,9 +271,10 @@ static void link_path_validation(struct zt_qconn *c,
 
 	if (c == l->conn && l->transport == ZT_LINK_TCP &&
 	    path->pio == l->env->path && result != ZT_PV_SUCCESS)
-		log_debug("relay %s:%u: UDP still gets no answer, staying on "
-			  "TCP",
-			  l->relay.host, l->relay.port);
+		log_info("relay %s:%u: UDP still gets no answer, staying on "
+			 "TCP (try %llu)",
+			 l->relay.host, l->relay.port,
+			 (unsigned long long)l->udp_tries);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -439,7 +440,7 @@ static void link_established(struct zt_qconn *c, void *owner)
 		l->tcp_fallbacks++;
 		l->fallback_ms = (now - l->connect_ns) / 1000000;
 		l->udp_tries = 0;
-		uv_timer_start(&l->ttimer, ttimer_cb, ZT_LINK_UDP_RETRY_MS, 0);
+		uv_timer_start(&l->ttimer, ttimer_cb, ZT_LINK_UDP_FIRST_MS, 0);
 	} else {
 		tcp_drop(l);
 		uv_timer_stop(&l->ttimer);

@@ -76,7 +76,7 @@ void zt_status_links(struct zt_sb *b, struct zt_relaylink *const *links, size_t 
 				",\"port\":%u,\"state\":\"%s\","
 				"\"transport\":\"%s\",\"rtt_ms\":%.3f,"
 				"\"observed_address\":\"%s\","
-				"\"tcp_fallbacks\":%llu,\"udp_returns\":%llu,"
+				"\"tcp_fallbacks\":%llu,\"udp_returns\":%llu,\"udp_tries\":%llu,"
 				"\"fallback_ms\":%llu,\"return_ms\":%llu,"
 				"\"last_error\":",
 				l->relay.port, zt_link_state_name(l->state),
@@ -84,6 +84,7 @@ void zt_status_links(struct zt_sb *b, struct zt_relaylink *const *links, size_t 
 				l->observed.family ? a : "",
 				(unsigned long long)l->tcp_fallbacks,
 				(unsigned long long)l->udp_returns,
+				(unsigned long long)l->udp_tries,
 				(unsigned long long)l->fallback_ms,
 				(unsigned long long)l->return_ms);
 			zt_sb_json_str(b, l->last_error);
