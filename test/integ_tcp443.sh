@@ -15,9 +15,9 @@ lab_nat_init "$1" eim eim
 lab_pki
 lab_conf
 lab_target
-# The slow transfer lasts 32 s: the link tries UDP 10 s after it came up
-# over TCP (it fails), UDP is allowed then, and the next try 20 s later
-# moves the link back while the transfer runs.
+# The slow transfer lasts about 30 s: the link tries UDP 5 s after it
+# came up over TCP (it fails), UDP is allowed then, and the next try 10 s
+# later moves the link back while the transfer runs.
 MIB=32 RATE=1M FAST=16
 if [ "${ZT_TEST_LIGHT:-0}" = 1 ]; then MIB=8 RATE=256K FAST=4; fi
 mkdir -p "$LAB/www"
@@ -66,7 +66,7 @@ lab_in_agent curl -sS --max-time 120 --limit-rate "$RATE" -o "$LAB/got.bin" \
 	http://wiki.corp.internal/big.bin &
 CURL=$!
 LAB_PIDS="$LAB_PIDS $CURL"
-lab_log "the link tries UDP (10 s after it came up) and stays on TCP"
+lab_log "the link tries UDP (5 s after it came up) and stays on TCP"
 wait_for 15 "a UDP try that fails" grep -q "UDP still gets no answer, staying on TCP" "$LAB/agent.log"
 jq_ok agent '.relays[0].state == "up" and .relays[0].transport == "tcp" and .relays[0].udp_tries == 1' ||
 	lab_fail "the link left TCP while UDP was blocked: $(lab_status agent | jq -c .relays)"

@@ -100,9 +100,9 @@ static const struct zt_qconn_ops link_qops = {
  * TCP"). A UDP Initial without an answer after ZT_LINK_TCP_AFTER_MS also
  * starts TCP + TLS to the relay's TCP port and a second QUIC handshake on
  * it; the first handshake to complete is the link. On TCP, the link's
- * connection tries to migrate to the UDP socket after
- * ZT_LINK_UDP_FIRST_MS, then every ZT_LINK_UDP_RETRY_MS (a validated migration: the path stays on TCP
- * until UDP answers), so what rides on the link survives the move. */
+ * connection tries to migrate to the UDP socket after 5 s, 10 s more, then
+ * every 20 s (a validated migration: the path stays on TCP until UDP
+ * answers), so what rides on the link survives the move. */
 
 static void closed_conn(struct zt_qconn *c, const char *why)
 {
@@ -214,6 +214,16 @@ static int tcp_possible(const struct zt_relaylink *l)
 	       strcmp(l->env->path->ops->kind, "udp") == 0;
 }
 
+/* The wait before UDP try n + 1 (n tried so far). */
+static uint64_t udp_retry_ms(uint64_t n)
+{
+	uint64_t ms = ZT_LINK_UDP_FIRST_MS;
+
+	while (n-- > 0 && ms < ZT_LINK_UDP_RETRY_MS)
+		ms *= 2;
+	return ms < ZT_LINK_UDP_RETRY_MS ? ms : ZT_LINK_UDP_RETRY_MS;
+}
+
 static void ttimer_cb(uv_timer_t *h)
 {
 	struct zt_relaylink *l = h->data;
@@ -237,7 +247,7 @@ static void ttimer_cb(uv_timer_t *h)
 	log_debug("relay %s:%u: trying UDP again: %s", l->relay.host,
 		  l->relay.port, rv == 0 ? "probing" : zt_strerror(rv));
 	zt_netio_flush(l->env->net);
-	uv_timer_start(&l->ttimer, ttimer_cb, ZT_LINK_UDP_RETRY_MS, 0);
+	uv_timer_start(&l->ttimer, ttimer_cb, udp_retry_ms(l->udp_tries), 0);
 }
 
 static void link_path_changed(struct zt_qconn *c, void *owner)

@@ -32,9 +32,10 @@ enum zt_link_transport {
 
 /* A link whose UDP Initial has no answer after this long also tries TCP;
  * on TCP it tries UDP again after ZT_LINK_UDP_FIRST_MS (a network that
- * blocked UDP for a moment), then every ZT_LINK_UDP_RETRY_MS. */
+ * dropped UDP for a moment), the wait doubling up to ZT_LINK_UDP_RETRY_MS
+ * (a network that blocks it). */
 #define ZT_LINK_TCP_AFTER_MS 2000
-#define ZT_LINK_UDP_FIRST_MS 10000
+#define ZT_LINK_UDP_FIRST_MS 5000
 #define ZT_LINK_UDP_RETRY_MS 20000
 
 struct zt_relaylink_ops {
