@@ -6,7 +6,9 @@
 # TCP). A transfer started over TCP keeps its sha256 when UDP is allowed
 # again, and the link's QUIC connection migrates back to UDP within a
 # minute (the sessions riding on it are not disturbed); a try while UDP
-# is still blocked leaves the link on TCP.
+# is still blocked leaves the link on TCP. Then the relay's TCP limits:
+# silent connections from one source (8 handshakes each, the rest
+# refused, closed after 5 s) and one that does not speak TLS.
 # ZT_TEST_LIGHT=1: smaller transfers (the ASan stage).
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
@@ -89,6 +91,47 @@ lab_status agent | jq -c '.relays[0] | {transport, tcp_fallbacks, udp_tries, udp
 wait_for 10 "relay: TCP connection gone" jq_ok relay '.tcp.connections == 0'
 jq_ok relay '[.peers[] | select(.name == "alice" and .transport == "udp")] | length == 1' ||
 	lab_fail "relay: $(lab_status relay | jq -c .peers)"
+lab_log "anyone can open TCP to 443: 10 silent connections from one source"
+lab_in_agent python3 - >"$LAB/silent.out" <<'PY' &
+import socket, time
+socks = []
+for i in range(10):
+    s = socket.create_connection(("10.77.0.1", 443), timeout=2)
+    socks.append(s)
+t0 = time.time()
+closed = 0
+for s in socks:
+    s.settimeout(max(0.1, 8 - (time.time() - t0)))
+    try:
+        if s.recv(100) == b"":
+            closed += 1
+    except (socket.timeout, ConnectionResetError):
+        pass
+print("closed %d in %.1f s" % (closed, time.time() - t0))
+PY
+SILENT=$!
+LAB_PIDS="$LAB_PIDS $SILENT"
+wait_for 3 "relay: 8 handshakes, 2 refused by source" \
+	jq_ok relay '.tcp.handshaking == 8 and .tcp.refused.source == 2'
+wait "$SILENT" || lab_fail "silent connections"
+lab_log "silent connections: $(cat "$LAB/silent.out")"
+grep -q "closed 10 in [5-7]\." "$LAB/silent.out" || lab_fail "handshakes not timed out in 5 s"
+lab_log "not TLS: closed at once"
+lab_in_agent python3 -c '
+import socket, time
+s = socket.create_connection(("10.77.0.1", 443), timeout=3)
+t0 = time.time()
+s.sendall(b"GET / HTTP/1.0\r\n\r\n" * 4)
+s.settimeout(3)
+try:
+    s.recv(4096)
+    s.recv(4096)
+except ConnectionResetError:
+    pass
+assert time.time() - t0 < 1' || lab_fail "the relay kept a connection that does not speak TLS"
+jq_ok relay '.tcp.connections == 0 and .tcp.handshake_failed >= 9' ||
+	lab_fail "relay: $(lab_status relay | jq -c .tcp)"
+lab_status relay | jq -c .tcp
 lab_stop agent
 lab_stop connector
 lab_stop relay
