@@ -7,7 +7,7 @@
 # again, and the link's QUIC connection migrates back to UDP within a
 # minute (the sessions riding on it are not disturbed); a try while UDP
 # is still blocked leaves the link on TCP. Then the relay's TCP limits:
-# silent connections from one source (8 handshakes each, the rest
+# silent connections from one source (at most 8 handshakes each, the rest
 # refused, closed after 5 s) and one that does not speak TLS.
 # ZT_TEST_LIGHT=1: smaller transfers (the ASan stage).
 set -eu

@@ -447,6 +447,8 @@ static void link_established(struct zt_qconn *c, void *owner)
 		l->conn = c;
 		l->tconn = NULL;
 		l->transport = ZT_LINK_TCP;
+		/* No UDP mapping seen over TCP: none to offer as candidate. */
+		memset(&l->observed, 0, sizeof(l->observed));
 		l->tcp_fallbacks++;
 		l->fallback_ms = (now - l->connect_ns) / 1000000;
 		l->udp_tries = 0;

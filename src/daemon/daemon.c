@@ -162,7 +162,8 @@ void zt_daemon_reload(struct zt_daemon *d)
 	    nc.idle_timeout_ms != d->cfg.idle_timeout_ms ||
 	    nc.keepalive_ms != d->cfg.keepalive_ms ||
 	    nc.require_retry != d->cfg.require_retry ||
-	    nc.n_relays != d->cfg.n_relays ||
+	    !zt_addr_equal(&nc.tcp_listen, &d->cfg.tcp_listen) ||
+	    nc.tcp_port != d->cfg.tcp_port || nc.n_relays != d->cfg.n_relays ||
 	    memcmp(nc.relays, d->cfg.relays, sizeof(nc.relays)) ||
 	    strcmp(nc.tun_ifname, d->cfg.tun_ifname) ||
 	    nc.tun_mtu != d->cfg.tun_mtu ||
@@ -178,6 +179,9 @@ void zt_daemon_reload(struct zt_daemon *d)
 	memcpy(nc.key_file, d->cfg.key_file, sizeof(nc.key_file));
 	memcpy(nc.user, d->cfg.user, sizeof(nc.user));
 	nc.listen = d->cfg.listen;
+	nc.tcp_listen = d->cfg.tcp_listen;
+	nc.tcp_listen_set = d->cfg.tcp_listen_set;
+	nc.tcp_port = d->cfg.tcp_port;
 	nc.tun_fail_open = d->cfg.tun_fail_open;
 	memcpy(nc.control_socket, d->cfg.control_socket,
 	       sizeof(nc.control_socket));
