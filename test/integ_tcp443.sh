@@ -7,8 +7,8 @@
 # again, and the link's QUIC connection migrates back to UDP within a
 # minute (the sessions riding on it are not disturbed); a try while UDP
 # is still blocked leaves the link on TCP. Then the relay's TCP limits:
-# silent connections from one source (at most 8 handshakes each, the rest
-# refused, closed after 5 s) and one that does not speak TLS.
+# silent connections from one source (8 in handshake at most, the rest
+# refused; closed after 5 s) and one that does not speak TLS.
 # ZT_TEST_LIGHT=1: smaller transfers (the ASan stage).
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
