@@ -8,7 +8,8 @@
 # minute (the sessions riding on it are not disturbed); a try while UDP
 # is still blocked leaves the link on TCP. Then the relay's TCP limits:
 # silent connections from one source (8 in handshake at most, the rest
-# refused; closed after 5 s) and one that does not speak TLS.
+# refused; closed after 5 s), one that does not speak TLS, and a burst
+# over the per-source rate.
 # ZT_TEST_LIGHT=1: smaller transfers (the ASan stage).
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
@@ -131,6 +132,12 @@ except ConnectionResetError:
 assert time.time() - t0 < 1' || lab_fail "the relay kept a connection that does not speak TLS"
 jq_ok relay '.tcp.connections == 0 and .tcp.handshake_failed >= 9' ||
 	lab_fail "relay: $(lab_status relay | jq -c .tcp)"
+lab_log "40 connections from one source at once: over its rate, refused"
+lab_in_agent python3 -c '
+import socket
+for i in range(40):
+    socket.create_connection(("10.77.0.1", 443), timeout=2).close()'
+wait_for 3 "relay: refused by rate" jq_ok relay '.tcp.refused.rate >= 10 and .tcp.connections == 0'
 lab_status relay | jq -c .tcp
 lab_stop agent
 lab_stop connector

@@ -29,6 +29,10 @@ struct zt_rtcp {
 	struct zt_tcpgrave grave;
 	uint64_t accepted, established, hs_failed;
 	uint64_t refused_full, refused_hs, refused_source, refused_grave;
+	uint64_t refused_rate;
+	uint64_t tat_src[256]; /* per-source rate (GCRA), by keyed hash */
+	uint64_t tat_all;
+	uint8_t seed[16];
 };
 
 struct peer {

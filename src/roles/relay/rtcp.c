@@ -3,7 +3,11 @@
  * endpoint through TLS over TCP, each connection a pathio of its own
  * (control/tcpio.h). Anyone on the internet can open TCP connections to
  * it, so connections, handshakes in progress and handshakes per source
- * are bounded and a handshake has ZT_TCPIO_HS_MS to finish. */
+ * are bounded, new connections are rate limited per source and in all, and
+ * a handshake has ZT_TCPIO_HS_MS to finish. */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +22,13 @@
  * this many, new connections are refused rather than memory grow. */
 #define RTCP_MAX_GRAVE 4096
 #define RTCP_BACKLOG 128
+/* New connections per second (and burst): each costs the relay a TLS
+ * handshake (a signature) before it learns who the peer is. */
+#define RTCP_SRC_RATE 10
+#define RTCP_SRC_BURST 20
+#define RTCP_RATE 200
+#define RTCP_BURST 400
+#define NS_PER_SEC 1000000000ULL
 
 struct rtcp_conn {
 	struct rtcp_conn *next;
@@ -50,6 +61,56 @@ static size_t source_handshakes(const struct zt_rtcp *t,
 		    same_source(&o->io->peer, &c->io->peer))
 			n++;
 	return n;
+}
+
+/* GCRA, as the QUIC endpoint's stateless-packet budgets (quic_lim.c). */
+static int gcra_ok(uint64_t tat, uint64_t now, uint64_t rate, uint64_t burst)
+{
+	uint64_t t = (tat > now ? tat : now) + NS_PER_SEC / rate;
+
+	return t - now <= burst * (NS_PER_SEC / rate);
+}
+
+static void gcra_take(uint64_t *tat, uint64_t now, uint64_t rate)
+{
+	*tat = (*tat > now ? *tat : now) + NS_PER_SEC / rate;
+}
+
+/* Sources share the tat_src buckets by a keyed hash, so memory does not
+ * grow with the number of sources. */
+static uint64_t *source_bucket(struct zt_rtcp *t,
+			       const struct sockaddr_storage *a)
+{
+	const uint8_t *b;
+	size_t n;
+	uint64_t h = 1469598103934665603ULL;
+
+	if (a->ss_family == AF_INET) {
+		b = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+		n = 4;
+	} else {
+		b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+		n = 8;
+	}
+	for (size_t i = 0; i < sizeof(t->seed); i++)
+		h = (h ^ t->seed[i]) * 1099511628211ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return &t->tat_src[h % (sizeof(t->tat_src) / sizeof(t->tat_src[0]))];
+}
+
+/* Both buckets must conform before either is charged. */
+static int rate_ok(struct zt_rtcp *t, const struct sockaddr_storage *a,
+		   uint64_t now)
+{
+	uint64_t *src = source_bucket(t, a);
+
+	if (!gcra_ok(*src, now, RTCP_SRC_RATE, RTCP_SRC_BURST) ||
+	    !gcra_ok(t->tat_all, now, RTCP_RATE, RTCP_BURST))
+		return 0;
+	gcra_take(src, now, RTCP_SRC_RATE);
+	gcra_take(&t->tat_all, now, RTCP_RATE);
+	return 1;
 }
 
 static void conn_end(struct rtcp_conn *c)
@@ -151,11 +212,14 @@ static void on_connection(uv_stream_t *server, int status)
 	t->n++;
 	t->n_hs++;
 	t->accepted++;
-	if (source_handshakes(t, c) >= RTCP_HS_PER_SOURCE) {
+	if (!rate_ok(t, &c->io->peer, zt_now()))
+		t->refused_rate++;
+	else if (source_handshakes(t, c) >= RTCP_HS_PER_SOURCE)
 		t->refused_source++;
-		zt_tcpio_close(c->io);
-		conn_end(c);
-	}
+	else
+		return;
+	zt_tcpio_close(c->io);
+	conn_end(c);
 	return;
 refuse:
 	if (c) {
@@ -175,6 +239,7 @@ int rtcp_start(struct relay *r)
 	zt_tcpgrave_init(&t->grave);
 	if (!d->has_tcp)
 		return 0;
+	wolfSSL_RAND_bytes(t->seed, sizeof(t->seed));
 	zt_addr_str(&d->cfg.tcp_listen, a, sizeof(a));
 	rv = uv_listen((uv_stream_t *)&d->tcp, RTCP_BACKLOG, on_connection);
 	if (rv != 0) {
@@ -233,7 +298,7 @@ void rtcp_status(struct relay *r, struct zt_sb *b, int json)
 			     "\"handshaking\":%zu,\"accepted\":%llu,"
 			     "\"established\":%llu,\"handshake_failed\":%llu,"
 			     "\"refused\":{\"full\":%llu,\"handshakes\":%llu,"
-			     "\"source\":%llu,\"paths\":%llu}}",
+			     "\"source\":%llu,\"rate\":%llu,\"paths\":%llu}}",
 			     t->on ? a : "", t->n, t->n_hs,
 			     (unsigned long long)t->accepted,
 			     (unsigned long long)t->established,
@@ -241,6 +306,7 @@ void rtcp_status(struct relay *r, struct zt_sb *b, int json)
 			     (unsigned long long)t->refused_full,
 			     (unsigned long long)t->refused_hs,
 			     (unsigned long long)t->refused_source,
+			     (unsigned long long)t->refused_rate,
 			     (unsigned long long)t->refused_grave);
 		return;
 	}
@@ -251,11 +317,12 @@ void rtcp_status(struct relay *r, struct zt_sb *b, int json)
 	zt_sb_printf(b,
 		     "tcp:       %s, %zu connection(s) (%zu in handshake), "
 		     "%llu accepted, %llu handshakes failed; refused: full "
-		     "%llu handshakes %llu source %llu paths %llu\n",
+		     "%llu handshakes %llu source %llu rate %llu paths %llu\n",
 		     a, t->n, t->n_hs, (unsigned long long)t->accepted,
 		     (unsigned long long)t->hs_failed,
 		     (unsigned long long)t->refused_full,
 		     (unsigned long long)t->refused_hs,
 		     (unsigned long long)t->refused_source,
+		     (unsigned long long)t->refused_rate,
 		     (unsigned long long)t->refused_grave);
 }
