@@ -35,8 +35,9 @@ finish() {
 	grep -E "stat::number_of_executed_units|Done" "$TMP/$1.log" | tail -n 2
 }
 
+# Every target has a seed corpus of its own name.
 running=""
-for t in ctrl config pkt dns dnsresp flowhdr shim relay; do
+for t in $(cd "$ROOT/fuzz/corpus" && ls); do
 	start "$t"
 	running="$running $t"
 	set -- $running

@@ -57,8 +57,22 @@ static void test_relay_ok(void **state)
 	assert_int_equal(cfg.idle_timeout_ms, 30000);
 	assert_int_equal(cfg.keepalive_ms, 10000);
 	assert_int_equal(cfg.require_retry, 1);
+	/* TCP: the listen address with port 443, a default (not fatal) */
+	assert_string_equal(zt_addr_str(&cfg.tcp_listen, buf, sizeof(buf)),
+			    "0.0.0.0:443");
+	assert_int_equal(cfg.tcp_listen_set, 0);
 	assert_int_equal(cfg.n_relays, 0);
 	assert_int_equal(cfg.n_services, 0);
+	zt_config_free(&cfg);
+
+	expect_ok(ZT_ROLE_RELAY, RELAY_OK "tcp_listen = [::]:8443\n", &cfg);
+	assert_string_equal(zt_addr_str(&cfg.tcp_listen, buf, sizeof(buf)),
+			    "[::]:8443");
+	assert_int_equal(cfg.tcp_listen_set, 1);
+	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_RELAY, RELAY_OK "tcp_listen = off\n", &cfg);
+	assert_int_equal(cfg.tcp_listen.family, 0);
+	assert_int_equal(cfg.tcp_listen_set, 1);
 	zt_config_free(&cfg);
 
 	expect_ok(ZT_ROLE_RELAY,
@@ -105,6 +119,15 @@ static void test_agent_ok(void **state)
 	expect_ok(ZT_ROLE_AGENT, AGENT_OK "[quic]\nlisten = [::]:0\n", &cfg);
 	assert_string_equal(zt_addr_str(&cfg.listen, buf, sizeof(buf)),
 			    "[::]:0");
+	zt_config_free(&cfg);
+	assert_int_equal(cfg.tcp_port, 443);
+
+	expect_ok(ZT_ROLE_AGENT, AGENT_OK "[quic]\ntcp_fallback = 8443\n",
+		  &cfg);
+	assert_int_equal(cfg.tcp_port, 8443);
+	zt_config_free(&cfg);
+	expect_ok(ZT_ROLE_AGENT, AGENT_OK "[quic]\ntcp_fallback = off\n", &cfg);
+	assert_int_equal(cfg.tcp_port, 0);
 	zt_config_free(&cfg);
 }
 

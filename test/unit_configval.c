@@ -41,6 +41,32 @@ static void test_key_not_for_role(void **state)
 		    NULL);
 }
 
+static void test_bad_tcp(void **state)
+{
+	expect_fail(ZT_ROLE_RELAY, RELAY_OK "tcp_listen = 0.0.0.0:0\n",
+		    ZT_EINVAL,
+		    "t.ini:7: [quic] tcp_listen = '0.0.0.0:0': expected a port "
+		    "between 1 and 65535",
+		    NULL);
+	expect_fail(ZT_ROLE_RELAY, RELAY_OK "tcp_listen = relay.example:443\n",
+		    ZT_EINVAL,
+		    "t.ini:7: [quic] tcp_listen = 'relay.example:443': "
+		    "expected an IP address and port",
+		    NULL);
+	expect_fail(ZT_ROLE_AGENT, AGENT_OK "[quic]\ntcp_fallback = 0\n",
+		    ZT_EINVAL,
+		    "t.ini:8: [quic] tcp_fallback = '0': expected a "
+		    "port between 1 and 65535, or off",
+		    NULL);
+	expect_fail(ZT_ROLE_AGENT,
+		    AGENT_OK "[quic]\ntcp_listen = 0.0.0.0:443\n", ZT_EINVAL,
+		    "t.ini:8: [quic] tcp_listen: not used by the agent role",
+		    NULL);
+	expect_fail(ZT_ROLE_RELAY, RELAY_OK "tcp_fallback = 443\n", ZT_EINVAL,
+		    "t.ini:7: [quic] tcp_fallback: not used by the relay role",
+		    NULL);
+}
+
 static void test_bad_bool(void **state)
 {
 	expect_fail(ZT_ROLE_RELAY, RELAY_OK "require_retry = maybe\n", ZT_EINVAL,
@@ -393,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_key_not_for_role),
 		cmocka_unit_test(test_bad_bool),
+		cmocka_unit_test(test_bad_tcp),
 		cmocka_unit_test(test_bad_port),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_bad_listen),

@@ -196,10 +196,13 @@ static int tcp_settled(void *arg)
 	return c->state == SIM_TCP_DONE || c->state == SIM_TCP_RESET;
 }
 
+/* A number in the relayed-session part of a status (the relay's TCP
+ * counters have keys of the same names). */
 static long long num(struct zt_daemon *d, const char *key)
 {
 	char *st = sim_lab_status(d);
-	long long v = sim_json_num(st, key);
+	const char *r = st ? strstr(st, "\"relayed\":{") : NULL;
+	long long v = sim_json_num(r ? r : st, key);
 
 	free(st);
 	return v;

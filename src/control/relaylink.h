@@ -9,6 +9,7 @@
 #include "config.h"
 #include "ctrl.h"
 #include "quic.h"
+#include "tcpio.h"
 
 struct zt_daemon;
 struct zt_env;
@@ -22,6 +23,20 @@ enum zt_link_state {
 	ZT_LINK_BACKOFF,
 	ZT_LINK_STOPPED,
 };
+
+/* The transport a link's QUIC connection runs on. */
+enum zt_link_transport {
+	ZT_LINK_UDP = 0,
+	ZT_LINK_TCP, /* TLS over TCP: UDP got no answer (tcpio.h) */
+};
+
+/* A link whose UDP Initial has no answer after this long also tries TCP;
+ * on TCP it tries UDP again after ZT_LINK_UDP_FIRST_MS (a network that
+ * dropped UDP for a moment), the wait doubling up to ZT_LINK_UDP_RETRY_MS
+ * (a network that blocks it). */
+#define ZT_LINK_TCP_AFTER_MS 2000
+#define ZT_LINK_UDP_FIRST_MS 5000
+#define ZT_LINK_UDP_RETRY_MS 20000
 
 struct zt_relaylink_ops {
 	/* Control stream open and HELLO sent. */
@@ -57,6 +72,20 @@ struct zt_relaylink {
 	uv_getaddrinfo_t gai;
 	int gai_busy;
 	char last_error[384];
+	/* UDP blocked (relaylink.c, "TCP transport"): the QUIC handshake
+	 * racing over TCP, its TCP connection and path, the paths it left. */
+	int transport; /* ZT_LINK_UDP / ZT_LINK_TCP: conn's path now */
+	struct zt_qconn *tconn;
+	struct zt_tcpio *tcp;
+	struct zt_tcppath *tpath;
+	struct zt_tcpgrave grave;
+	struct sockaddr_storage udp_remote; /* the relay, resolved */
+	socklen_t udp_remote_len;
+	uv_timer_t ttimer;     /* TCP after 2 s, UDP retries, TCP linger */
+	uint64_t connect_ns;   /* when the UDP Initial went */
+	uint64_t transport_ns; /* when conn got on its transport */
+	uint64_t tcp_fallbacks, udp_returns, udp_tries;
+	uint64_t fallback_ms, return_ms; /* the last of each: how long */
 };
 
 /* Links live on the heap: libuv may call back into one after its role
@@ -72,6 +101,7 @@ void zt_relaylink_stop(struct zt_relaylink *l);
 int zt_relaylink_send(struct zt_relaylink *l, const struct zt_ctrl_msg *m);
 
 const char *zt_link_state_name(int state);
+const char *zt_link_transport_name(int transport);
 
 /* Shared by roles: send a message on a stream, close a peer on a protocol
  * error with an ERROR message first. */

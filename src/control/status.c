@@ -71,18 +71,39 @@ void zt_status_links(struct zt_sb *b, struct zt_relaylink *const *links, size_t 
 		if (json) {
 			zt_sb_printf(b, "%s{\"relay\":", i ? "," : "");
 			zt_sb_json_str(b, l->relay.host);
-			zt_sb_printf(b, ",\"port\":%u,\"state\":\"%s\","
-				     "\"rtt_ms\":%.3f,\"observed_address\":\"%s\","
-				     "\"last_error\":",
-				     l->relay.port, zt_link_state_name(l->state),
-				     rtt, l->observed.family ? a : "");
+			zt_sb_printf(
+				b,
+				",\"port\":%u,\"state\":\"%s\","
+				"\"transport\":\"%s\",\"rtt_ms\":%.3f,"
+				"\"observed_address\":\"%s\","
+				"\"tcp_fallbacks\":%llu,\"udp_returns\":%llu,\"udp_tries\":%llu,"
+				"\"fallback_ms\":%llu,\"return_ms\":%llu,"
+				"\"last_error\":",
+				l->relay.port, zt_link_state_name(l->state),
+				zt_link_transport_name(l->transport), rtt,
+				l->observed.family ? a : "",
+				(unsigned long long)l->tcp_fallbacks,
+				(unsigned long long)l->udp_returns,
+				(unsigned long long)l->udp_tries,
+				(unsigned long long)l->fallback_ms,
+				(unsigned long long)l->return_ms);
 			zt_sb_json_str(b, l->last_error);
 			zt_sb_printf(b, "}");
 			continue;
 		}
-		zt_sb_printf(b, "  %s:%u  %-10s rtt %.2f ms  observed %s%s%s\n",
+		zt_sb_printf(b, "  %s:%u  %-10s %s  rtt %.2f ms  observed %s",
 			     l->relay.host, l->relay.port,
-			     zt_link_state_name(l->state), rtt, a,
+			     zt_link_state_name(l->state),
+			     zt_link_transport_name(l->transport), rtt,
+			     l->observed.family ? a : "-");
+		if (l->tcp_fallbacks)
+			zt_sb_printf(b,
+				     "  tcp fallbacks %llu (last after %llu "
+				     "ms), back to udp %llu",
+				     (unsigned long long)l->tcp_fallbacks,
+				     (unsigned long long)l->fallback_ms,
+				     (unsigned long long)l->udp_returns);
+		zt_sb_printf(b, "%s%s\n",
 			     l->last_error[0] ? "  last error: " : "",
 			     l->last_error);
 	}

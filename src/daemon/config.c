@@ -280,6 +280,10 @@ static int check_config(struct cfg_ctx *ctx)
 	if (cfg->role == ZT_ROLE_RELAY && !cfg->listen.family)
 		return cfg_fail(ctx, ZT_EINVAL, 0,
 				"[quic] listen is required for the relay role");
+	if (cfg->role == ZT_ROLE_RELAY && !cfg->tcp_listen_set) {
+		cfg->tcp_listen = cfg->listen;
+		cfg->tcp_listen.port = 443;
+	}
 	if (cfg->keepalive_ms >= cfg->idle_timeout_ms)
 		return cfg_fail(ctx, ZT_EINVAL, 0,
 				"[quic] keepalive (%u s) must be less than "
@@ -312,6 +316,7 @@ static void set_defaults(struct zt_config *cfg, int role)
 	snprintf(cfg->tun_ifname, sizeof(cfg->tun_ifname), "ztun0");
 	cfg->tun_mtu = 15040;
 	cfg->require_retry = 1;
+	cfg->tcp_port = 443;
 }
 
 /* text[0..len) holds the config; dir is where relative paths start from

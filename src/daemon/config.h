@@ -47,6 +47,12 @@ struct zt_config {
 	uint32_t idle_timeout_ms;  /* default 30000 */
 	uint32_t keepalive_ms;     /* default 10000; < idle_timeout */
 	int require_retry;         /* relay only; default 1 */
+	/* Relay: TLS over TCP for peers whose UDP is blocked. Default the
+	 * listen address with port 443; family 0 = off. */
+	struct zt_addr tcp_listen;
+	int tcp_listen_set; /* in the file: failing to bind is fatal */
+	uint16_t tcp_port;  /* agent, connector: the relays' TCP port,
+				      default 443; 0 = off */
 
 	/* [relays] (connector, agent): relay = host:port, repeatable */
 	struct zt_relay_endpoint relays[ZT_MAX_RELAYS];

@@ -127,11 +127,9 @@ static int set_log_level(struct cfg_ctx *ctx, const struct key_def *k,
 
 /* [quic] */
 
-static int set_listen(struct cfg_ctx *ctx, const struct key_def *k,
-		      const char *v)
+static int parse_listen(struct cfg_ctx *ctx, struct zt_addr *a,
+			unsigned long min, const char *v)
 {
-	struct zt_addr *a = &ctx->cfg->listen;
-	unsigned long min = ctx->cfg->role == ZT_ROLE_RELAY ? 1 : 0;
 	struct hostport hp;
 	size_t n = strlen(v);
 
@@ -151,6 +149,41 @@ bad:
 	return cfg_bad_value(ctx, v, n,
 			     "an IP address and port: a.b.c.d:port or "
 			     "[IPv6]:port");
+}
+
+static int set_listen(struct cfg_ctx *ctx, const struct key_def *k,
+		      const char *v)
+{
+	return parse_listen(ctx, &ctx->cfg->listen,
+			    ctx->cfg->role == ZT_ROLE_RELAY ? 1 : 0, v);
+}
+
+/* Relay: TLS over TCP for peers whose UDP is blocked; "off", or where. */
+static int set_tcp_listen(struct cfg_ctx *ctx, const struct key_def *k,
+			  const char *v)
+{
+	ctx->cfg->tcp_listen_set = 1;
+	if (strcmp(v, "off") == 0) {
+		memset(&ctx->cfg->tcp_listen, 0, sizeof(ctx->cfg->tcp_listen));
+		return 0;
+	}
+	return parse_listen(ctx, &ctx->cfg->tcp_listen, 1, v);
+}
+
+/* Agent, connector: the relays' TCP port, tried when UDP gets no answer. */
+static int set_tcp_fallback(struct cfg_ctx *ctx, const struct key_def *k,
+			    const char *v)
+{
+	size_t n = strlen(v);
+
+	if (strcmp(v, "off") == 0) {
+		ctx->cfg->tcp_port = 0;
+		return 0;
+	}
+	if (cfg_parse_port(v, n, 1, &ctx->cfg->tcp_port))
+		return cfg_bad_value(ctx, v, n,
+				     "a port between 1 and 65535, or off");
+	return 0;
 }
 
 static int set_seconds(struct cfg_ctx *ctx, uint32_t *ms, const char *v,
@@ -234,6 +267,8 @@ static const struct key_def quic_keys[] = {
 	{ "idle_timeout", R_ALL, 0, set_idle, 0 },
 	{ "keepalive", R_ALL, 0, set_keepalive, 0 },
 	{ "require_retry", R_RELAY, 0, set_retry, 0 },
+	{ "tcp_listen", R_RELAY, 0, set_tcp_listen, 0 },
+	{ "tcp_fallback", R_CONN | R_AGENT, 0, set_tcp_fallback, 0 },
 	{ NULL, 0, 0, NULL, 0 },
 };
 

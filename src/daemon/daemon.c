@@ -88,6 +88,8 @@ void zt_daemon_stop(struct zt_daemon *d, const char *why)
 	zt_ctlsock_close(&d->ctl);
 	if (d->env.net)
 		zt_netio_close(&d->net);
+	if (d->has_tcp && !uv_is_closing((uv_handle_t *)&d->tcp))
+		uv_close((uv_handle_t *)&d->tcp, NULL);
 	for (int i = 0; i < 3 && d->sig[i].data; i++)
 		uv_close((uv_handle_t *)&d->sig[i], NULL);
 	if (d->peer_timer.data)
@@ -160,7 +162,8 @@ void zt_daemon_reload(struct zt_daemon *d)
 	    nc.idle_timeout_ms != d->cfg.idle_timeout_ms ||
 	    nc.keepalive_ms != d->cfg.keepalive_ms ||
 	    nc.require_retry != d->cfg.require_retry ||
-	    nc.n_relays != d->cfg.n_relays ||
+	    !zt_addr_equal(&nc.tcp_listen, &d->cfg.tcp_listen) ||
+	    nc.tcp_port != d->cfg.tcp_port || nc.n_relays != d->cfg.n_relays ||
 	    memcmp(nc.relays, d->cfg.relays, sizeof(nc.relays)) ||
 	    strcmp(nc.tun_ifname, d->cfg.tun_ifname) ||
 	    nc.tun_mtu != d->cfg.tun_mtu ||
@@ -176,6 +179,9 @@ void zt_daemon_reload(struct zt_daemon *d)
 	memcpy(nc.key_file, d->cfg.key_file, sizeof(nc.key_file));
 	memcpy(nc.user, d->cfg.user, sizeof(nc.user));
 	nc.listen = d->cfg.listen;
+	nc.tcp_listen = d->cfg.tcp_listen;
+	nc.tcp_listen_set = d->cfg.tcp_listen_set;
+	nc.tcp_port = d->cfg.tcp_port;
 	nc.tun_fail_open = d->cfg.tun_fail_open;
 	memcpy(nc.control_socket, d->cfg.control_socket,
 	       sizeof(nc.control_socket));
@@ -225,6 +231,37 @@ void zt_daemon_init(struct zt_daemon *d, const struct zt_role_ops *ops,
 	d->started_ns = zt_now();
 }
 
+/* The relay's TCP socket (port 443 needs privileges we drop). A default
+ * that cannot be bound leaves the relay on UDP only; a configured one is
+ * fatal. libuv reports an address in use only at listen (the role's). */
+static int tcp_bind(struct zt_daemon *d)
+{
+	struct sockaddr_storage ss;
+	char a[64];
+	int rv;
+
+	if (d->ops->role != ZT_ROLE_RELAY || !d->cfg.tcp_listen.family)
+		return 0;
+	zt_addr_to_sockaddr(&d->cfg.tcp_listen, &ss);
+	uv_tcp_init(d->loop, &d->tcp);
+	d->tcp.data = d;
+	d->has_tcp = 1;
+	rv = uv_tcp_bind(&d->tcp, (struct sockaddr *)&ss, 0);
+	if (rv == 0)
+		return 0;
+	zt_addr_str(&d->cfg.tcp_listen, a, sizeof(a));
+	uv_close((uv_handle_t *)&d->tcp, NULL);
+	d->has_tcp = 0;
+	if (d->cfg.tcp_listen_set) {
+		log_error("tcp: cannot bind %s: %s", a, uv_strerror(rv));
+		return ZT_EIO;
+	}
+	log_warn("tcp: cannot bind %s (the default tcp_listen): %s; peers "
+		 "whose UDP is blocked cannot reach this relay",
+		 a, uv_strerror(rv));
+	return 0;
+}
+
 int zt_daemon_start(struct zt_daemon *d)
 {
 	struct zt_ep_config ec = { 0 };
@@ -255,6 +292,8 @@ int zt_daemon_start(struct zt_daemon *d)
 	ec.accept_owner = d;
 	derive_secret(d->cfg.key_file, ec.secret);
 	if ((rv = zt_ep_new(&d->ep, &ec, zt_now())) != 0)
+		return rv;
+	if (!d->env.path && (rv = tcp_bind(d)) != 0)
 		return rv;
 	rv = d->env.path ? zt_netio_init_path(&d->net, d->loop, d->env.path, d->ep)
 			 : zt_netio_init(&d->net, d->loop, &d->cfg.listen, d->ep);

@@ -75,6 +75,10 @@ struct zt_daemon {
 	struct zt_tls tls;
 	struct zt_ep *ep;
 	struct zt_netio net;
+	/* Relay: the TCP socket of [quic] tcp_listen, bound before privileges
+	 * go (port 443); the role listens on it (has_tcp: bound). */
+	uv_tcp_t tcp;
+	int has_tcp;
 	struct zt_ctlsock ctl;
 	uv_signal_t sig[3];
 	uv_timer_t stop_timer;

@@ -170,20 +170,7 @@ static void enter_draining(struct zt_qconn *c, uint64_t now)
 
 static int check_server_name(struct zt_qconn *c)
 {
-	WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl);
-	struct in6_addr tmp;
-	const char *n = c->server_name;
-	int ok;
-
-	if (!x)
-		return 0;
-	if (inet_pton(AF_INET, n, &tmp) == 1 ||
-	    inet_pton(AF_INET6, n, &tmp) == 1)
-		ok = wolfSSL_X509_check_ip_asc(x, n, 0) == 1;
-	else
-		ok = wolfSSL_X509_check_host(x, n, strlen(n), 0, NULL) == 1;
-	wolfSSL_X509_free(x);
-	return ok;
+	return zt_tls_peer_is(c->ssl, c->server_name);
 }
 
 struct WOLFSSL *zt_qconn_tls(const struct zt_qconn *c)

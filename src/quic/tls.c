@@ -5,6 +5,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/error-ssl.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -188,7 +189,9 @@ int zt_tls_init(struct zt_tls *t, const char *ca, const char *cert,
 		t->keylog = keylog_open(kl);
 	t->server = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
 	t->client = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
-	if (!t->server || !t->client)
+	t->tcp_server = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
+	t->tcp_client = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
+	if (!t->server || !t->client || !t->tcp_server || !t->tcp_client)
 		goto out;
 	rv = ZT_ETLS;
 	if (ngtcp2_crypto_wolfssl_configure_server_context(t->server) != 0 ||
@@ -196,11 +199,14 @@ int zt_tls_init(struct zt_tls *t, const char *ca, const char *cert,
 		goto out;
 	if ((rv = key_private(key)) != 0 ||
 	    (rv = ctx_setup(t, t->server, ca, cert, key)) != 0 ||
-	    (rv = ctx_setup(t, t->client, ca, cert, key)) != 0)
+	    (rv = ctx_setup(t, t->client, ca, cert, key)) != 0 ||
+	    (rv = ctx_setup(t, t->tcp_server, ca, cert, key)) != 0 ||
+	    (rv = ctx_setup(t, t->tcp_client, ca, cert, key)) != 0)
 		goto out;
 	/* No resumption: a ticket would let a peer back in without presenting
 	 * its certificate again, past a revocation or expiry. */
-	if (wolfSSL_CTX_no_ticket_TLSv13(t->server) != 0) {
+	if (wolfSSL_CTX_no_ticket_TLSv13(t->server) != 0 ||
+	    wolfSSL_CTX_no_ticket_TLSv13(t->tcp_server) != 0) {
 		log_error("tls: cannot disable session tickets");
 		rv = ZT_ETLS;
 		goto out;
@@ -287,6 +293,10 @@ void zt_tls_free(struct zt_tls *t)
 		wolfSSL_CTX_free(t->server);
 	if (t->client)
 		wolfSSL_CTX_free(t->client);
+	if (t->tcp_server)
+		wolfSSL_CTX_free(t->tcp_server);
+	if (t->tcp_client)
+		wolfSSL_CTX_free(t->tcp_client);
 	if (t->keylog)
 		fclose(t->keylog);
 	memset(t, 0, sizeof(*t));
@@ -304,14 +314,42 @@ int zt_tls_peer_identity(WOLFSSL *ssl, struct zt_identity *id)
 	return rv;
 }
 
-int zt_tls_check_alpn(WOLFSSL *ssl)
+static int check_alpn(WOLFSSL *ssl, const char *want)
 {
 	char *proto = NULL;
 	unsigned short len = 0;
 
 	if (wolfSSL_ALPN_GetProtocol(ssl, &proto, &len) != WOLFSSL_SUCCESS)
 		return ZT_ETLS;
-	if (len != sizeof(ZT_ALPN) - 1 || memcmp(proto, ZT_ALPN, len) != 0)
+	if (len != strlen(want) || memcmp(proto, want, len) != 0)
 		return ZT_ETLS;
 	return 0;
+}
+
+int zt_tls_check_alpn(WOLFSSL *ssl)
+{
+	return check_alpn(ssl, ZT_ALPN);
+}
+
+int zt_tls_check_alpn_tcp(WOLFSSL *ssl)
+{
+	return check_alpn(ssl, ZT_ALPN_TCP);
+}
+
+int zt_tls_peer_is(WOLFSSL *ssl, const char *host)
+{
+	WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(ssl);
+	struct in6_addr tmp;
+	int ok;
+
+	if (!x)
+		return 0;
+	if (inet_pton(AF_INET, host, &tmp) == 1 ||
+	    inet_pton(AF_INET6, host, &tmp) == 1)
+		ok = wolfSSL_X509_check_ip_asc(x, host, 0) == 1;
+	else
+		ok = wolfSSL_X509_check_host(x, host, strlen(host), 0, NULL) ==
+		     1;
+	wolfSSL_X509_free(x);
+	return ok;
 }

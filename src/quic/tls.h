@@ -9,6 +9,8 @@
 #include "types.h"
 
 #define ZT_ALPN "ztnad/1"
+/* The TCP transport's TLS stream (docs/PROTOCOL.md, "TCP transport"). */
+#define ZT_ALPN_TCP "ztnad-tcp/1"
 
 struct WOLFSSL_CTX;
 struct WOLFSSL;
@@ -17,6 +19,10 @@ struct WOLFSSL_CERT_MANAGER;
 struct zt_tls {
 	struct WOLFSSL_CTX *server;
 	struct WOLFSSL_CTX *client;
+	/* TLS 1.3 over TCP for relay links when UDP is blocked: the same CA,
+	 * certificate and key, not configured for QUIC. */
+	struct WOLFSSL_CTX *tcp_server;
+	struct WOLFSSL_CTX *tcp_client;
 	struct zt_identity self; /* from our own certificate */
 	FILE *keylog;            /* $SSLKEYLOGFILE, or NULL */
 	/* The CA and its revocation list ([identity] crl), or NULL: peers are
@@ -42,8 +48,14 @@ int zt_tls_load_crl(struct zt_tls *t, const char *ca, const char *crl);
 int zt_tls_peer_revoked(const struct zt_tls *t, struct WOLFSSL *ssl,
 			char *why, size_t why_len);
 
+/* 1 when the verified peer's certificate names host (a DNS name or an IP
+ * literal, in its SubjectAltName); else 0. */
+int zt_tls_peer_is(struct WOLFSSL *ssl, const char *host);
+
 /* Checks that the negotiated ALPN is ours (a client must not trust the
  * server to enforce it). Returns 0 or ZT_ETLS. */
 int zt_tls_check_alpn(struct WOLFSSL *ssl);
+/* The same for the TCP transport's ALPN. */
+int zt_tls_check_alpn_tcp(struct WOLFSSL *ssl);
 
 #endif

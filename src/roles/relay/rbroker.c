@@ -116,12 +116,13 @@ static size_t session_mtu(const struct peer *a, const struct peer *k)
 
 /* Candidates for the other side: the address we observe first (the
  * peer's NAT's public side), then what it announced that is reachable at
- * all, without duplicates. */
+ * all, without duplicates. A peer on TCP has no observed address. */
 static void candidates(const struct peer *p, const struct zt_ctrl_sess *in,
 		       struct zt_ctrl_sess *out)
 {
 	out->n_addrs = 0;
-	out->addrs[out->n_addrs++] = p->observed;
+	if (p->observed.family)
+		out->addrs[out->n_addrs++] = p->observed;
 	for (size_t i = 0; in && i < in->n_addrs && out->n_addrs < ZT_MAX_ADDRS;
 	     i++)
 		if (zt_addr_reachable(&in->addrs[i]) &&

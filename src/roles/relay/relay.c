@@ -34,10 +34,16 @@ int relay_send(struct peer *p, struct zt_ctrl_msg *m)
 	return zt_ctrl_send(p->c, p->sid, m);
 }
 
+/* Not over TCP: the path's address is synthetic, and a TCP mapping says
+ * nothing of a UDP one (no candidate, no catalog address from it). */
 static void send_observed(struct peer *p)
 {
 	struct zt_ctrl_msg m = { .type = ZT_CTRL_OBSERVED_ADDRESS };
 
+	if (strcmp(rtcp_transport(p->c), "tcp") == 0) {
+		memset(&p->observed, 0, sizeof(p->observed));
+		return;
+	}
 	zt_qconn_remote(p->c, &m.u.observed.addr);
 	p->observed = m.u.observed.addr;
 	relay_send(p, &m);
@@ -47,7 +53,8 @@ static void send_observed(struct peer *p)
  * public side), then what it announced, without duplicates. */
 static void entry_addrs(const struct peer *k, struct zt_catalog_entry *e)
 {
-	e->addrs[e->n_addrs++] = k->observed;
+	if (k->observed.family)
+		e->addrs[e->n_addrs++] = k->observed;
 	for (size_t i = 0; i < k->n_addrs && e->n_addrs < ZT_MAX_ADDRS; i++)
 		if (!zt_addr_equal(&k->addrs[i], &k->observed))
 			e->addrs[e->n_addrs++] = k->addrs[i];
@@ -513,6 +520,7 @@ static const struct zt_qconn_ops relay_accept_ops = {
 static int relay_start(struct zt_daemon *d)
 {
 	struct relay *r = calloc(1, sizeof(*r));
+	int rv;
 
 	if (!r)
 		return ZT_ENOMEM;
@@ -523,7 +531,8 @@ static int relay_start(struct zt_daemon *d)
 	zt_netio_gso(d->env.net, 1);
 	uv_timer_init(d->loop, &r->rebuild);
 	r->rebuild.data = r;
-	return rb_init(r);
+	rv = rb_init(r);
+	return rv != 0 ? rv : rtcp_start(r);
 }
 
 static void relay_stop(struct zt_daemon *d)
@@ -540,12 +549,15 @@ static void relay_stop(struct zt_daemon *d)
 		peer_free(p);
 	}
 	rb_stop(r);
+	rtcp_stop(r);
 	uv_close((uv_handle_t *)&r->rebuild, NULL);
 }
 
 /* Freed after the loop: libuv still owns the timer until then. */
 static void relay_destroy(struct zt_daemon *d)
 {
+	if (d->role)
+		rtcp_destroy(d->role);
 	free(d->role);
 	d->role = NULL;
 }
@@ -563,18 +575,21 @@ static void peer_status(const struct peer *p, struct zt_sb *b, int json,
 		zt_sb_printf(b, "%s{\"role\":\"%s\",\"name\":", first ? "" : ",",
 			     zt_role_name(id->role));
 		zt_sb_json_str(b, id->name);
-		zt_sb_printf(b, ",\"address\":\"%s\",\"rtt_ms\":%.3f,"
-			     "\"connected_s\":%llu,\"%s\":%zu}",
-			     a, zt_qconn_rtt_ns(p->c) / 1e6,
-			     (unsigned long long)age,
-			     id->role == ZT_ROLE_CONNECTOR ? "services"
-							   : "catalog",
-			     n);
+		zt_sb_printf(
+			b,
+			",\"address\":\"%s\",\"transport\":\"%s\","
+			"\"rtt_ms\":%.3f,\"connected_s\":%llu,"
+			"\"%s\":%zu}",
+			p->observed.family ? a : "", rtcp_transport(p->c),
+			zt_qconn_rtt_ns(p->c) / 1e6, (unsigned long long)age,
+			id->role == ZT_ROLE_CONNECTOR ? "services" : "catalog",
+			n);
 		return;
 	}
-	zt_sb_printf(b, "  %-9s %-20s %-22s rtt %.2f ms  %zu %s  %llus\n",
-		     zt_role_name(id->role), id->name, a,
-		     zt_qconn_rtt_ns(p->c) / 1e6, n,
+	zt_sb_printf(b, "  %-9s %-20s %-22s %s  rtt %.2f ms  %zu %s  %llus\n",
+		     zt_role_name(id->role), id->name,
+		     p->observed.family ? a : "(over TCP)",
+		     rtcp_transport(p->c), zt_qconn_rtt_ns(p->c) / 1e6, n,
 		     id->role == ZT_ROLE_CONNECTOR ? "services" : "in catalog",
 		     (unsigned long long)age);
 }
@@ -608,6 +623,7 @@ static void relay_status(struct zt_daemon *d, struct zt_sb *b, int json)
 	for (struct peer *p = r->peers; p; p = p->next, first = 0)
 		peer_status(p, b, json, first);
 	zt_sb_printf(b, json ? "]" : "");
+	rtcp_status(r, b, json);
 	rb_status(r, b, json);
 	zt_sb_printf(b, json ? "}\n" : "");
 }

@@ -7,6 +7,7 @@
 #include "relaylink.h"
 #include "roles.h"
 #include "rsess.h"
+#include "tcpio.h"
 
 struct relay;
 struct peer;
@@ -17,6 +18,21 @@ struct zt_rbroker {
 	uv_timer_t timer;
 	int timer_on;
 	uint64_t opened, refused, forwarded;
+};
+
+/* The TCP transport (rtcp.c): connections, limits, counters. */
+struct rtcp_conn;
+struct zt_rtcp {
+	int on;
+	struct rtcp_conn *conns;
+	size_t n, n_hs;
+	struct zt_tcpgrave grave;
+	uint64_t accepted, established, hs_failed;
+	uint64_t refused_full, refused_hs, refused_source, refused_grave;
+	uint64_t refused_rate;
+	uint64_t tat_src[256]; /* per-source rate (GCRA), by keyed hash */
+	uint64_t tat_all;
+	uint8_t seed[16];
 };
 
 struct peer {
@@ -55,6 +71,7 @@ struct relay {
 	int dirty;
 	uint64_t rebuilds, registers;
 	struct zt_rbroker rb;        /* relayed sessions (rbroker.c) */
+	struct zt_rtcp tcp;          /* TLS over TCP (rtcp.c) */
 };
 
 /* Sends m to p in p's control protocol version. */
@@ -72,5 +89,13 @@ void rb_datagram(struct relay *r, struct peer *p, const uint8_t *data,
 void rb_peer_gone(struct relay *r, struct peer *p);
 void rb_status(struct relay *r, struct zt_sb *b, int json);
 size_t rb_peer_sessions(struct relay *r, const struct peer *p);
+
+/* rtcp.c */
+int rtcp_start(struct relay *r);
+void rtcp_stop(struct relay *r);
+void rtcp_destroy(struct relay *r);
+void rtcp_status(struct relay *r, struct zt_sb *b, int json);
+/* "tcp" or "udp": what the connection's active path is. */
+const char *rtcp_transport(const struct zt_qconn *c);
 
 #endif
