@@ -5,7 +5,7 @@ set -eu
 BUILD=$1
 SECS=${2:-20}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-for t in ctrl config pkt dns dnsresp flowhdr shim relay; do
+for t in ctrl config pkt dns dnsresp flowhdr shim relay rtnl; do
 	work=$(mktemp -d)
 	cp "$ROOT/fuzz/corpus/$t/"* "$work/"
 	echo "fuzz_$t: ${SECS}s"
