@@ -532,7 +532,9 @@ static void tick(uv_timer_t *t)
 		free(g->path);
 		free(g);
 	}
-	zt_aflows_relay_tick(ar->af, now);
+	/* Not the tick's now: a migration above may have flushed a session
+	 * at a later time, and ngtcp2 asserts time never goes back. */
+	zt_aflows_relay_tick(ar->af, zt_now());
 	if (!busy)
 		uv_timer_stop(t);
 }
