@@ -101,7 +101,12 @@ while ! { direct && jq_ok connector ".agents[0].path | startswith(\"direct \") a
 	[ $n -gt 0 ] || lab_fail "(a) no direct path to the new address in 30 s: $(lab_status agent | jq -c '.sessions[] | {path, why, upgrades, fallbacks}')"
 	sleep 0.1
 done
-lab_log "(a) direct again $(ms_since "$t0") ms after the change (connector: $before -> $(lab_status connector | jq -r '.agents[0].path'))"
+took=$(ms_since "$t0")
+lab_log "(a) direct again $took ms after the change (connector: $before -> $(lab_status connector | jq -r '.agents[0].path'))"
+# The netlink watch, not the 2 s candidate poll, found the change.
+grep -q "network changed (.*route.*): pinged 1 relay link(s) and 1 session(s)" "$LAB/agent.log" ||
+	lab_fail "(a) the agent did not notice the network change"
+[ "$took" -lt 2500 ] || lab_fail "(a) $took ms to a direct path at the new address"
 fetch_end fa
 lab_log "(a) $(stall fa "$t0")"
 lab_status agent | jq -c '.sessions[] | {path, why, upgrades, fallbacks}'
