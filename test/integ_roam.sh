@@ -68,8 +68,8 @@ fetch_end() {
 # first pause (> 250 ms) that covers T0 or starts within 2 s after it.
 stall() {
 	awk -v t0="$2" '$1 == "gap" && $3 > t0 && $2 < t0 + 2000000000 {
-		printf "bytes flowing again %d ms after the change (a pause of %d ms)\n",
-			($3 - t0) / 1e6, ($3 - $2) / 1e6; found = 1; exit }
+		printf "a pause of %d ms, from %+d ms to %+d ms after the change: bytes flowing again %d ms after it\n",
+			($3 - $2) / 1e6, ($2 - t0) / 1e6, ($3 - t0) / 1e6, ($3 - t0) / 1e6; found = 1; exit }
 		END { if (!found) print "no pause over 250 ms after the change" }' "$LAB/$1.log"
 }
 # move_agent FROM TO: the agent's address 192.168.FROM.2 becomes
@@ -91,6 +91,7 @@ lab_log "(a) $MIB MiB on the direct path; the agent moves from 192.168.20.2 to 1
 fetch_start fa
 wait_bytes fa $((MIB / 8))
 before=$(lab_status connector | jq -r '.agents[0].path')
+seen=$(lab_status agent | jq -r '.relays[0].observed_address')
 t0=$(now_ns)
 move_agent 20 21
 # Direct again: the agent's session on a direct path, and the connector
@@ -107,6 +108,10 @@ lab_log "(a) direct again $took ms after the change (connector: $before -> $(lab
 grep -q "network changed (.*route.*): pinged 1 relay link(s) and 1 session(s)" "$LAB/agent.log" ||
 	lab_fail "(a) the agent did not notice the network change"
 [ "$took" -lt 2500 ] || lab_fail "(a) $took ms to a direct path at the new address"
+# The relay saw the new address and said so.
+now_seen=$(lab_status agent | jq -r '.relays[0].observed_address')
+[ "$now_seen" != "$seen" ] || lab_fail "(a) the relay still observes $seen"
+lab_log "(a) the relay observes $now_seen (was $seen)"
 fetch_end fa
 lab_log "(a) $(stall fa "$t0")"
 lab_status agent | jq -c '.sessions[] | {path, why, upgrades, fallbacks}'
