@@ -6,12 +6,17 @@
 #      moved, the old address removed);
 #  (b) the same session: the agent's router, then the connector's, forget
 #      every NAT mapping (conntrack -F);
+#  (d) the same session: the connector moves to another subnet of its
+#      router (the agent drops packets from a connector address it does
+#      not know: the session falls back to the relay, then goes direct to
+#      the connector's new mapping);
 #  (c) a relayed session (both routers switched to endpoint-dependent
 #      mapping, their mappings flushed, so the direct path dies and
 #      punching cannot make another): the agent's address moves again.
 # Each recovery is printed: from the change until bytes flow again (the
-# longest pause the download saw after it) and, for the direct session,
-# until it is back on a direct path.
+# pause the download saw around it) and, for the direct session, until it
+# is back on a direct path. (d) runs before (c), which leaves the NATs
+# endpoint-dependent.
 set -eu
 . "$(dirname "$0")/lib/lab.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -72,13 +77,14 @@ stall() {
 			($3 - $2) / 1e6, ($2 - t0) / 1e6, ($3 - t0) / 1e6, ($3 - t0) / 1e6; found = 1; exit }
 		END { if (!found) print "no pause over 250 ms after the change" }' "$LAB/$1.log"
 }
-# move_agent FROM TO: the agent's address 192.168.FROM.2 becomes
-# 192.168.TO.2 (the router has both subnets on its LAN side).
-move_agent() {
-	ip -n "$AG" addr add "192.168.$2.2/24" dev eth0
-	ip -n "$AG" route replace default via "192.168.$2.1"
-	ip -n "$AG" addr del "192.168.$1.2/24" dev eth0
+# move NS FROM TO: the address 192.168.FROM.2 in NS becomes 192.168.TO.2
+# (the router has both subnets on its LAN side).
+move() {
+	ip -n "$1" addr add "192.168.$3.2/24" dev eth0
+	ip -n "$1" route replace default via "192.168.$3.1"
+	ip -n "$1" addr del "192.168.$2.2/24" dev eth0
 }
+move_agent() { move "$AG" "$1" "$2"; }
 
 out=$(lab_in_agent curl -sS --max-time 10 http://wiki.corp.internal/hello.txt) || lab_fail "curl"
 [ "$out" = "hello from wiki" ] || lab_fail "curl got '$out'"
@@ -86,6 +92,7 @@ wait_for 5 "direct path" direct
 lab_status agent | jq -c '.sessions[] | {connector, path, why}'
 ip -n "$NA" addr add 192.168.21.1/24 dev lan
 ip -n "$NA" addr add 192.168.22.1/24 dev lan
+ip -n "$NC" addr add 192.168.11.1/24 dev lan
 
 lab_log "(a) $MIB MiB on the direct path; the agent moves from 192.168.20.2 to 192.168.21.2"
 fetch_start fa
@@ -129,6 +136,28 @@ fetch_end fb
 lab_log "(b) agent's router: $(stall fb "$t1")"
 lab_log "(b) connector's router: $(stall fb "$t2")"
 direct || lab_fail "(b) the session left the direct path: $(lab_status agent | jq -c '.sessions[] | {path, why}')"
+
+lab_log "(d) $MIB MiB on the direct path; the connector moves from 192.168.10.2 to 192.168.11.2"
+path=$(lab_status agent | jq -r '.sessions[0].path')
+fetch_start fd
+wait_bytes fd $((MIB / 8))
+t0=$(now_ns)
+move "$(lab_ns conn)" 10 11
+# The agent drops what comes from an address it does not know: the direct
+# path goes silent, the session falls back to the relay, and punching
+# finds the connector's new mapping.
+n=300
+while ! jq_ok agent ".sessions[0] | (.relayed | not) and .path != \"$path\""; do
+	n=$((n - 1))
+	[ $n -gt 0 ] || lab_fail "(d) not direct to the connector's new address in 30 s: $(lab_status agent | jq -c '.sessions[] | {path, why, upgrades, fallbacks}')"
+	sleep 0.1
+done
+lab_log "(d) direct again $(ms_since "$t0") ms after the change ($path -> $(lab_status agent | jq -r '.sessions[0].path'))"
+grep -q "network changed (.*route.*): pinged 1 relay link(s)" "$LAB/connector.log" ||
+	lab_fail "(d) the connector did not notice the network change"
+fetch_end fd
+lab_log "(d) $(stall fd "$t0")"
+lab_status agent | jq -c '.sessions[] | {path, why, upgrades, fallbacks}'
 
 lab_log "(c) both routers switch to endpoint-dependent mapping and forget their mappings: relayed"
 for rt in "$NA" "$NC"; do

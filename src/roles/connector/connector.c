@@ -11,12 +11,14 @@
 #include "status.h"
 #include "cflow.h"
 #include "crelay.h"
+#include "croam.h"
 
 struct connector {
 	struct zt_relaylink *links[ZT_MAX_RELAYS];
 	size_t n_links;
 	struct zt_cflows flows;
 	struct zt_crelay relay; /* sessions that come through relays */
+	struct zt_croam roam;   /* our network changing under us */
 };
 
 static size_t link_index(const struct connector *k,
@@ -110,6 +112,7 @@ static int connector_start(struct zt_daemon *d)
 			return ZT_ENOMEM;
 	}
 	zt_crelay_init(&k->relay, &d->env, k->links, k->n_links);
+	zt_croam_init(&k->roam, &d->env, &k->relay, k->links, k->n_links);
 	for (size_t i = 0; i < k->n_links; i++)
 		zt_relaylink_start(k->links[i]);
 	return 0;
@@ -140,6 +143,7 @@ static void connector_stop(struct zt_daemon *d)
 		if (k->links[i])
 			zt_relaylink_stop(k->links[i]);
 	zt_cflows_stop(&k->flows);
+	zt_croam_stop(&k->roam);
 	zt_crelay_stop(&k->relay);
 	/* Freed in destroy: libuv still owns handles inside. */
 }
