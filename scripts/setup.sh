@@ -8,7 +8,7 @@ PKGS="build-essential cmake ninja-build pkg-config autoconf automake libtool
  xz-utils patch ca-certificates libuv1-dev libcmocka-dev clang
  libclang-rt-14-dev iproute2 nftables curl jq procps dnsutils iperf3
  python3 valgrind iputils-ping libnatpmp-dev libminiupnpc-dev
- miniupnpd-nftables"
+ miniupnpd-nftables conntrack"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -15,6 +15,7 @@
 
 #include "ctrl.h"
 #include "qworld.h"
+#include "err.h"
 #include "quic.h"
 
 static void send_msg(struct zt_qconn *c, int64_t sid,
@@ -159,6 +160,43 @@ static void test_stalled_streams(void **state)
 	assert_int_equal(w->s[0].got_stalled, 8 * 1024 * 1024);
 
 	zt_qconn_close(w->s[1].conn, ZT_APP_SHUTDOWN, "bye", w->now);
+	run(w, 2000);
+	side_free(&w->s[0]);
+	side_free(&w->s[1]);
+}
+
+/* zt_qconn_ping: one ack-eliciting packet at once, and the keep-alive as
+ * it was afterwards (ngtcp2 has no PING call: it rides on an expired
+ * keep-alive, which must not stay expired). */
+static void test_ping(void **state)
+{
+	struct world *w = *state;
+	const struct zt_pathio *pio;
+	uint64_t at, rx, t;
+
+	side_init(w, 0, "relay", 1u << ZT_ROLE_CONNECTOR, 0);
+	side_init(w, 1, "connector", 0, 0);
+	connect_to_relay(w);
+	run(w, 200);
+	assert_int_equal(w->s[1].established, 1);
+	/* Quiet, and nothing due before the 1 s keep-alive. */
+	w->now += 300000000ULL;
+	t = w->now;
+	assert_int_equal(zt_qconn_ping(w->s[1].conn, t), 0);
+	assert_true(w->nq >= 1);
+	assert_int_equal(w->q[0].to, 0);
+	run(w, 100);
+	zt_qconn_last_rx(w->s[0].conn, &rx, &pio);
+	assert_true(rx >= t);
+	/* and acknowledged it */
+	zt_qconn_last_rx(w->s[1].conn, &at, &pio);
+	assert_true(at > rx);
+	/* Then quiet again until the keep-alive. */
+	run(w, 500);
+	zt_qconn_last_rx(w->s[0].conn, &at, &pio);
+	assert_true(at == rx);
+	zt_qconn_close(w->s[1].conn, ZT_APP_SHUTDOWN, "bye", w->now);
+	assert_int_equal(zt_qconn_ping(w->s[1].conn, w->now), ZT_ECLOSED);
 	run(w, 2000);
 	side_free(&w->s[0]);
 	side_free(&w->s[1]);
@@ -362,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_stream_reset_code0),
 		cmocka_unit_test(test_stalled_streams),
 		cmocka_unit_test(test_per_conn_ops),
+		cmocka_unit_test(test_ping),
 		cmocka_unit_test(test_role_refused),
 		cmocka_unit_test(test_no_server_role),
 		cmocka_unit_test(test_foreign_ca),

@@ -225,6 +225,11 @@ uint64_t zt_qconn_acked_at(struct zt_qconn *c);
 /* Keep-alive (PING after this long without sending), for this connection
  * only; 0 turns it off. Starts at the endpoint's keepalive_ns. */
 void zt_qconn_set_keepalive(struct zt_qconn *c, uint64_t ns);
+/* Sends an ack-eliciting packet (a PING if nothing else is due) now, on the
+ * active path: after our address changed, the peer sees the new one and
+ * migrates at once instead of at the next keep-alive. ZT_EAGAIN before the
+ * handshake is confirmed, ZT_ECLOSED when closing, else 0. */
+int zt_qconn_ping(struct zt_qconn *c, uint64_t now);
 
 /* Client migration (RFC 9000 9): moves c to the path {pio, remote}.
  * ZT_MIGRATE_VALIDATED probes the path first and switches when its

@@ -98,6 +98,8 @@ struct zt_qconn {
 	uint64_t rx_at;                /* the last packet ngtcp2 took */
 	const struct zt_pathio *rx_pio; /* and where it came in */
 	uint64_t acked_at;             /* the last ACK that gave an RTT */
+	uint64_t keepalive_ns;         /* zt_qconn_set_keepalive's, if set */
+	int keepalive_set;             /* else the endpoint's */
 	uint64_t last_rtt_sample;
 	ngtcp2_conn *conn;
 	struct WOLFSSL *ssl;

@@ -152,7 +152,32 @@ void zt_qconn_set_keepalive(struct zt_qconn *c, uint64_t ns)
 		return;
 	/* ngtcp2 takes 0 as "off" too. */
 	ngtcp2_conn_set_keep_alive_timeout(c->conn, ns);
+	c->keepalive_ns = ns;
+	c->keepalive_set = 1;
 	c->ep->dirty = 1;
+}
+
+int zt_qconn_ping(struct zt_qconn *c, uint64_t now)
+{
+	int rv;
+
+	if (!c->conn || c->state >= ZT_QCONN_CLOSING || c->close_pending)
+		return ZT_ECLOSED;
+	if (c->state != ZT_QCONN_ESTABLISHED)
+		return ZT_EAGAIN;
+	/* ngtcp2 has no call for a PING; an expired keep-alive makes the
+	 * next 1-RTT packet carry one. The timeout goes back before this
+	 * returns, or every packet would. */
+	ngtcp2_conn_set_keep_alive_timeout(c->conn, 1);
+	rv = zt_stream_write_all(c, now);
+	ngtcp2_conn_set_keep_alive_timeout(
+		c->conn,
+		c->keepalive_set ? c->keepalive_ns : c->ep->cfg.keepalive_ns);
+	/* A write error is the connection's: the flush that follows writes
+	 * again and closes it the one way errors are handled there. */
+	(void)rv;
+	c->ep->dirty = 1;
+	return 0;
 }
 
 static int migrate_err(int rv)

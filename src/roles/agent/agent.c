@@ -12,10 +12,12 @@
 #include "status.h"
 #include "aflow.h"
 #include "arelay.h"
+#include "aroam.h"
 
 struct agent {
 	struct zt_aflows af;
 	struct zt_arelay relay; /* sessions through relays */
+	struct zt_aroam roam;   /* our network changing under us */
 	struct zt_relaylink *links[ZT_MAX_RELAYS];
 	size_t n_links;
 	/* The catalog last received from each relay. */
@@ -245,6 +247,7 @@ static int agent_start(struct zt_daemon *d)
 	}
 	zt_arelay_init(&a->relay, &a->af, &d->env, a->links, a->n_links,
 		       lists_connector, a);
+	zt_aroam_init(&a->roam, &a->af, &a->relay, a->links, a->n_links);
 	for (size_t i = 0; i < a->n_links; i++)
 		zt_relaylink_start(a->links[i]);
 	return 0;
@@ -263,6 +266,7 @@ static void agent_stop(struct zt_daemon *d)
 		a->catalog[i] = NULL;
 		a->n_catalog[i] = 0;
 	}
+	zt_aroam_stop(&a->roam);
 	zt_arelay_stop(&a->relay);
 	zt_aflows_stop(&a->af);
 	if (a->pm_on)

@@ -25,7 +25,8 @@
 #define ANSWER_FRESH_NS 2000000000ULL /* a candidate to move to */
 #define REPUNCH_NS 10000000000ULL
 /* Interface addresses and what the relays see are polled this often; a
- * change goes to every session at once (netlink would be quicker). */
+ * change goes to every session at once. A network change (aroam.c) makes
+ * them checked on every tick for a while. */
 #define CANDS_CHECK_NS 2000000000ULL
 
 struct arelay_req {
@@ -504,7 +505,9 @@ static int cands_changed(struct zt_arelay *ar, uint64_t now)
 	struct zt_cands old = ar->cands;
 	char t[700];
 
-	if (now - ar->cands_at < CANDS_CHECK_NS)
+	/* Soon after a network change: every tick, so a relay's new
+	 * observation of us goes out as soon as it comes. */
+	if (now - ar->cands_at < CANDS_CHECK_NS && now >= ar->cands_fast_until)
 		return 0;
 	our_candidates(ar);
 	if (zt_cands_equal(&old, &ar->cands))
@@ -558,9 +561,18 @@ static void tick(uv_timer_t *t)
 		free(g->path);
 		free(g);
 	}
-	zt_aflows_relay_tick(ar->af, now);
+	/* Not the tick's now: a migration above may have flushed a session
+	 * at a later time, and ngtcp2 asserts time never goes back. */
+	zt_aflows_relay_tick(ar->af, zt_now());
 	if (!busy)
 		uv_timer_stop(t);
+}
+
+void zt_arelay_check_now(struct zt_arelay *ar, uint64_t for_ns)
+{
+	ar->cands_fast_until = zt_now() + for_ns;
+	arm(ar);
+	tick(&ar->timer);
 }
 
 int zt_arelay_regen(void *arg, uint32_t req, struct zt_pathio **pio,

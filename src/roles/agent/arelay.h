@@ -34,6 +34,7 @@ struct zt_arelay {
 	uint64_t opened, ready, failed;
 	struct zt_cands cands; /* ours, as last told */
 	uint64_t cands_at;
+	uint64_t cands_fast_until; /* checked every tick until then */
 };
 
 void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
@@ -42,6 +43,10 @@ void zt_arelay_init(struct zt_arelay *ar, struct zt_aflows *af,
 		    int (*lists)(void *user, size_t link,
 				 const char *connector),
 		    void *user);
+/* Our network changed: candidates are checked at once and on every tick
+ * for for_ns (what the relays see of us changes a round trip later), and
+ * sent to every session when they differ. */
+void zt_arelay_check_now(struct zt_arelay *ar, uint64_t for_ns);
 /* Before the loop's last run; zt_arelay_free after it. */
 void zt_arelay_stop(struct zt_arelay *ar);
 void zt_arelay_free(struct zt_arelay *ar);

@@ -12,6 +12,7 @@
 #include "cflow.h"
 #include "crelay.h"
 #include "portmap.h"
+#include "croam.h"
 
 struct connector {
 	struct zt_relaylink *links[ZT_MAX_RELAYS];
@@ -20,6 +21,7 @@ struct connector {
 	struct zt_crelay relay; /* sessions that come through relays */
 	struct zt_portmap pm;   /* [nat] portmap */
 	int pm_on;
+	struct zt_croam roam;   /* our network changing under us */
 };
 
 static size_t link_index(const struct connector *k,
@@ -119,6 +121,7 @@ static int connector_start(struct zt_daemon *d)
 			return ZT_ENOMEM;
 	}
 	zt_crelay_init(&k->relay, &d->env, k->links, k->n_links);
+	zt_croam_init(&k->roam, &d->env, &k->relay, k->links, k->n_links);
 	for (size_t i = 0; i < k->n_links; i++)
 		zt_relaylink_start(k->links[i]);
 	return 0;
@@ -149,6 +152,7 @@ static void connector_stop(struct zt_daemon *d)
 		if (k->links[i])
 			zt_relaylink_stop(k->links[i]);
 	zt_cflows_stop(&k->flows);
+	zt_croam_stop(&k->roam);
 	zt_crelay_stop(&k->relay);
 	if (k->pm_on)
 		zt_portmap_stop(&k->pm);

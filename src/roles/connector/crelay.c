@@ -26,8 +26,10 @@ struct crelay_sess {
 };
 
 /* Our candidates are checked this often; a change goes to every session's
- * agent at once. */
+ * agent at once. After a network change (croam.c), more often for a
+ * while. */
 #define CHECK_MS 2000
+#define CHECK_FAST_MS 200
 /* An agent of version 3 tells us when to probe (SESSION_CANDIDATES, with
  * each of its rounds); without that, agents' NATs forget us, and a round
  * this often keeps our side open for the agent's probes. */
@@ -76,6 +78,17 @@ static void rounds_cb(uv_timer_t *t)
 		if (changed || now - s->punch.round_at >= ROUNDS_NS)
 			punch_round(cr, s, now);
 	}
+	if (uv_timer_get_repeat(t) == CHECK_FAST_MS && now >= cr->fast_until)
+		uv_timer_start(t, rounds_cb, CHECK_MS, CHECK_MS);
+}
+
+void zt_crelay_check_now(struct zt_crelay *cr, uint64_t for_ns)
+{
+	if (!cr->on)
+		return;
+	cr->fast_until = zt_now() + for_ns;
+	uv_timer_start(&cr->rounds, rounds_cb, CHECK_FAST_MS, CHECK_FAST_MS);
+	rounds_cb(&cr->rounds);
 }
 
 void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,

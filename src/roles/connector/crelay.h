@@ -32,12 +32,17 @@ struct zt_crelay {
 	struct zt_u32map ids[ZT_MAX_RELAYS]; /* per link: session id -> sess */
 	size_t n;
 	uint64_t offers, refused, packets, unknown;
+	uint64_t fast_until; /* candidates checked often until then */
 	int on;
 };
 
 void zt_crelay_init(struct zt_crelay *cr, const struct zt_env *env,
 		    struct zt_relaylink *const *links, size_t n_links);
 void zt_crelay_stop(struct zt_crelay *cr);
+/* Our network changed: candidates are checked at once and every 200 ms
+ * for for_ns (the relays' new view of us comes a round trip later), and
+ * sent to every session's agent when they differ. */
+void zt_crelay_check_now(struct zt_crelay *cr, uint64_t for_ns);
 /* A session message from link i: 0, or a ZT_APP_* code to close with. */
 int zt_crelay_message(struct zt_crelay *cr, size_t i,
 		      const struct zt_ctrl_msg *m);
