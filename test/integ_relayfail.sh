@@ -4,9 +4,10 @@
 # no direct path exists and the session stays relayed (as in
 # integ_relayed.sh). Both peers are configured with two relays on the
 # relay host: relay (10.77.0.1:4433) and relay2 (10.77.0.1:4434).
-#   failover: during a transfer, the relay carrying the session stops for
-#   good: the session moves to the other within 5 s and the transfer keeps
-#   its sha256;
+#   failover: during a transfer, the relay carrying the session is killed
+#   (SIGKILL: no goodbye, no stateless reset, as a crashed or vanished
+#   host): the agent notices the silence within 3 s, the session moves to
+#   the other within 5 s and the transfer keeps its sha256;
 #   restart: during a transfer through the other (the only relay left), it
 #   restarts: the session is back on a relayed path within 5 s of the
 #   relay listening again, and the transfer keeps its sha256.
@@ -59,7 +60,7 @@ check() {
 	lab_log "$1: 32 MiB intact"
 }
 
-lab_log "failover: the relay carrying a transfer stops for good"
+lab_log "failover: the relay carrying a transfer is killed"
 transfer failover.bin
 wait_for 5 "session relayed" jq_ok agent '.sessions[] | select(.connector == "conn1" and .state == "up" and .relayed)'
 # Whichever relay listed the connector first carries it.
@@ -72,10 +73,12 @@ esac
 wait_for 5 "session relayed via $gone" on "10.77.0.1:$port" 0
 sleep 2
 t0=$(now_ms)
-lab_stop $gone
+lab_stop $gone KILL
 wait_for 5 "session moved to $left" on "10.77.0.1:$left_port" 1
 t1=$(now_ms)
-lab_log "failover: on $left $((t1 - t0)) ms after $gone stopped"
+lab_log "failover: on $left $((t1 - t0)) ms after $gone was killed"
+grep -q "relay 10.77.0.1:$port: nothing heard for .* while relayed sessions depend on it" "$LAB/agent.log" ||
+	lab_fail "the agent did not say why it left the relay"
 lab_status agent | jq -c '.sessions[] | {path, why, relay_moves}'
 kill -0 "$CURL" 2>/dev/null || lab_fail "the transfer ended before the move was checked"
 check failover.bin

@@ -470,6 +470,7 @@ static void link_established(struct zt_qconn *c, void *owner)
 	l->state = ZT_LINK_UP;
 	l->attempts = 0;
 	l->up_since_ns = zt_now();
+	l->silent = 0;
 	l->last_error[0] = 0;
 	zt_ctrl_reader_free(&l->rd);
 	zt_ctrl_reader_init(&l->rd);

@@ -52,6 +52,8 @@ struct zt_relaylink_ops {
 
 struct zt_relaylink {
 	unsigned refs; /* after stop: pending libuv callbacks */
+	uint64_t watch_ping_at; /* zt_relaylink_watch's last PING */
+	int silent;             /* zt_relaylink_watch closed it */
 	struct zt_daemon *d;        /* the role's: role state, config */
 	const struct zt_env *env;   /* what the link runs on */
 	const struct zt_relaylink_ops *ops;
@@ -97,6 +99,10 @@ void zt_relaylink_start(struct zt_relaylink *l);
 /* Stops reconnecting and frees l (later); the QUIC connection is closed
  * by the daemon. */
 void zt_relaylink_stop(struct zt_relaylink *l);
+/* For a link that carries relayed sessions in use, called every few
+ * hundred ms: PINGs the relay after 1 s without a packet from it, and
+ * closes the link after 3 s (linklive.c). */
+void zt_relaylink_watch(struct zt_relaylink *l, uint64_t now);
 /* Sends a control message on the link's stream. Returns 0 or ZT_E*. */
 int zt_relaylink_send(struct zt_relaylink *l, const struct zt_ctrl_msg *m);
 

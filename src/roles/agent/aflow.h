@@ -95,6 +95,8 @@ void zt_aflows_stop(struct zt_aflows *af);
 void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
 			   struct zt_pathio *pio, const struct sockaddr *remote,
 			   socklen_t remote_len, const char *via);
+/* Does req's session run on its relayed path now (not direct)? */
+int zt_aflows_relay_in_use(struct zt_aflows *af, uint32_t req);
 /* The request, or the relayed path it gave, is over. */
 void zt_aflows_relay_failed(struct zt_aflows *af, uint32_t req,
 			    const char *why);

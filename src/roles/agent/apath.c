@@ -25,6 +25,13 @@ static void session_recovered(struct asession *s, struct zt_pathio *pio,
 			      const struct sockaddr *remote,
 			      socklen_t remote_len, const char *via);
 
+int zt_aflows_relay_in_use(struct zt_aflows *af, uint32_t req)
+{
+	const struct asession *s = session_by_req(af, req);
+
+	return s && s->up && s->relayed && !s->direct;
+}
+
 void zt_aflows_relay_ready(struct zt_aflows *af, uint32_t req,
 			   struct zt_pathio *pio, const struct sockaddr *remote,
 			   socklen_t remote_len, const char *via)

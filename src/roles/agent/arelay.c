@@ -517,6 +517,22 @@ static int cands_changed(struct zt_arelay *ar, uint64_t now)
 	return 1;
 }
 
+/* Links that carry a session on its relayed path must show a dead relay
+ * in seconds (linklive.c); the others (standby paths) need not. */
+static void watch_links(struct zt_arelay *ar, uint64_t now)
+{
+	for (size_t i = 0; i < ar->n_links; i++) {
+		int used = 0;
+
+		for (const struct arelay_req *r = ar->reqs; r && !used;
+		     r = r->next)
+			used = r->ready && r->link == i &&
+			       zt_aflows_relay_in_use(ar->af, r->req);
+		if (used)
+			zt_relaylink_watch(ar->links[i], now);
+	}
+}
+
 static void tick(uv_timer_t *t)
 {
 	struct zt_arelay *ar = t->data;
@@ -561,6 +577,7 @@ static void tick(uv_timer_t *t)
 		free(g->path);
 		free(g);
 	}
+	watch_links(ar, now);
 	/* Not the tick's now: a migration above may have flushed a session
 	 * at a later time, and ngtcp2 asserts time never goes back. */
 	zt_aflows_relay_tick(ar->af, zt_now());
