@@ -16,6 +16,10 @@ POKE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 TOOLS=$(cd "$(dirname "$0")/tools" && pwd)
 lab_pki
 lab_conf
+# The connector's descriptors are counted: no port-mapping sockets
+# (discovery opens and closes its own) in the count.
+sed -i "s#^portmap = auto#portmap = off#" "$LAB/connector.ini"
+grep -q "^portmap = off" "$LAB/connector.ini" || lab_fail "no portmap key to turn off"
 lab_target
 P=$LAB/pki
 lab_httpd "hello from wiki"
