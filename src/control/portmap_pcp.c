@@ -7,7 +7,6 @@
  * other address or port (checked again here), and an ICMP port
  * unreachable (no PCP server) fails the request at once. The codec and
  * its checks are wire/pcp.c. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,15 +59,19 @@ static void failf(struct zt_portmap *pm, const char *fmt, const char *s)
 	done(pm, 0, NULL, 0, p->why);
 }
 
+/* 0 or a libuv error. */
 static int send_req(struct pm_pcp *p)
 {
 	uint8_t msg[ZT_PCP_MAP_LEN];
 	int n = zt_pcp_map_encode(&p->q, msg, sizeof(msg));
 	uv_buf_t b = uv_buf_init((char *)msg, (unsigned)n);
 
+	int rv;
+
 	if (n < 0)
-		return n;
-	return uv_udp_try_send(p->udp, &b, 1, NULL) == n ? 0 : ZT_EIO;
+		return UV_EINVAL;
+	rv = uv_udp_try_send(p->udp, &b, 1, NULL);
+	return rv == n ? 0 : rv < 0 ? rv : UV_EIO;
 }
 
 /* The answer to our request, or not ours (ignored: ours may still come). */
@@ -137,6 +140,7 @@ static void timer_cb(uv_timer_t *t)
 	struct zt_portmap *pm = t->data;
 	struct pm_pcp *p = pm->pcp;
 	uint64_t next, elapsed;
+	int rv;
 
 	if (!p->busy)
 		return;
@@ -150,8 +154,8 @@ static void timer_cb(uv_timer_t *t)
 		p->busy = 0;
 		return;
 	}
-	if (send_req(p) != 0) {
-		failf(pm, "PCP: send: %s", strerror(errno));
+	if ((rv = send_req(p)) != 0) {
+		failf(pm, "PCP: send: %s", uv_strerror(rv));
 		return;
 	}
 	p->rt_ms = jitter(2 * p->rt_ms);
@@ -235,6 +239,7 @@ static void request(struct zt_portmap *pm, uint32_t seq, uint16_t port,
 {
 	struct pm_pcp *p = pm->pcp;
 	const char *why = NULL;
+	int rv;
 
 	if (!p->has_timer) {
 		uv_timer_init(pm->loop, &p->timer);
@@ -259,9 +264,9 @@ static void request(struct zt_portmap *pm, uint32_t seq, uint16_t port,
 		p->q.internal_port = port;
 		memset(&p->q.suggest, 0, sizeof(p->q.suggest));
 		p->q.suggest.port = want_ext;
-		if (!p->why[0] && send_req(p) != 0)
+		if (!p->why[0] && (rv = send_req(p)) != 0)
 			snprintf(p->why, sizeof(p->why), "PCP: send: %s",
-				 strerror(errno));
+				 uv_strerror(rv));
 	}
 	/* A failure is answered on the next turn, never from inside. */
 	uv_timer_start(&p->timer, timer_cb, p->why[0] ? 0 : p->rt_ms, 0);
