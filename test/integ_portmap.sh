@@ -5,10 +5,11 @@
 # router (no miniupnpd there). Two relays tell both sides their NAT kind.
 # With [nat] portmap = off the session stays relayed (punching skipped,
 # both sides endpoint-dependent). With auto the connector maps its UDP
-# port over NAT-PMP, offers the mapped address as a candidate, and the
+# port over PCP, offers the mapped address as a candidate, and the
 # agent's session goes direct to the router's public address and the
 # mapped port; the mapping is removed when the connector stops. Then with
-# NAT-PMP off in miniupnpd the same over UPnP-IGD. Last, a connector that
+# PCP requests dropped at the router the same over NAT-PMP, and with
+# PCP and NAT-PMP off in miniupnpd over UPnP-IGD. Last, a connector that
 # found no gateway gets its mapping on a later try during a relayed session:
 # its next candidates carry it and the session goes direct. No bulk
 # transfer: nothing to shrink for ZT_TEST_LIGHT.
@@ -90,8 +91,22 @@ jq_ok agent '.portmap.state == "discovering" or .portmap.state == "failed"' ||
 	lab_fail "agent: $(lab_status agent | jq -c .portmap)"
 lab_stop connector
 
-lab_log "portmap = auto, NAT-PMP"
+lab_log "portmap = auto, PCP (miniupnpd serves PCP and NAT-PMP on 5351)"
+up_with pcp
+
+# PCP requests (version 2, the first byte after the UDP header) dropped at
+# the router: PCP times out (4 s) and NAT-PMP maps.
+lab_log "portmap = auto, PCP dropped: NAT-PMP"
+ip netns exec "$(lab_ns natc)" nft -f - <<NFT || lab_fail "nft pcpdrop"
+table inet pcpdrop {
+	chain input { type filter hook input priority filter - 5; policy accept;
+		udp dport 5351 @th,64,8 2 counter drop; }
+}
+NFT
 up_with natpmp
+ip netns exec "$(lab_ns natc)" nft list table inet pcpdrop | grep -q "counter packets [1-9]" ||
+	lab_fail "no PCP request was dropped: $(ip netns exec "$(lab_ns natc)" nft list table inet pcpdrop)"
+ip netns exec "$(lab_ns natc)" nft delete table inet pcpdrop
 
 lab_log "portmap = auto, miniupnpd without NAT-PMP: UPnP-IGD"
 kill -TERM "$MINIUPNPD_PID"
@@ -110,7 +125,7 @@ wait_for 10 "connector registered" jq_ok agent '[.catalog[] | select(.connector 
 fetch
 wait_for 5 "relayed, punching skipped" jq_ok agent '.sessions[] | select(.connector == "conn1" and .state == "up") | .why == "relayed: punching skipped, both sides endpoint-dependent NAT"'
 lab_miniupnpd natc 192.168.10 $PUB yes
-wait_for 20 "connector: mapped after the retry" jq_ok connector '.portmap.state == "mapped" and .portmap.protocol == "natpmp"'
+wait_for 20 "connector: mapped after the retry" jq_ok connector '.portmap.state == "mapped" and .portmap.protocol == "pcp"'
 t0=$(date +%s%N)
 wait_for 5 "the same session direct through the new mapping" direct
 lab_log "direct $(( ($(date +%s%N) - t0) / 1000000 )) ms after the mapping was seen: $(session)"

@@ -82,9 +82,11 @@ int zt_portmap_init(struct zt_portmap *pm, uv_loop_t *loop)
 
 	memset(pm, 0, sizeof(*pm));
 	pm->loop = loop;
-	pm->back[0] = &zt_pm_natpmp_ops;
-	pm->back[1] = &zt_pm_upnp_ops;
-	pm->n_back = 2;
+	/* PCP first: portmap_pcp.c says why. */
+	pm->back[0] = &zt_pm_pcp_ops;
+	pm->back[1] = &zt_pm_natpmp_ops;
+	pm->back[2] = &zt_pm_upnp_ops;
+	pm->n_back = 3;
 	for (unsigned i = 0; i < pm->n_back && rv == 0; i++)
 		rv = pm->back[i]->init(pm);
 	if (rv != 0)

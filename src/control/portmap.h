@@ -1,7 +1,7 @@
 /* Port mapping on the gateway (`[nat] portmap`, docs/ARCHITECTURE.md,
  * "Port mapping"): the I/O around the decisions of path/pmap.c. The
- * daemon's UDP port is mapped with NAT-PMP (libnatpmp: its socket is
- * polled on the loop) or UPnP-IGD (miniupnpc, whose calls block: they run
+ * daemon's UDP port is mapped with PCP (our own codec, wire/pcp.c, on a
+ * uv_udp socket), NAT-PMP (libnatpmp: its socket is polled on the loop) or UPnP-IGD (miniupnpc, whose calls block: they run
  * on libuv's thread pool, a job owning everything it touches, and the
  * answer is handed back on the loop thread). The mapped address is only a
  * candidate for hole punching (cands.c): a peer uses it once a probe
@@ -17,9 +17,9 @@
 struct zt_portmap;
 struct zt_daemon;
 
-/* A backend (portmap_natpmp.c, portmap_upnp.c). */
+/* A backend (portmap_pcp.c, portmap_natpmp.c, portmap_upnp.c). */
 struct zt_pmback_ops {
-	const char *name; /* "natpmp", "upnp": status, logs */
+	const char *name; /* "pcp", "natpmp", "upnp": status, logs */
 	uint32_t wait_ms; /* how long an answer may take */
 	int (*init)(struct zt_portmap *pm);
 	/* Ask to map UDP port (external port want_ext, 0: any) for lease_s.
@@ -37,6 +37,7 @@ struct zt_pmback_ops {
 	void (*free)(struct zt_portmap *pm);
 };
 
+extern const struct zt_pmback_ops zt_pm_pcp_ops;
 extern const struct zt_pmback_ops zt_pm_natpmp_ops;
 extern const struct zt_pmback_ops zt_pm_upnp_ops;
 
@@ -44,17 +45,18 @@ struct zt_portmap {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	struct zt_pmap m;
-	const struct zt_pmback_ops *back[2];
+	const struct zt_pmback_ops *back[3]; /* PCP, NAT-PMP, UPnP-IGD */
 	unsigned n_back;
 	int started, closed;
 	/* What candidates read (struct zt_env.mapped): the mapped address,
 	 * family 0 while none is held. */
 	struct zt_addr mapped;
-	struct pm_natpmp *np; /* the backends' own state */
+	struct pm_pcp *pcp; /* the backends' own state */
+	struct pm_natpmp *np;
 	struct pm_upnp *up;
 };
 
-/* Both backends, not started. Returns 0 or ZT_ENOMEM / ZT_EIO. */
+/* The backends, not started. Returns 0 or ZT_ENOMEM / ZT_EIO. */
 int zt_portmap_init(struct zt_portmap *pm, uv_loop_t *loop);
 /* Maps the daemon's UDP socket when [nat] portmap = auto (a daemon on a
  * path of its caller's, an in-process test, has none), and hooks the

@@ -1,6 +1,6 @@
 /* Port mapping, the decisions only (pure: now in, an action and a deadline
  * out). A client asks the gateway to forward a public port to our UDP
- * socket with one backend after another (NAT-PMP, then UPnP-IGD), renews
+ * socket with one backend after another (PCP, NAT-PMP, then UPnP-IGD), renews
  * before the lease ends, backs off after failures and removes the mapping
  * when it stops. What the gateway says is checked before it is believed:
  * an external port 0, a lease too short, an address that is not public
