@@ -39,7 +39,7 @@ test-release: build
 # light mode (ZT_TEST_LIGHT=1: smaller transfers, fewer rounds; what they
 # check is the release stage's, at a size the slower build gets through).
 test-asan: asan
-	@cd $(BUILD_ASAN) && ZT_TEST_LIGHT=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
+	@cd $(BUILD_ASAN) && ZT_TEST_LIGHT=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -LE timer
 
 test-fuzz: fuzz
 	@sh scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)

@@ -35,16 +35,31 @@ fi
 sh "$ROOT/scripts/fetch-sources.sh" >/dev/null
 A=$TMP/a
 B=$TMP/second/tree-b
+# The two builds run side by side (each is mostly one compiler at a time).
+build_in() {
+	(
+		cd "$1"
+		ZTNAD_TARBALLS=$ROOT/deps/tarballs sh scripts/build-deps.sh >build.log 2>&1
+		cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >>build.log 2>&1
+		cmake --build build --target ztnad >>build.log 2>&1
+	)
+}
 for d in "$A" "$B"; do
 	mkdir -p "$d"
 	(cd "$ROOT" && git ls-files -z | xargs -0 cp --parents -t "$d")
 	echo "repro-check: building in $d"
-	(
-		cd "$d"
-		ZTNAD_TARBALLS=$ROOT/deps/tarballs sh scripts/build-deps.sh >build.log 2>&1
-		cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >>build.log 2>&1
-		cmake --build build --target ztnad >>build.log 2>&1
-	) || { tail -n 30 "$d/build.log" >&2; fail "build in $d"; }
+done
+build_in "$A" &
+PA=$!
+build_in "$B" &
+PB=$!
+sa=0 sb=0
+wait $PA || sa=$?
+wait $PB || sb=$?
+for d in "$A" "$B"; do
+	st=$sa
+	[ "$d" = "$B" ] && st=$sb
+	[ "$st" -eq 0 ] || { tail -n 30 "$d/build.log" >&2; fail "build in $d"; }
 	no_paths "$d/build/ztnad" "$d" "$TMP"
 done
 if ! cmp "$A/build/ztnad" "$B/build/ztnad"; then
