@@ -549,8 +549,12 @@ static void tick(uv_timer_t *t)
 			if (b)
 				zt_aflows_relay_direct(ar->af, r->req, &b->addr,
 						       b->rtt_ns);
+			/* Rounds again only while the session is relayed:
+			 * a direct one's standby path needs no probes (a
+			 * fallback asks for a round itself). */
 			if (changed || (now - r->punch.round_at >= REPUNCH_NS &&
-					!both_hard(ar, r))) {
+					!both_hard(ar, r) &&
+					zt_aflows_relay_in_use(ar->af, r->req))) {
 				r->punch.round_at = now;
 				send_cands(ar, r);
 				punch_round(ar, r, now);
